@@ -1,0 +1,1 @@
+"""ctfluent-dagster: keeps Fluent Commerce in sync with commercetools, as a Dagster code location."""

@@ -1,0 +1,274 @@
+"""A plain-Python commercetools HTTP client: client-credentials auth, paged queries, project settings.
+
+Reads page by id cursor (``sort=id asc``, ``where=id > "<last>"``, ``limit=500``, ``withTotal=false``), the
+documented way to iterate a whole resource past the 10,000 offset limit; a ``lastModifiedAt`` window joins the
+same predicate. Messages are read by keyset on ``(createdAt, id)``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from ctfluent_dagster.commercetools.models import Message, PagedQueryResponse, Project, Store, TokenInfo
+from ctfluent_dagster.commercetools.predicates import all_of, quote, timestamp
+from ctfluent_dagster.transport import (
+    AccessToken,
+    ApiError,
+    AuthenticationError,
+    BearerJsonApi,
+    PermanentApiError,
+    RateLimiter,
+    RetryPolicy,
+    Timeouts,
+    TokenCache,
+    classify_http_failure,
+    classify_transport_failure,
+    new_session,
+)
+
+MAX_PAGE_SIZE = 500  # the API's `limit` maximum
+IDS_PER_QUERY = 100  # keeps `id in :ids` URLs far below common URL length limits
+# Reading needs only `view_*`; `manage_project` grants everything and is refused outright.
+READ_SCOPES = ("view_customers", "view_messages", "view_project_settings", "view_stores")
+_SCOPE_NAME = re.compile(r"^[a-z_]+$")
+
+
+class CommercetoolsSettings(BaseModel):
+    """Connection settings. ``api_url``/``auth_url`` win over ``region``; one of them is required."""
+
+    model_config = ConfigDict(frozen=True)
+
+    project_key: str
+    client_id: str
+    client_secret: SecretStr
+    scopes: tuple[str, ...] = READ_SCOPES
+    region: str | None = None
+    api_url: str | None = None
+    auth_url: str | None = None
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    requests_per_second: float | None = None
+    max_connections: int = 8
+
+    @field_validator("scopes", mode="before")
+    @classmethod
+    def _split_scopes(cls, value: Any) -> Any:
+        return tuple(value.split()) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check(self) -> CommercetoolsSettings:
+        if not (self.region or (self.api_url and self.auth_url)):
+            raise ValueError("set CTP_REGION, or both CTP_API_URL and CTP_AUTH_URL")
+        for scope in self.scopes:
+            if scope.split(":")[0] == "manage_project":
+                raise ValueError("refusing the manage_project scope: the sync reads with view_* scopes only")
+        return self
+
+    @property
+    def resolved_api_url(self) -> str:
+        return (self.api_url or f"https://api.{self.region}.commercetools.com").rstrip("/")
+
+    @property
+    def resolved_auth_url(self) -> str:
+        return (self.auth_url or f"https://auth.{self.region}.commercetools.com").rstrip("/")
+
+    def scope_strings(self) -> list[str]:
+        """Scopes as the token endpoint wants them: ``view_customers`` becomes ``view_customers:<projectKey>``."""
+        return [f"{s}:{self.project_key}" if _SCOPE_NAME.match(s) else s for s in self.scopes]
+
+
+def _error_details(response: requests.Response) -> tuple[str, str | None]:
+    try:
+        body = response.json()
+    except ValueError:
+        return (response.text[:300] or response.reason or "no body"), None
+    errors = body.get("errors") or [{}]
+    code = errors[0].get("code") or body.get("error")
+    message = errors[0].get("message") or body.get("message") or body.get("error_description") or str(body)[:300]
+    return str(message), code
+
+
+class CommercetoolsApiError(PermanentApiError):
+    """A permanent commercetools error; ``current_version`` is set on 409 ConcurrentModification."""
+
+    def __init__(self, message: str, *, status: int, code: str | None, current_version: int | None = None) -> None:
+        super().__init__(message, status=status, code=code)
+        self.current_version = current_version
+
+
+class CommercetoolsClient(BearerJsonApi):
+    api_name = "commercetools"
+
+    def __init__(self, settings: CommercetoolsSettings, session: requests.Session | None = None) -> None:
+        self.settings = settings
+        session = session or new_session(settings.max_connections)
+        super().__init__(
+            base_url=f"{settings.resolved_api_url}/{settings.project_key}",
+            tokens=TokenCache(self._fetch_token),
+            timeouts=settings.timeouts,
+            retry=settings.retry,
+            rate_limiter=RateLimiter(settings.requests_per_second),
+            session=session,
+        )
+
+    # -- auth --------------------------------------------------------------------------------------
+
+    def _auth_post(self, path: str, data: Mapping[str, str]) -> dict[str, Any]:
+        try:
+            response = self.session.post(
+                f"{self.settings.resolved_auth_url}{path}",
+                data=data,
+                auth=(self.settings.client_id, self.settings.client_secret.get_secret_value()),
+                timeout=self.timeouts.as_requests(),
+            )
+        except requests.RequestException as exc:
+            raise classify_transport_failure(exc) or PermanentApiError(f"auth request failed: {exc}") from exc
+        if response.status_code in (400, 401, 403):
+            message, code = _error_details(response)
+            raise AuthenticationError(
+                f"commercetools refused the client credentials: {message}", status=response.status_code, code=code
+            )
+        if response.status_code >= 400:
+            raise self.error_from_response(response)
+        result: dict[str, Any] = response.json()
+        return result
+
+    def _fetch_token(self, previous: AccessToken | None) -> AccessToken:
+        body = self._auth_post(
+            "/oauth/token", {"grant_type": "client_credentials", "scope": " ".join(self.settings.scope_strings())}
+        )
+        return AccessToken(
+            value=body["access_token"],
+            expires_at=time.monotonic() + float(body.get("expires_in", 3600)),
+            scope=body.get("scope", ""),
+        )
+
+    def introspect(self) -> TokenInfo:
+        """What the current token grants (`POST /oauth/introspect`)."""
+        token = self.tokens.get()
+
+        def attempt() -> TokenInfo:
+            return TokenInfo.model_validate(self._auth_post("/oauth/introspect", {"token": token.value}))
+
+        return self.retry.run(attempt, retry_safe=True, describe="commercetools introspect")
+
+    # -- errors ------------------------------------------------------------------------------------
+
+    def error_from_response(self, response: requests.Response) -> ApiError:
+        message, code = _error_details(response)
+        if response.status_code == 401:
+            return AuthenticationError(message, status=401, code=code)
+        generic = classify_http_failure(response, message, code)
+        if not isinstance(generic, PermanentApiError):
+            return generic
+        current_version = None
+        if response.status_code == 409:
+            try:
+                current_version = response.json()["errors"][0].get("currentVersion")
+            except (ValueError, KeyError, IndexError):
+                current_version = None
+        return CommercetoolsApiError(message, status=response.status_code, code=code, current_version=current_version)
+
+    # -- reads -------------------------------------------------------------------------------------
+
+    def get_json(self, path: str, params: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+        def parse(response: requests.Response) -> dict[str, Any]:
+            result: dict[str, Any] = response.json()
+            return result
+
+        return self.call("GET", path, params=list(params), parse=parse, retry_safe=True)
+
+    def query(
+        self,
+        resource: str,
+        *,
+        where: str | None = None,
+        sort: Sequence[str] = (),
+        limit: int = 20,
+        offset: int = 0,
+        with_total: bool = False,
+        variables: Mapping[str, str | Sequence[str]] | None = None,
+        expand: Sequence[str] = (),
+    ) -> PagedQueryResponse[dict[str, Any]]:
+        """One page of `GET /{projectKey}/{resource}` with the API's own query parameters."""
+        params: list[tuple[str, str]] = [
+            ("limit", str(limit)),
+            ("offset", str(offset)),
+            ("withTotal", "true" if with_total else "false"),
+        ]
+        if where:
+            params.append(("where", where))
+        params += [("sort", s) for s in sort]
+        params += [("expand", e) for e in expand]
+        for name, value in (variables or {}).items():
+            values = [value] if isinstance(value, str) else list(value)
+            params += [(f"var.{name}", v) for v in values]
+        return PagedQueryResponse[dict[str, Any]].model_validate(self.get_json(f"/{resource}", params))
+
+    def iterate_by_id(
+        self,
+        resource: str,
+        *,
+        where: str | None = None,
+        variables: Mapping[str, str | Sequence[str]] | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every matching record, page by page, by id cursor; stops on a short page, never on `total`."""
+        last_id: str | None = None
+        while True:
+            cursor = f"id > {quote(last_id)}" if last_id else None
+            page = self.query(
+                resource,
+                where=all_of(where, cursor),
+                sort=["id asc"],
+                limit=page_size,
+                variables=variables,
+            )
+            if page.results:
+                yield page.results
+                last_id = page.results[-1]["id"]
+            if page.count < page_size:
+                return
+
+    def customers_modified_between(
+        self, start: datetime, end: datetime, page_size: int = MAX_PAGE_SIZE
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Customers whose *current* `lastModifiedAt` lies in ``[start, end)``, as raw JSON pages."""
+        window = all_of(f"lastModifiedAt >= {timestamp(start)}", f"lastModifiedAt < {timestamp(end)}")
+        return self.iterate_by_id("customers", where=window, page_size=page_size)
+
+    def customers_by_ids(self, ids: Sequence[str]) -> Iterator[list[dict[str, Any]]]:
+        """The current state of these customers (missing ids, e.g. deleted ones, are simply absent)."""
+        unique = sorted(set(ids))
+        for start in range(0, len(unique), IDS_PER_QUERY):
+            chunk = unique[start : start + IDS_PER_QUERY]
+            yield from self.iterate_by_id("customers", where="id in :ids", variables={"ids": chunk})
+
+    def all_ids(self, resource: str, where: str | None = None) -> Iterator[str]:
+        """Only the ids of a resource (for reconciliation), page by page."""
+        for page in self.iterate_by_id(resource, where=where):
+            yield from (record["id"] for record in page)
+
+    def project(self) -> Project:
+        return Project.model_validate(self.get_json(""))
+
+    def stores(self) -> list[Store]:
+        return [Store.model_validate(s) for page in self.iterate_by_id("stores") for s in page]
+
+    def messages_page(
+        self,
+        *,
+        where: str | None,
+        limit: int = MAX_PAGE_SIZE,
+        variables: Mapping[str, str | Sequence[str]] | None = None,
+    ) -> list[Message]:
+        """One page of messages in `(createdAt, id)` order; the caller keeps the keyset cursor."""
+        page = self.query("messages", where=where, sort=["createdAt asc", "id asc"], limit=limit, variables=variables)
+        return [Message.model_validate(m) for m in page.results]

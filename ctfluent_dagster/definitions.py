@@ -1,0 +1,52 @@
+"""The code location: assets, checks, jobs and resources, wired to configuration.
+
+Secrets and endpoints come from environment variables through ``EnvVar`` (listed in ``.env.example``); every
+other setting from ``settings.py``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dagster import Definitions, EnvVar
+
+from ctfluent_dagster.assets.customers import (
+    commercetools_customers,
+    fluent_customers,
+    fluent_customers_no_outstanding_failures,
+)
+from ctfluent_dagster.jobs import customer_sync_job, preflight, redrive_failed_customers
+from ctfluent_dagster.resources import CommercetoolsResource, FluentResource, LedgerResource, SyncSettingsResource
+
+
+def optional_env(*names: str) -> EnvVar | None:
+    """The first of these variables that is set, as an EnvVar (so the UI shows its name, not its value)."""
+    return next((EnvVar(name) for name in names if os.environ.get(name)), None)
+
+
+defs = Definitions(
+    assets=[commercetools_customers, fluent_customers],
+    asset_checks=[fluent_customers_no_outstanding_failures],
+    jobs=[customer_sync_job, redrive_failed_customers, preflight],
+    resources={
+        "commercetools": CommercetoolsResource(
+            project_key=EnvVar("CTP_PROJECT_KEY"),
+            client_id=EnvVar("CTP_CLIENT_ID"),
+            client_secret=EnvVar("CTP_CLIENT_SECRET"),
+            scopes=optional_env("CTP_SCOPES", "CTP_SCOPE") or CommercetoolsResource.model_fields["scopes"].default,
+            region=optional_env("CTP_REGION"),
+            api_url=optional_env("CTP_API_URL"),
+            auth_url=optional_env("CTP_AUTH_URL"),
+        ),
+        "fluent": FluentResource(
+            host=EnvVar("FLUENT_HOST"),
+            client_id=EnvVar("FLUENT_CLIENT_ID"),
+            client_secret=EnvVar("FLUENT_CLIENT_SECRET"),
+            username=EnvVar("FLUENT_USERNAME"),
+            password=EnvVar("FLUENT_PASSWORD"),
+            retailer_id=EnvVar("FLUENT_RETAILER_ID"),
+        ),
+        "ledger": LedgerResource(url=optional_env("CTFLUENT_LEDGER_URL")),
+        "sync_settings": SyncSettingsResource(),
+    },
+)

@@ -1,0 +1,337 @@
+"""The sync ledger: what was pushed to Fluent for each commercetools record, and what went wrong.
+
+It makes re-runs cheap (an unchanged payload hash sends nothing), keeps runs that race on the same records
+apart, and remembers failures until they are re-driven.
+
+Racing runs (a backfill, a sensor run and a re-drive may touch one customer at once) are kept apart by *leases*:
+before pushing, a run claims its records in one short transaction; a record leased by another live run is
+"busy" and waits, and a record whose ledger version is newer than the run's copy is "superseded" and never
+pushed (so an old partition never overwrites a newer change). Leases of a dead run expire.
+
+``CTFLUENT_LEDGER_URL`` selects the database: SQLite by default, PostgreSQL in production.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection, Engine, bindparam, case, create_engine, event, func, select, text, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+
+from ctfluent_dagster.ledger.schema import sync_state
+from ctfluent_dagster.settings import state_dir
+
+Status = Literal["pending", "synced", "skipped", "failed", "deleted"]
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_MIGRATION_LOCK_ID = 0x6374666C75656E74  # "ctfluent": serialises concurrent migrations on PostgreSQL
+
+
+def default_ledger_url() -> str:
+    directory = state_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(directory / 'ledger.sqlite').resolve()}"
+
+
+@dataclass(frozen=True)
+class LedgerKey:
+    entity_type: str
+    source_id: str
+    target_key: str
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    key: LedgerKey
+    status: Status
+    label: str | None
+    source_version: int | None
+    fluent_ref: str | None
+    fluent_id: str | None
+    payload_hash: str | None
+    error_code: str | None
+    error_message: str | None
+    attempts: int
+    run_id: str | None
+    partition_key: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: LedgerKey
+    version: int
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    claimed: list[tuple[Claim, LedgerEntry]]  # leased to us; the entry is the state before this run
+    superseded: list[tuple[Claim, LedgerEntry]]  # the ledger holds a newer version, or the record was deleted
+    busy: list[Claim]  # leased by another live run
+    siblings: list[LedgerEntry]  # other targets of the same source records, not claimed
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: LedgerKey
+    status: Status
+    version: int
+    label: str | None = None
+    fluent_ref: str | None = None
+    fluent_id: str | None = None
+    payload_hash: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    partition_key: str | None = None
+
+
+def payload_fingerprint(payload: Any) -> str:
+    """A stable hash of a JSON-like payload (key order does not matter)."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+
+
+def _entry(row: Any) -> LedgerEntry:
+    return LedgerEntry(
+        key=LedgerKey(row.entity_type, row.source_id, row.target_key),
+        status=row.status,
+        label=row.label,
+        source_version=row.source_version,
+        fluent_ref=row.fluent_ref,
+        fluent_id=row.fluent_id,
+        payload_hash=row.payload_hash,
+        error_code=row.error_code,
+        error_message=row.error_message,
+        attempts=row.attempts,
+        run_id=row.run_id,
+        partition_key=row.partition_key,
+        updated_at=_utc(row.updated_at) or datetime.now(UTC),
+    )
+
+
+class Ledger:
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or default_ledger_url()
+        self.engine: Engine = create_engine(self.url, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            _configure_sqlite(self.engine)
+
+    def __repr__(self) -> str:
+        return f"Ledger({make_url(self.url).render_as_string(hide_password=True)})"
+
+    # -- schema ------------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Bring the schema to the latest migration (safe to call from several processes at once)."""
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    # -- claims and outcomes -----------------------------------------------------------------------
+
+    def claim(self, claims: Sequence[Claim], owner: str, lease_seconds: float) -> ClaimResult:
+        """Lease these records to ``owner`` unless another run holds them or the ledger knows a newer version."""
+        if not claims:
+            return ClaimResult([], [], [], [])
+        entity_types = {c.key.entity_type for c in claims}
+        if len(entity_types) != 1:
+            raise ValueError("claim one entity type at a time")
+        (entity_type,) = entity_types
+        now = datetime.now(UTC)
+        source_ids = sorted({c.key.source_id for c in claims})
+        with self.engine.begin() as conn:
+            self._insert_missing(conn, claims, now)
+            query = (
+                select(sync_state)
+                .where(sync_state.c.entity_type == entity_type, sync_state.c.source_id.in_(source_ids))
+                .with_for_update()
+            )
+            rows = {(r.source_id, r.target_key): r for r in conn.execute(query)}
+            claimed: list[tuple[Claim, LedgerEntry]] = []
+            superseded: list[tuple[Claim, LedgerEntry]] = []
+            busy: list[Claim] = []
+            for claim in claims:
+                row = rows.pop((claim.key.source_id, claim.key.target_key))
+                entry = _entry(row)
+                lease_expiry = _utc(row.lease_expires_at)
+                if row.lease_owner not in (None, owner) and lease_expiry is not None and lease_expiry > now:
+                    busy.append(claim)
+                elif row.status == "deleted" or (row.source_version or 0) > claim.version:
+                    superseded.append((claim, entry))
+                else:
+                    claimed.append((claim, entry))
+            if claimed:
+                conn.execute(
+                    sync_state.update()
+                    .where(
+                        sync_state.c.entity_type == entity_type,
+                        tuple_(sync_state.c.source_id, sync_state.c.target_key).in_(
+                            [(c.key.source_id, c.key.target_key) for c, _ in claimed]
+                        ),
+                    )
+                    .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds))
+                )
+        return ClaimResult(claimed, superseded, busy, [_entry(r) for r in rows.values()])
+
+    def _insert_missing(self, conn: Connection, claims: Sequence[Claim], now: datetime) -> None:
+        values = [
+            {
+                "entity_type": c.key.entity_type,
+                "source_id": c.key.source_id,
+                "target_key": c.key.target_key,
+                "status": "pending",
+                "attempts": 0,
+                "updated_at": now,
+            }
+            for c in claims
+        ]
+        dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        conn.execute(dialect_insert(sync_state).on_conflict_do_nothing(), values)
+
+    def record(self, outcomes: Sequence[Outcome], owner: str, run_id: str, retire: Iterable[LedgerKey] = ()) -> int:
+        """Write outcomes of leased records and release them; delete ``retire`` (stale skips/failures).
+
+        Returns how many outcomes were written: fewer than given means a lease had expired and another run took
+        the record over (its outcome wins).
+        """
+        now = datetime.now(UTC)
+        written = 0
+        with self.engine.begin() as conn:
+            if outcomes:
+                statement = (
+                    sync_state.update()
+                    .where(
+                        sync_state.c.entity_type == bindparam("k_entity_type"),
+                        sync_state.c.source_id == bindparam("k_source_id"),
+                        sync_state.c.target_key == bindparam("k_target_key"),
+                        sync_state.c.lease_owner == owner,
+                    )
+                    .values(
+                        status=bindparam("status"),
+                        label=bindparam("label"),
+                        source_version=bindparam("version"),
+                        fluent_ref=func.coalesce(bindparam("fluent_ref"), sync_state.c.fluent_ref),
+                        fluent_id=func.coalesce(bindparam("fluent_id"), sync_state.c.fluent_id),
+                        payload_hash=case(
+                            (bindparam("status") == "synced", bindparam("payload_hash")),
+                            else_=sync_state.c.payload_hash,
+                        ),
+                        error_code=bindparam("error_code"),
+                        error_message=bindparam("error_message"),
+                        attempts=case((bindparam("status") == "failed", sync_state.c.attempts + 1), else_=0),
+                        run_id=run_id,
+                        partition_key=bindparam("partition_key"),
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        updated_at=now,
+                    )
+                )
+                result = conn.execute(
+                    statement,
+                    [
+                        {
+                            "k_entity_type": o.key.entity_type,
+                            "k_source_id": o.key.source_id,
+                            "k_target_key": o.key.target_key,
+                            "status": o.status,
+                            "label": o.label,
+                            "version": o.version,
+                            "fluent_ref": o.fluent_ref,
+                            "fluent_id": o.fluent_id,
+                            "payload_hash": o.payload_hash,
+                            "error_code": o.error_code,
+                            "error_message": o.error_message,
+                            "partition_key": o.partition_key,
+                        }
+                        for o in outcomes
+                    ],
+                )
+                written = result.rowcount
+            for key in retire:
+                conn.execute(
+                    sync_state.delete().where(
+                        sync_state.c.entity_type == key.entity_type,
+                        sync_state.c.source_id == key.source_id,
+                        sync_state.c.target_key == key.target_key,
+                        sync_state.c.status.in_(["pending", "skipped", "failed"]),
+                        (sync_state.c.lease_owner.is_(None)) | (sync_state.c.lease_expires_at < now),
+                    )
+                )
+        return written
+
+    def release(self, keys: Iterable[LedgerKey], owner: str) -> None:
+        """Give up leases without an outcome (a run stopping early)."""
+        with self.engine.begin() as conn:
+            for key in keys:
+                conn.execute(
+                    sync_state.update()
+                    .where(
+                        sync_state.c.entity_type == key.entity_type,
+                        sync_state.c.source_id == key.source_id,
+                        sync_state.c.target_key == key.target_key,
+                        sync_state.c.lease_owner == owner,
+                    )
+                    .values(lease_owner=None, lease_expires_at=None)
+                )
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def entries(
+        self,
+        entity_type: str,
+        *,
+        status: Status | None = None,
+        source_ids: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[LedgerEntry]:
+        query = select(sync_state).where(sync_state.c.entity_type == entity_type)
+        if status is not None:
+            query = query.where(sync_state.c.status == status)
+        if source_ids is not None:
+            query = query.where(sync_state.c.source_id.in_(list(source_ids)))
+        query = query.order_by(sync_state.c.updated_at.desc(), sync_state.c.source_id).limit(limit)
+        with self.engine.connect() as conn:
+            return [_entry(row) for row in conn.execute(query)]
+
+    def status_counts(self, entity_type: str) -> dict[str, int]:
+        query = (
+            select(sync_state.c.status, func.count())
+            .where(sync_state.c.entity_type == entity_type)
+            .group_by(sync_state.c.status)
+        )
+        with self.engine.connect() as conn:
+            return {str(status): int(count) for status, count in conn.execute(query)}
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL + busy timeout, and BEGIN IMMEDIATE so concurrent writers queue instead of failing on lock upgrade."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy's events below own transaction control
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,124 @@
+"""Dagster resources: configuration plus construction of the plain-Python clients, nothing else.
+
+Secrets reach the resources as ``EnvVar``s (see ``definitions.py``), so Dagster shows the variable's name, never
+its value, in the UI and in run config.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import PrivateAttr
+
+from ctfluent_dagster.commercetools.client import READ_SCOPES, CommercetoolsClient, CommercetoolsSettings
+from ctfluent_dagster.fluent.client import FluentClient, FluentSettings
+from ctfluent_dagster.ledger.store import Ledger
+from ctfluent_dagster.settings import SyncSettings, load_settings, state_dir
+from ctfluent_dagster.staging import DatasetStore
+from ctfluent_dagster.transport import RetryPolicy, Timeouts
+
+
+class CommercetoolsResource(ConfigurableResource):
+    """commercetools API client credentials and limits. ``api_url``/``auth_url`` win over ``region``."""
+
+    project_key: str
+    client_id: str
+    client_secret: str
+    scopes: str = " ".join(READ_SCOPES)
+    region: str | None = None
+    api_url: str | None = None
+    auth_url: str | None = None
+    requests_per_second: float | None = None
+    max_connections: int = 8
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 60.0
+    retry_budget_seconds: float = 120.0
+
+    _client: CommercetoolsClient | None = PrivateAttr(default=None)
+
+    def get_client(self) -> CommercetoolsClient:
+        if self._client is None:
+            self._client = CommercetoolsClient(
+                CommercetoolsSettings(
+                    project_key=self.project_key,
+                    client_id=self.client_id,
+                    client_secret=self.client_secret,
+                    scopes=self.scopes,  # split by the settings validator
+                    region=self.region or None,
+                    api_url=self.api_url or None,
+                    auth_url=self.auth_url or None,
+                    requests_per_second=self.requests_per_second,
+                    max_connections=self.max_connections,
+                    timeouts=Timeouts(self.connect_timeout_seconds, self.read_timeout_seconds),
+                    retry=RetryPolicy(budget_seconds=self.retry_budget_seconds),
+                )
+            )
+        return self._client
+
+
+class FluentResource(ConfigurableResource):
+    """Fluent account root, API client and user login. ``retailer_id`` is the default Fluent retailer."""
+
+    host: str
+    client_id: str
+    client_secret: str
+    username: str
+    password: str
+    retailer_id: str
+    requests_per_second: float | None = None
+    max_connections: int = 16
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 60.0
+    retry_budget_seconds: float = 120.0
+
+    _client: FluentClient | None = PrivateAttr(default=None)
+
+    def get_client(self) -> FluentClient:
+        if self._client is None:
+            self._client = FluentClient(
+                FluentSettings(
+                    host=self.host,
+                    client_id=self.client_id,
+                    client_secret=self.client_secret,
+                    username=self.username,
+                    password=self.password,
+                    requests_per_second=self.requests_per_second,
+                    max_connections=self.max_connections,
+                    timeouts=Timeouts(self.connect_timeout_seconds, self.read_timeout_seconds),
+                    retry=RetryPolicy(budget_seconds=self.retry_budget_seconds),
+                )
+            )
+        return self._client
+
+
+class LedgerResource(ConfigurableResource):
+    """The sync ledger's database: ``CTFLUENT_LEDGER_URL``, else SQLite under DAGSTER_HOME (or ``.ctfluent/``)."""
+
+    url: str | None = None
+
+    _ledger: Ledger | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._ledger = Ledger(self.url or None)
+        self._ledger.migrate()
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._ledger is not None:
+            self._ledger.engine.dispose()
+
+    def get_ledger(self) -> Ledger:
+        if self._ledger is None:
+            raise RuntimeError("the ledger resource is used outside of a run")
+        return self._ledger
+
+
+class SyncSettingsResource(ConfigurableResource):
+    """The sync's non-secret settings (see ``settings.py``): read from the settings file and CTFLUENT_* vars."""
+
+    @property
+    def settings(self) -> SyncSettings:
+        return load_settings()
+
+    def staging(self) -> DatasetStore:
+        return DatasetStore(Path(self.settings.staging_dir) if self.settings.staging_dir else state_dir() / "staging")
