@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import itertools
+import math
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -127,6 +128,13 @@ class FaultInjector:
 
 FaultResponder = Callable[[FaultRule], web.Response]
 TargetResolver = Callable[[web.Request], Awaitable[list[str]]]
+
+
+def retry_after_header(rule: FaultRule) -> dict[str, str]:
+    """``Retry-After`` as HTTP defines it (whole seconds), when the rule sets one."""
+    if rule.retry_after is None:
+        return {}
+    return {"Retry-After": str(math.ceil(rule.retry_after))}
 
 
 def drop_connection(request: web.Request) -> web.Response:

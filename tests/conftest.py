@@ -23,7 +23,9 @@ def shared_dir() -> Path:
     return SHARED_DIR
 
 
-POSTGRES_ADMIN_URL = os.environ.get("CTFLUENT_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CTFLUENT_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
 
 
 @pytest.fixture(scope="session")

@@ -78,11 +78,22 @@ def test_settings_resolve_region_urls_and_refuse_manage_project() -> None:
     assert by_region.resolved_api_url == "https://api.europe-west1.gcp.commercetools.com"
     assert by_region.resolved_auth_url == "https://auth.europe-west1.gcp.commercetools.com"
     explicit = CommercetoolsSettings(
-        project_key="p", client_id="c", client_secret="s", region="europe-west1.gcp", api_url="http://x", auth_url="http://y"
+        project_key="p",
+        client_id="c",
+        client_secret="s",
+        region="europe-west1.gcp",
+        api_url="http://x",
+        auth_url="http://y",
     )
     assert (explicit.resolved_api_url, explicit.resolved_auth_url) == ("http://x", "http://y")
     scoped = CommercetoolsSettings.model_validate(
-        {"project_key": "p", "client_id": "c", "client_secret": "s", "region": "r", "scopes": "view_customers view_orders:p:eu"}
+        {
+            "project_key": "p",
+            "client_id": "c",
+            "client_secret": "s",
+            "region": "r",
+            "scopes": "view_customers view_orders:p:eu",
+        }
     )
     assert scoped.scope_strings() == ["view_customers:p", "view_orders:p:eu"]
     with pytest.raises(ValidationError, match="manage_project"):
@@ -229,7 +240,7 @@ def test_id_cursor_paging_inside_a_time_window(sleeps: SleepRecorder) -> None:
     queries = [parse_qs(urlparse(c.request.url).query) for c in responses.calls if "/customers" in c.request.url]
     window = 'lastModifiedAt >= "2026-01-01T00:00:00.000Z") and (lastModifiedAt < "2026-01-02T00:00:00.000Z")'
     assert queries[0]["where"] == [f"({window}"]
-    assert queries[1]["where"] == [f"(({window}) and (id > \"id-002\")"]
+    assert queries[1]["where"] == [f'(({window}) and (id > "id-002")']
     for query in queries:
         assert (query["sort"], query["limit"], query["withTotal"]) == (["id asc"], ["3"], ["false"])
 
@@ -263,7 +274,9 @@ def fluent_client(sleeps: SleepRecorder) -> FluentClient:
     )
 
 
-def fluent_token(rsps: responses.RequestsMock, token: str = "ftok", expires_in: int = 86386, refresh: str = "r1") -> None:
+def fluent_token(
+    rsps: responses.RequestsMock, token: str = "ftok", expires_in: int = 86386, refresh: str = "r1"
+) -> None:
     rsps.post(
         f"{FLUENT}/oauth/token",
         json={"access_token": token, "token_type": "bearer", "expires_in": expires_in, "refresh_token": refresh},
@@ -335,6 +348,16 @@ def test_rate_limit_and_server_codes_are_retried(code: str, sleeps: SleepRecorde
     responses.post(f"{FLUENT}/graphql", json={"data": {"createCustomer": {"id": "5", "ref": "r", "username": "r"}}})
     data = fluent_client(sleeps).execute(operation("CreateCustomer"), CREATE_INPUT)
     assert data["createCustomer"]["id"] == "5" and len(sleeps.sleeps) == 1
+
+
+@responses.activate
+def test_a_lasting_rate_limit_ends_in_a_retry_later_error(sleeps: SleepRecorder) -> None:
+    fluent_token(responses.mock)
+    responses.post(f"{FLUENT}/graphql", json=graphql_error("C0011E", "rate limit exceeded"))
+    with pytest.raises(FluentRetryLaterError) as caught:
+        fluent_client(sleeps).execute(operation("CreateCustomer"), CREATE_INPUT)
+    assert caught.value.code == "C0011E" and not caught.value.maybe_applied
+    assert len(sleeps.sleeps) == 3  # four attempts
 
 
 @responses.activate

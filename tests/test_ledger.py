@@ -43,7 +43,9 @@ def synced(k: LedgerKey, version: int, payload_hash: str = "h", ref: str = "ref"
 def test_migrations_build_exactly_the_declared_schema(ledger: Ledger) -> None:
     ledger.migrate()  # a second run is a no-op
     with ledger.engine.connect() as conn:
-        differences = compare_metadata(MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}), metadata)
+        differences = compare_metadata(
+            MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}), metadata
+        )
     assert differences == []
 
 

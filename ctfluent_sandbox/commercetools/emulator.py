@@ -1,0 +1,478 @@
+"""The commercetools emulator: HTTP routes of the auth service and the project API on one server.
+
+| route | scope |
+| --- | --- |
+| ``POST /oauth/token``, ``POST /oauth/introspect`` | HTTP Basic client credentials |
+| ``GET``/``HEAD``/``POST /{projectKey}`` | ``view_project_settings`` / ``manage_project_settings`` |
+| ``GET``/``HEAD``/``POST /{projectKey}/customers`` | ``view_customers`` / ``manage_customers`` |
+| ``GET``/``HEAD``/``POST``/``DELETE /{projectKey}/customers/{id}`` and ``/customers/key={key}`` | the same |
+| the same routes under ``/{projectKey}/stores`` | ``view_stores`` / ``manage_stores`` |
+| ``GET``/``HEAD /{projectKey}/messages``, ``/{projectKey}/messages/{id}`` | ``view_messages`` |
+
+Admin routes (beside the shared ones of :mod:`ctfluent_sandbox.app`):
+
+| route | does |
+| --- | --- |
+| ``POST /_admin/seed`` ``{customers, days, seed}`` | replace all data with seeded stores and customers |
+| ``PUT /_admin/messages`` (body below) | message settings; answers the resulting settings |
+| ``POST /_admin/api-clients`` ``{client_id, client_secret, scopes, token_ttl_seconds?}`` | add an API client |
+
+``PUT /_admin/messages`` takes any of ``enabled``, ``delete_days_after_creation`` (both change the project, as
+``changeMessagesConfiguration`` would), ``visibility_delay_seconds``, ``visibility_delay_by_type``
+(``{messageType: seconds}``) and ``disabled_status`` (the status of a messages query while querying is off;
+default 400 ``InvalidOperation``, since the real status is undocumented).
+
+Handlers do all their work synchronously under one lock (no ``await`` while the store changes), so a write is
+atomic for API requests and for in-process callers (tests) alike.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiMapping
+
+from ctfluent_sandbox.app import ADMIN_PREFIX, Emulator
+from ctfluent_sandbox.clock import Clock
+from ctfluent_sandbox.commercetools import customers, project, stores
+from ctfluent_sandbox.commercetools.auth import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_TOKEN_TTL_SECONDS,
+    PROJECT_SCOPES,
+    ApiClient,
+    Authority,
+    qualify,
+)
+from ctfluent_sandbox.commercetools.errors import CtError, invalid_input, invalid_json, not_found
+from ctfluent_sandbox.commercetools.ids import IdSource
+from ctfluent_sandbox.commercetools.messages import MESSAGE_SCHEMA, Change, MessageLog
+from ctfluent_sandbox.commercetools.query import QueryRequest, parse_query
+from ctfluent_sandbox.commercetools.resources import (
+    CustomTypes,
+    ResourceKind,
+    WriteContext,
+    check_unique,
+    expect_version,
+    run_actions,
+    update_resource,
+)
+from ctfluent_sandbox.commercetools.store import Collection, Page, Resource
+from ctfluent_sandbox.faults import FaultRule, retry_after_header
+from ctfluent_sandbox.seed import PREFERENCES_TYPE_KEY, generate
+
+_dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+_CODE_OF_STATUS = {
+    400: "InvalidInput",
+    401: "invalid_token",
+    403: "insufficient_scope",
+    404: "ResourceNotFound",
+    409: "ConcurrentModification",
+    429: "TooManyRequests",
+    500: "General",
+    502: "BadGateway",
+    503: "OverCapacity",
+    504: "GatewayTimeout",
+}
+_STATUS_OF_CODE = {"General": 500, "BadGateway": 502, "OverCapacity": 503, "PendingOperation": 503}
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a synchronous handler gets of a request, after authorisation."""
+
+    project_key: str
+    match: Mapping[str, str]
+    query: MultiMapping[str]
+    body: Any
+    client_id: str
+    head: bool
+
+
+Reply = tuple[int, Any]  # status and JSON body (None: no body)
+Handler = Callable[[Call], Reply]
+
+
+def default_api_client(project_key: str) -> ApiClient:
+    return ApiClient(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, qualify(PROJECT_SCOPES, project_key))
+
+
+class CommercetoolsEmulator(Emulator):
+    name = "commercetools"
+
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        faults: Iterable[FaultRule] = (),
+        *,
+        project_key: str = "ctfluent-demo",
+        api_clients: Iterable[ApiClient] | None = None,
+        token_ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS,
+        messages_enabled: bool = False,
+    ) -> None:
+        super().__init__(clock, faults)
+        self.project_key = project_key
+        self._initial_clients = list(api_clients) if api_clients is not None else [default_api_client(project_key)]
+        self._messages_enabled_initially = messages_enabled
+        self.lock = threading.RLock()
+        self.ids = IdSource()
+        self.auth = Authority(self.clock, token_ttl_seconds)
+        self.customers = customers.kind(customers.new_collection())
+        self.stores = stores.kind(stores.new_collection())
+        self.types: CustomTypes
+        self.messages: MessageLog
+        self.project: Resource
+        self.reset_store()
+
+    # -- Emulator interface ----------------------------------------------------------------------------------
+
+    def reset_store(self) -> None:
+        with self.lock:
+            self.auth.set_clients(self._client(c) for c in self._initial_clients)
+            self.types = CustomTypes(self.project_key)
+            self.customers.collection.clear()
+            self.stores.collection.clear()
+            self.messages = MessageLog(self.clock, self.ids)
+            self.project = project.new_project(self.project_key, self._messages_enabled_initially)
+
+    def state(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "project": self.project,
+                "stores": list(self.stores.collection),
+                "customers": list(self.customers.collection),
+                "messages": list(self.messages.collection),
+                "message_settings": self.messages.settings.to_json(),
+                "api_clients": [client.to_json() for client in self.auth.clients.values()],
+            }
+
+    def fault_response(self, rule: FaultRule) -> web.Response:
+        status = rule.status or _STATUS_OF_CODE.get(rule.error_code or "", 400)
+        code = rule.error_code or _CODE_OF_STATUS.get(status, "General")
+        error = CtError(status, code, f"Injected fault: {code} ({status}).")
+        return web.json_response(error.body(), status=status, headers=retry_after_header(rule), dumps=_dumps)
+
+    def seed(self, customers: int, days: int, seed: int) -> dict[str, Any]:
+        """Replace all data (and messages) with ``customers`` seeded customers and the three stores."""
+        if customers < 0 or days < 0:
+            raise ValueError("customers and days must not be negative")
+        started = time.perf_counter()
+        data = generate(customers, days, seed, self.clock.now(), self.types.id_for_key(PREFERENCES_TYPE_KEY))
+        with self.lock:
+            self.stores.collection.load(data.stores)
+            self.customers.collection.load(data.customers)
+            self.messages.clear()
+        return {"customers": customers, "stores": len(data.stores), "seconds": round(time.perf_counter() - started, 3)}
+
+    def _client(self, client: ApiClient) -> ApiClient:
+        return ApiClient(
+            client.client_id, client.client_secret, qualify(client.scopes, self.project_key), client.token_ttl_seconds
+        )
+
+    # -- routes ----------------------------------------------------------------------------------------------
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post("/oauth/token", self._token)
+        app.router.add_post("/oauth/introspect", self._introspect)
+        routes = [
+            ("GET", "/{pk}", "view_project_settings", self._get_project, False),
+            ("HEAD", "/{pk}", "view_project_settings", self._get_project, False),
+            ("POST", "/{pk}", "manage_project_settings", self._update_project, True),
+            ("GET", "/{pk}/messages", "view_messages", self._query_messages, False),
+            ("HEAD", "/{pk}/messages", "view_messages", self._query_messages, False),
+            ("GET", "/{pk}/messages/{ident}", "view_messages", self._get_message, False),
+            ("HEAD", "/{pk}/messages/{ident}", "view_messages", self._get_message, False),
+        ]
+        for path, kind, view, manage in (
+            ("customers", self.customers, "view_customers", "manage_customers"),
+            ("stores", self.stores, "view_stores", "manage_stores"),
+        ):
+            routes += [
+                ("GET", f"/{{pk}}/{path}", view, partial(self._query, kind), False),
+                ("HEAD", f"/{{pk}}/{path}", view, partial(self._query, kind), False),
+                ("POST", f"/{{pk}}/{path}", manage, partial(self._create, kind), True),
+                # `{ident}` is an id or `key=<key>`
+                ("GET", f"/{{pk}}/{path}/{{ident}}", view, partial(self._get, kind), False),
+                ("HEAD", f"/{{pk}}/{path}/{{ident}}", view, partial(self._get, kind), False),
+                ("POST", f"/{{pk}}/{path}/{{ident}}", manage, partial(self._update, kind), True),
+                ("DELETE", f"/{{pk}}/{path}/{{ident}}", manage, partial(self._delete, kind), False),
+            ]
+        for method, path, scope, handler, reads_body in routes:
+            app.router.add_route(method, path, self._endpoint(scope, handler, reads_body))
+
+    def _endpoint(
+        self, scope: str, handler: Handler, reads_body: bool
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handle(request: web.Request) -> web.Response:
+            head = request.method == "HEAD"
+            try:
+                project_key = request.match_info["pk"]
+                with self.lock:
+                    token = self.auth.authorize(request.headers.get("Authorization"), scope, project_key)
+                body = _parse_json(await request.read()) if reads_body else None
+                call = Call(project_key, request.match_info, request.query, body, token.client_id, head)
+                with self.lock:
+                    status, payload = handler(call)
+            except CtError as error:
+                return _error_response(error, head)
+            if head or payload is None:
+                return web.Response(status=status)
+            return web.json_response(payload, status=status, dumps=_dumps)
+
+        return handle
+
+    # -- auth ------------------------------------------------------------------------------------------------
+
+    async def _token(self, request: web.Request) -> web.Response:
+        fields = await _auth_fields(request)
+        with self.lock:
+            return self._auth_reply(
+                lambda: self.auth.issue(
+                    request.headers.get("Authorization"), fields.get("grant_type"), fields.get("scope")
+                )
+            )
+
+    async def _introspect(self, request: web.Request) -> web.Response:
+        fields = await _auth_fields(request)
+        with self.lock:
+            return self._auth_reply(
+                lambda: self.auth.introspect(request.headers.get("Authorization"), fields.get("token"))
+            )
+
+    @staticmethod
+    def _auth_reply(answer: Callable[[], dict[str, Any]]) -> web.Response:
+        try:
+            return web.json_response(answer(), dumps=_dumps)
+        except CtError as error:
+            return _error_response(error, head=False)
+
+    # -- generic resource handlers ---------------------------------------------------------------------------
+
+    def _context(self, call: Call) -> WriteContext:
+        return WriteContext(self.clock.now(), call.client_id, self.ids, self.stores.collection, self.types)
+
+    def _lookup(self, kind: ResourceKind, ident: str) -> Resource:
+        key = ident.removeprefix("key=")
+        found = kind.collection.find("key", key) if key != ident else kind.collection.get(ident)
+        if found is None:
+            raise not_found(key, "key" if key != ident else "ID")
+        return found
+
+    def _query(self, kind: ResourceKind, call: Call) -> Reply:
+        request = parse_query(call.query, kind.collection.schema)
+        page = _run(kind.collection, request, call.head)
+        return _page_reply(request, page, call.head)
+
+    def _get(self, kind: ResourceKind, call: Call) -> Reply:
+        return 200, self._lookup(kind, call.match["ident"])
+
+    def _create(self, kind: ResourceKind, call: Call) -> Reply:
+        if not isinstance(call.body, dict):
+            raise invalid_json("expected a draft object")
+        ctx = self._context(call)
+        resource, changes = kind.create(call.body, ctx)
+        check_unique(kind, resource)
+        kind.collection.put(resource)
+        self._record(kind, resource, changes, ctx)
+        return 201, resource if kind.created_as is None else {kind.created_as: resource}
+
+    def _update(self, kind: ResourceKind, call: Call) -> Reply:
+        current = self._lookup(kind, call.match["ident"])
+        ctx = self._context(call)
+        updated, changes = update_resource(kind, current, call.body, ctx)
+        kind.collection.put(updated)
+        self._record(kind, updated, changes, ctx)
+        return 200, updated
+
+    def _delete(self, kind: ResourceKind, call: Call) -> Reply:
+        current = self._lookup(kind, call.match["ident"])
+        raw_version = call.query.get("version")
+        if raw_version is None or not raw_version.isdigit():
+            raise invalid_input("Missing or invalid required query parameter 'version'.")
+        expect_version(current, int(raw_version))
+        kind.collection.remove(current["id"])
+        # The deletion is one more change: its messages carry the version after it.
+        self._record(kind, {**current, "version": current["version"] + 1}, kind.deleted(current), self._context(call))
+        return 200, current
+
+    def _record(self, kind: ResourceKind, resource: Resource, changes: list[Change], ctx: WriteContext) -> None:
+        enabled = bool(self.project["messages"]["enabled"])
+        if enabled:
+            self.messages.purge(self.project["messages"]["deleteDaysAfterCreation"])
+        self.messages.record(
+            resource,
+            kind.type_id,
+            changes=changes,
+            identifiers=kind.identifiers(resource),
+            at=ctx.moment,
+            modified_by=ctx.modified_by,
+            store=enabled,
+        )
+
+    # -- project ---------------------------------------------------------------------------------------------
+
+    def _get_project(self, call: Call) -> Reply:
+        return 200, self.project
+
+    def _update_project(self, call: Call) -> Reply:
+        self.project, _ = run_actions(self.project, call.body, project.ACTIONS, self._context(call))
+        return 200, self.project
+
+    # -- messages --------------------------------------------------------------------------------------------
+
+    def _readable_messages(self) -> Collection:
+        """The message collection after purging, or the refusal the API gives while querying is off."""
+        config = self.project["messages"]
+        if not config["enabled"]:
+            raise CtError(
+                self.messages.settings.disabled_status,
+                "InvalidOperation",
+                f"Querying messages is disabled for project '{self.project_key}'. Enable it with the project update "
+                "action changeMessagesConfiguration (messagesConfiguration.enabled = true).",
+            )
+        self.messages.purge(config["deleteDaysAfterCreation"])
+        return self.messages.collection
+
+    def _query_messages(self, call: Call) -> Reply:
+        collection = self._readable_messages()
+        request = parse_query(call.query, MESSAGE_SCHEMA)
+        page = _run(collection, request, call.head, self.messages.visibility())
+        if "resource" in request.expand:
+            page = Page([self._expanded(m) for m in page.results], page.total)
+        return _page_reply(request, page, call.head)
+
+    def _get_message(self, call: Call) -> Reply:
+        message = self._readable_messages().get(call.match["ident"])
+        if message is None or not self.messages.visibility()(message):
+            raise not_found(call.match["ident"])
+        return 200, self._expanded(message) if "resource" in call.query.getall("expand", []) else message
+
+    def _expanded(self, message: Resource) -> Resource:
+        """``expand=resource``: the *current* state of the resource, when it still exists."""
+        kinds = {self.customers.type_id: self.customers, self.stores.type_id: self.stores}
+        kind = kinds.get(message["resource"]["typeId"])
+        current = None if kind is None else kind.collection.get(message["resource"]["id"])
+        if current is None:
+            return message
+        return {**message, "resource": {**message["resource"], "obj": current}}
+
+    # -- admin -----------------------------------------------------------------------------------------------
+
+    def add_admin_routes(self, app: web.Application) -> None:
+        app.router.add_post(f"{ADMIN_PREFIX}/seed", self._admin_seed)
+        app.router.add_put(f"{ADMIN_PREFIX}/messages", self._admin_messages)
+        app.router.add_post(f"{ADMIN_PREFIX}/api-clients", self._admin_api_client)
+
+    async def _admin_seed(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            counts = [
+                int(body.get(name, default)) for name, default in (("customers", 1000), ("days", 90), ("seed", 1))
+            ]
+            return web.json_response(self.seed(*counts))
+        except (TypeError, ValueError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+
+    async def _admin_messages(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        with self.lock:
+            try:
+                self._configure_messages(body)
+            except CtError as error:
+                return web.json_response(error.body(), status=400)
+            except (TypeError, ValueError) as exc:
+                return web.json_response({"error": str(exc)}, status=400)
+            return web.json_response({"messages": self.project["messages"], **self.messages.settings.to_json()})
+
+    def _configure_messages(self, body: Mapping[str, Any]) -> None:
+        config = dict(self.project["messages"])
+        if "enabled" in body:
+            config["enabled"] = bool(body["enabled"])
+        if "delete_days_after_creation" in body:
+            config["deleteDaysAfterCreation"] = project.check_delete_days(body["delete_days_after_creation"])
+        settings = self.messages.settings
+        delay = float(body.get("visibility_delay_seconds", settings.visibility_delay_seconds))
+        by_type = {
+            str(k): float(v) for k, v in body.get("visibility_delay_by_type", settings.visibility_delay_by_type).items()
+        }
+        status = int(body.get("disabled_status", settings.disabled_status))
+        if not 400 <= status <= 599:
+            raise ValueError("disabled_status must be an HTTP error status (400-599)")
+        settings.visibility_delay_seconds, settings.visibility_delay_by_type, settings.disabled_status = (
+            delay,
+            by_type,
+            status,
+        )
+        if config != self.project["messages"]:  # a settings change is a new project version, as via the API
+            self.project = {**self.project, "messages": config, "version": self.project["version"] + 1}
+
+    async def _admin_api_client(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            client = ApiClient(
+                client_id=str(body["client_id"]),
+                client_secret=str(body["client_secret"]),
+                scopes=frozenset(str(s) for s in body["scopes"]),
+                token_ttl_seconds=None if body.get("token_ttl_seconds") is None else int(body["token_ttl_seconds"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            return web.json_response({"error": f"bad api client: {exc}"}, status=400)
+        with self.lock:
+            self.auth.add_client(self._client(client))
+            return web.json_response(self.auth.clients[client.client_id].to_json(), status=201)
+
+
+async def _auth_fields(request: web.Request) -> dict[str, str]:
+    """The auth service reads its parameters from the form body or the query string."""
+    form = await request.post()
+    return {**request.query, **{name: str(value) for name, value in form.items()}}
+
+
+def _parse_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw or b"null")
+    except ValueError as exc:
+        raise invalid_json(str(exc)) from None
+
+
+def _run(
+    collection: Collection, request: QueryRequest, head: bool, visible: Callable[[Resource], bool] | None = None
+) -> Page:
+    if head:  # HEAD answers whether anything matches
+        return collection.query(request.predicate, [], offset=0, limit=1, with_total=False, visible=visible)
+    return collection.query(
+        request.predicate,
+        request.sort,
+        offset=request.offset,
+        limit=request.limit,
+        with_total=request.with_total,
+        visible=visible,
+    )
+
+
+def _page_reply(request: QueryRequest, page: Page, head: bool) -> Reply:
+    if head:
+        return (200 if page.results else 404), None
+    body: dict[str, Any] = {"limit": request.limit, "offset": request.offset, "count": len(page.results)}
+    if page.total is not None:
+        body["total"] = page.total
+    body["results"] = page.results
+    return 200, body
+
+
+def _error_response(error: CtError, head: bool) -> web.Response:
+    headers = (
+        {"WWW-Authenticate": f'Bearer error="{error.code}"'}
+        if error.code in ("invalid_token", "insufficient_scope")
+        else {}
+    )
+    if head:
+        return web.Response(status=error.status, headers=headers)
+    return web.json_response(error.body(), status=error.status, headers=headers, dumps=_dumps)

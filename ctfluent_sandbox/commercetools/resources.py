@@ -1,0 +1,224 @@
+"""What every emulated resource type shares: the description of a type (:class:`ResourceKind`), the context a
+write runs in, and the update machinery (version check, atomic action list, version bump, unique checks).
+
+A new resource type (orders, products, payments) is a ``ResourceKind``: a :class:`Collection`, a draft builder,
+a table of update actions, and what its messages carry.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ctfluent_sandbox.clock import iso_ms
+from ctfluent_sandbox.commercetools.errors import (
+    CtError,
+    concurrent_modification,
+    duplicate_field,
+    invalid_json,
+    invalid_operation,
+    referenced_resource_not_found,
+)
+from ctfluent_sandbox.commercetools.ids import IdSource
+from ctfluent_sandbox.commercetools.messages import Change
+from ctfluent_sandbox.commercetools.predicates import ANY_SCHEMA, Schema
+from ctfluent_sandbox.commercetools.store import Collection, Resource
+
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{2,256}$")
+REFERENCE_SCHEMA = Schema({"typeId": "string", "id": "string", "key": "string"})
+CUSTOM_FIELDS_SCHEMA = Schema({"type": REFERENCE_SCHEMA, "fields": ANY_SCHEMA})
+
+
+class CustomTypes:
+    """Custom Types by key. There is no Types API in the emulator: a new key is registered on first use, with
+    an id derived from project and key (stable across restarts and seeds)."""
+
+    def __init__(self, project_key: str) -> None:
+        self.project_key = project_key
+        self._ids: dict[str, str] = {}
+
+    def id_for_key(self, key: str) -> str:
+        return self._ids.setdefault(
+            key, str(uuid.uuid5(uuid.NAMESPACE_URL, f"ctfluent:{self.project_key}/types/{key}"))
+        )
+
+    def resolve(self, identifier: Any) -> str:
+        """The id a ``TypeResourceIdentifier`` (``{typeId, id|key}``) names."""
+        if not isinstance(identifier, dict):
+            raise invalid_json("type: expected a TypeResourceIdentifier")
+        if isinstance(identifier.get("key"), str):
+            return self.id_for_key(identifier["key"])
+        if identifier.get("id") in self._ids.values():
+            return str(identifier["id"])
+        raise referenced_resource_not_found("type", id=str(identifier.get("id")))
+
+
+@dataclass
+class WriteContext:
+    """Everything a draft builder or update action needs besides the resource itself."""
+
+    moment: datetime  # the time of the write: lastModifiedAt and the messages' createdAt
+    client_id: str
+    ids: IdSource
+    stores: Collection
+    types: CustomTypes
+
+    @property
+    def now(self) -> str:
+        return iso_ms(self.moment)
+
+    @property
+    def modified_by(self) -> dict[str, Any]:
+        return {"clientId": self.client_id, "isPlatformClient": False}
+
+
+ActionHandler = Callable[[Resource, Mapping[str, Any], WriteContext], list[Change]]
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    type_id: str  # the reference typeId, e.g. "customer"
+    collection: Collection
+    create: Callable[[Mapping[str, Any], WriteContext], tuple[Resource, list[Change]]]
+    actions: Mapping[str, ActionHandler]
+    identifiers: Callable[[Resource], dict[str, str]]  # resourceUserProvidedIdentifiers
+    deleted: Callable[[Resource], list[Change]]  # the messages of a deletion
+    created_as: str | None = None  # the create response wraps the resource in this field (CustomerSignInResult)
+
+
+def expect_version(current: Resource, version: Any) -> None:
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise invalid_json("version: Missing required value" if version is None else "version: expected an integer")
+    if version != current["version"]:
+        raise concurrent_modification(str(current.get("id") or current.get("key")), version, current["version"])
+
+
+def run_actions(
+    current: Resource, body: Any, actions: Mapping[str, ActionHandler], ctx: WriteContext
+) -> tuple[Resource, list[Change]]:
+    """Apply ``{version, actions}`` to a copy of ``current``; any failing action fails them all."""
+    if not isinstance(body, dict):
+        raise invalid_json("expected an object with 'version' and 'actions'")
+    expect_version(current, body.get("version"))
+    requested = body.get("actions")
+    if not isinstance(requested, list):
+        raise invalid_json("actions: Missing required value")
+    updated = copy.deepcopy(current)
+    changes: list[Change] = []
+    for position, action in enumerate(requested):
+        name = action.get("action") if isinstance(action, dict) else None
+        handler = actions.get(name) if isinstance(name, str) else None
+        if handler is None:
+            raise invalid_json(f"actions -> [{position}] -> action: Unknown action {name!r}")
+        changes += handler(updated, action, ctx)
+    if requested:
+        updated["version"] += 1
+    return updated, changes
+
+
+def update_resource(
+    kind: ResourceKind, current: Resource, body: Any, ctx: WriteContext
+) -> tuple[Resource, list[Change]]:
+    updated, changes = run_actions(current, body, kind.actions, ctx)
+    if updated["version"] != current["version"]:
+        updated["lastModifiedAt"] = ctx.now
+        updated["lastModifiedBy"] = ctx.modified_by
+    check_unique(kind, updated)
+    return updated, changes
+
+
+def check_unique(kind: ResourceKind, resource: Resource) -> None:
+    clash = kind.collection.conflict(resource)
+    if clash is not None:
+        name, value = clash
+        raise duplicate_field(name, resource.get(name, value))
+
+
+def new_resource_fields(ctx: WriteContext) -> dict[str, Any]:
+    """The fields every new resource starts with."""
+    return {
+        "id": ctx.ids.uuid(),
+        "version": 1,
+        "createdAt": ctx.now,
+        "lastModifiedAt": ctx.now,
+        "lastModifiedBy": ctx.modified_by,
+        "createdBy": ctx.modified_by,
+    }
+
+
+# -- draft field readers shared by the resource types -------------------------------------------------------
+
+
+def optional_str(source: Mapping[str, Any], name: str) -> str | None:
+    value = source.get(name)
+    if value is not None and not isinstance(value, str):
+        raise invalid_json(f"{name}: expected a string")
+    return value
+
+
+def required_str(source: Mapping[str, Any], name: str) -> str:
+    value = optional_str(source, name)
+    if value is None:
+        raise invalid_json(f"{name}: Missing required value")
+    return value
+
+
+def optional_list(source: Mapping[str, Any], name: str) -> list[Any]:
+    value = source.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise invalid_json(f"{name}: expected an array")
+    return value
+
+
+def optional_key(source: Mapping[str, Any], name: str = "key") -> str | None:
+    value = optional_str(source, name)
+    if value is not None and not KEY_PATTERN.match(value):
+        raise CtError(
+            400,
+            "InvalidField",
+            f"The value '{value}' is not valid for field '{name}'. Allowed are 2-256 characters [A-Za-z0-9_-].",
+            field=name,
+            invalidValue=value,
+        )
+    return value
+
+
+def custom_fields(draft: Any, ctx: WriteContext) -> dict[str, Any]:
+    """A ``CustomFieldsDraft`` as the resource carries it: a type reference by id and the non-null fields."""
+    if not isinstance(draft, dict):
+        raise invalid_json("custom: expected a CustomFieldsDraft")
+    fields = draft.get("fields") or {}
+    if not isinstance(fields, dict):
+        raise invalid_json("custom -> fields: expected an object")
+    return {
+        "type": {"typeId": "type", "id": ctx.types.resolve(draft.get("type"))},
+        "fields": {name: value for name, value in fields.items() if value is not None},
+    }
+
+
+def store_reference(identifier: Any, ctx: WriteContext) -> dict[str, str]:
+    """A ``StoreResourceIdentifier`` (by key or id) as the ``StoreKeyReference`` resources carry."""
+    if not isinstance(identifier, dict):
+        raise invalid_json("stores: expected a StoreResourceIdentifier")
+    if isinstance(identifier.get("key"), str):
+        store = ctx.stores.find("key", identifier["key"])
+        if store is None:
+            raise referenced_resource_not_found("store", key=identifier["key"])
+    else:
+        store = ctx.stores.get(str(identifier.get("id")))
+        if store is None:
+            raise referenced_resource_not_found("store", id=str(identifier.get("id")))
+    return {"typeId": "store", "key": store["key"]}
+
+
+def no_custom_type() -> CtError:
+    return invalid_operation(
+        "This resource has no custom type set - please use setCustomType first to set the type of the custom fields"
+    )

@@ -1,0 +1,38 @@
+"""Fluent's server-side limits, restated as data: string lengths, page size, complexity and body size.
+
+The real schema states string limits only in descriptions ("Max character limit: N"), which the emulator's SDL
+leaves out, so they live here, keyed by ``(input type, field)``. Every other ``String`` input field gets the
+documented default of 255. tests/sandbox/test_fluent_schema_subset.py compares this table with the real
+descriptions.
+"""
+
+from __future__ import annotations
+
+DEFAULT_MAX_LENGTH = 255
+
+MAX_LENGTHS: dict[tuple[str, str], int] = {
+    ("CreateCustomerInput", "username"): 250,
+    ("CreateCustomerInput", "title"): 50,
+    ("CreateCustomerInput", "country"): 100,
+    ("CreateCustomerInput", "firstName"): 50,
+    ("CreateCustomerInput", "lastName"): 50,
+    ("CreateCustomerInput", "primaryEmail"): 250,
+    ("CreateCustomerInput", "primaryPhone"): 20,
+    ("CreateCustomerInput", "timezone"): 32,
+    ("UpdateCustomerInput", "username"): 250,
+    ("UpdateCustomerInput", "title"): 50,
+    ("UpdateCustomerInput", "country"): 100,
+    ("UpdateCustomerInput", "firstName"): 50,
+    ("UpdateCustomerInput", "lastName"): 50,
+    ("UpdateCustomerInput", "primaryEmail"): 250,
+    ("UpdateCustomerInput", "primaryPhone"): 20,
+    ("UpdateCustomerInput", "timezone"): 32,
+}
+
+# List queries without `first`/`last` return at most this many items ("capped at 10").
+DEFAULT_PAGE_SIZE = 10
+
+# Query complexity ceiling; see complexity.py for how the emulator counts.
+MAX_COMPLEXITY = 11_111
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
