@@ -21,7 +21,7 @@ from pydantic import Field
 
 from ctfluent_dagster.assets.common import outstanding_failures, report_metadata
 from ctfluent_dagster.assets.customers import COMMERCETOOLS_CUSTOMERS, FLUENT_CUSTOMERS, REDRIVE_JOB
-from ctfluent_dagster.partitions import FLUENT_POOL, daily_partitions, partition_for
+from ctfluent_dagster.partitions import FLUENT_POOL, partition_for
 from ctfluent_dagster.preflight import run_preflight
 from ctfluent_dagster.resources import CommercetoolsResource, FluentResource, LedgerResource, SyncSettingsResource
 from ctfluent_dagster.sync.customers import ENTITY_TYPE, CustomerSync
@@ -30,7 +30,6 @@ from ctfluent_dagster.sync.engine import SyncEngine
 customer_sync_job = define_asset_job(
     "customer_sync",
     selection=AssetSelection.assets(COMMERCETOOLS_CUSTOMERS, FLUENT_CUSTOMERS),
-    partitions_def=daily_partitions,
     description="commercetools customers -> Fluent customers for the chosen day(s); backfill from the UI.",
 )
 

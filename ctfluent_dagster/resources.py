@@ -14,12 +14,34 @@ from pydantic import PrivateAttr
 from ctfluent_dagster.commercetools.client import READ_SCOPES, CommercetoolsClient, CommercetoolsSettings
 from ctfluent_dagster.fluent.client import FluentClient, FluentSettings
 from ctfluent_dagster.ledger.store import Ledger
-from ctfluent_dagster.settings import SyncSettings, load_settings, state_dir
+from ctfluent_dagster.settings import SyncSettings, state_dir
 from ctfluent_dagster.staging import DatasetStore
 from ctfluent_dagster.transport import RetryPolicy, Timeouts
 
 
-class CommercetoolsResource(ConfigurableResource):
+class ApiResource(ConfigurableResource):
+    """Limits every API resource shares: rate, connections, timeouts, retries."""
+
+    requests_per_second: float | None = None
+    max_connections: int = 16
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 60.0
+    retry_budget_seconds: float = 120.0
+    retry_max_attempts: int = 6
+    retry_initial_backoff_seconds: float = 0.5
+
+    def timeouts(self) -> Timeouts:
+        return Timeouts(self.connect_timeout_seconds, self.read_timeout_seconds)
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self.retry_max_attempts,
+            budget_seconds=self.retry_budget_seconds,
+            initial_backoff_seconds=self.retry_initial_backoff_seconds,
+        )
+
+
+class CommercetoolsResource(ApiResource):
     """commercetools API client credentials and limits. ``api_url``/``auth_url`` win over ``region``."""
 
     project_key: str
@@ -29,12 +51,6 @@ class CommercetoolsResource(ConfigurableResource):
     region: str | None = None
     api_url: str | None = None
     auth_url: str | None = None
-    requests_per_second: float | None = None
-    max_connections: int = 8
-    connect_timeout_seconds: float = 5.0
-    read_timeout_seconds: float = 60.0
-    retry_budget_seconds: float = 120.0
-
     _client: CommercetoolsClient | None = PrivateAttr(default=None)
 
     def get_client(self) -> CommercetoolsClient:
@@ -50,14 +66,14 @@ class CommercetoolsResource(ConfigurableResource):
                     auth_url=self.auth_url or None,
                     requests_per_second=self.requests_per_second,
                     max_connections=self.max_connections,
-                    timeouts=Timeouts(self.connect_timeout_seconds, self.read_timeout_seconds),
-                    retry=RetryPolicy(budget_seconds=self.retry_budget_seconds),
+                    timeouts=self.timeouts(),
+                    retry=self.retry_policy(),
                 )
             )
         return self._client
 
 
-class FluentResource(ConfigurableResource):
+class FluentResource(ApiResource):
     """Fluent account root, API client and user login. ``retailer_id`` is the default Fluent retailer."""
 
     host: str
@@ -66,12 +82,6 @@ class FluentResource(ConfigurableResource):
     username: str
     password: str
     retailer_id: str
-    requests_per_second: float | None = None
-    max_connections: int = 16
-    connect_timeout_seconds: float = 5.0
-    read_timeout_seconds: float = 60.0
-    retry_budget_seconds: float = 120.0
-
     _client: FluentClient | None = PrivateAttr(default=None)
 
     def get_client(self) -> FluentClient:
@@ -85,8 +95,8 @@ class FluentResource(ConfigurableResource):
                     password=self.password,
                     requests_per_second=self.requests_per_second,
                     max_connections=self.max_connections,
-                    timeouts=Timeouts(self.connect_timeout_seconds, self.read_timeout_seconds),
-                    retry=RetryPolicy(budget_seconds=self.retry_budget_seconds),
+                    timeouts=self.timeouts(),
+                    retry=self.retry_policy(),
                 )
             )
         return self._client
@@ -114,11 +124,19 @@ class LedgerResource(ConfigurableResource):
 
 
 class SyncSettingsResource(ConfigurableResource):
-    """The sync's non-secret settings (see ``settings.py``): read from the settings file and CTFLUENT_* vars."""
+    """The sync's non-secret settings (see ``settings.py``), read afresh for each run from the settings file and
+    CTFLUENT_* variables (the partitions' start date is read once, when the code location loads)."""
+
+    _settings: SyncSettings | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._settings = SyncSettings()
 
     @property
     def settings(self) -> SyncSettings:
-        return load_settings()
+        if self._settings is None:
+            self._settings = SyncSettings()
+        return self._settings
 
     def staging(self) -> DatasetStore:
         return DatasetStore(Path(self.settings.staging_dir) if self.settings.staging_dir else state_dir() / "staging")

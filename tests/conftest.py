@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import Sandbox
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = REPO_ROOT.parent / "shared"
 
@@ -63,3 +65,20 @@ def postgres_database(postgres_server: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """Both emulators over real HTTP on loopback, 300 seeded customers over 10 days, a fresh SQLite ledger,
+    and staging under the test's temporary directory."""
+    from ctfluent_sandbox.commercetools import CommercetoolsEmulator
+    from ctfluent_sandbox.fluent import FluentEmulator
+    from ctfluent_sandbox.server import BackgroundSandbox
+
+    monkeypatch.setenv("CTFLUENT_STAGING_DIR", str(tmp_path / "staging"))
+    monkeypatch.delenv("CTFLUENT_SETTINGS_FILE", raising=False)
+    ct = CommercetoolsEmulator(messages_enabled=True)
+    ct.seed(customers=300, days=10, seed=7)
+    fluent = FluentEmulator()
+    with BackgroundSandbox({"ct": (ct, 0), "fluent": (fluent, 0)}) as running:
+        yield Sandbox(ct, fluent, running.urls["ct"], running.urls["fluent"], f"sqlite:///{tmp_path / 'ledger.sqlite'}")

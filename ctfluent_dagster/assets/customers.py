@@ -91,7 +91,7 @@ def fluent_customers(
     with SyncEngine(
         ledger.get_ledger(),
         entity,
-        run_id=context.run_id,
+        run_id=context.run.run_id,
         concurrency=settings.fluent_concurrency,
         policy=settings.customers.update_policy,
     ) as engine:
@@ -103,7 +103,7 @@ def fluent_customers(
         "customers: %s (%.0f/s)", ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or "none",
         report.records_per_second,
     )  # fmt: skip
-    metadata = report_metadata(report, mode=config.mode, run_id=context.run_id, partitions=context.partition_keys)
+    metadata = report_metadata(report, mode=config.mode, run_id=context.run.run_id, partitions=context.partition_keys)
     metadata["trigger"] = config.trigger or "manual/backfill"
     metadata["ids_requested"] = len(config.ids)
     return MaterializeResult(metadata=metadata)

@@ -38,6 +38,12 @@ IDS_PER_QUERY = 100  # keeps `id in :ids` URLs far below common URL length limit
 # Reading needs only `view_*`; `manage_project` grants everything and is refused outright.
 READ_SCOPES = ("view_customers", "view_messages", "view_project_settings", "view_stores")
 _SCOPE_NAME = re.compile(r"^[a-z_]+$")
+# Returned by the API (hashed) but never needed by the sync: dropped before anything is staged.
+_CUSTOMER_SECRETS = ("password",)
+
+
+def _without_secrets(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in record.items() if k not in _CUSTOMER_SECRETS} for record in page]
 
 
 class CommercetoolsSettings(BaseModel):
@@ -242,14 +248,16 @@ class CommercetoolsClient(BearerJsonApi):
     ) -> Iterator[list[dict[str, Any]]]:
         """Customers whose *current* `lastModifiedAt` lies in ``[start, end)``, as raw JSON pages."""
         window = all_of(f"lastModifiedAt >= {timestamp(start)}", f"lastModifiedAt < {timestamp(end)}")
-        return self.iterate_by_id("customers", where=window, page_size=page_size)
+        for page in self.iterate_by_id("customers", where=window, page_size=page_size):
+            yield _without_secrets(page)
 
     def customers_by_ids(self, ids: Sequence[str]) -> Iterator[list[dict[str, Any]]]:
         """The current state of these customers (missing ids, e.g. deleted ones, are simply absent)."""
         unique = sorted(set(ids))
         for start in range(0, len(unique), IDS_PER_QUERY):
             chunk = unique[start : start + IDS_PER_QUERY]
-            yield from self.iterate_by_id("customers", where="id in :ids", variables={"ids": chunk})
+            for page in self.iterate_by_id("customers", where="id in :ids", variables={"ids": chunk}):
+                yield _without_secrets(page)
 
     def all_ids(self, resource: str, where: str | None = None) -> Iterator[str]:
         """Only the ids of a resource (for reconciliation), page by page."""

@@ -1,0 +1,119 @@
+"""``ctfluent-sandbox``: both emulators, seeded, on chosen loopback ports, until Ctrl-C or SIGTERM.
+
+    ctfluent-sandbox --ct-port 8081 --fluent-port 8082 --customers 1000 --days 30 --seed 1
+
+Prints the base URLs and credentials to use; ``--env-file`` also writes them as the ``CTP_*``/``FLUENT_*``
+variables the code location reads. Faults: ``--ct-fault``/``--fluent-fault "match=POST /graphql;status=503;times=2"``
+(see ``faults.py``), or later through each emulator's ``/_admin/faults``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from collections.abc import Sequence
+from pathlib import Path
+
+from ctfluent_sandbox.app import Emulator
+from ctfluent_sandbox.commercetools import CommercetoolsEmulator
+from ctfluent_sandbox.commercetools.auth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from ctfluent_sandbox.faults import parse_fault_spec
+from ctfluent_sandbox.fluent import FluentEmulator
+from ctfluent_sandbox.server import LOOPBACK, SandboxServer
+
+FLUENT_CLIENT_ID, FLUENT_CLIENT_SECRET = "ctfluent-sandbox", "ctfluent-sandbox-secret"
+FLUENT_USERNAME, FLUENT_PASSWORD = "sync-user", "sync-password"
+READ_SCOPES = "view_customers view_messages view_project_settings view_stores"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ctfluent-sandbox", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default=LOOPBACK, help="address to bind (default: %(default)s)")
+    parser.add_argument("--ct-port", type=int, default=8081, help="commercetools emulator port (0: any free port)")
+    parser.add_argument("--fluent-port", type=int, default=8082, help="Fluent emulator port (0: any free port)")
+    parser.add_argument("--customers", type=int, default=1000, help="customers to seed (default: %(default)s)")
+    parser.add_argument("--days", type=int, default=30, help="spread their history over this many days")
+    parser.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same data")
+    parser.add_argument("--project-key", default="ctfluent-demo")
+    parser.add_argument(
+        "--no-messages", action="store_true", help="leave message querying off, as on a new real project"
+    )
+    parser.add_argument(
+        "--message-delay", type=float, default=0.0, help="seconds before a new message becomes queryable"
+    )
+    parser.add_argument("--ct-fault", action="append", default=[], metavar="SPEC", help="commercetools fault rule")
+    parser.add_argument("--fluent-fault", action="append", default=[], metavar="SPEC", help="Fluent fault rule")
+    parser.add_argument("--env-file", type=Path, help="write the connection settings as KEY=value lines here")
+    return parser
+
+
+def connection_env(ct_url: str, fluent_url: str, project_key: str) -> dict[str, str]:
+    """The code location's environment for talking to this sandbox."""
+    return {
+        "CTP_PROJECT_KEY": project_key,
+        "CTP_CLIENT_ID": DEFAULT_CLIENT_ID,
+        "CTP_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+        "CTP_SCOPES": READ_SCOPES,
+        "CTP_API_URL": ct_url,
+        "CTP_AUTH_URL": ct_url,
+        "FLUENT_HOST": fluent_url,
+        "FLUENT_CLIENT_ID": FLUENT_CLIENT_ID,
+        "FLUENT_CLIENT_SECRET": FLUENT_CLIENT_SECRET,
+        "FLUENT_USERNAME": FLUENT_USERNAME,
+        "FLUENT_PASSWORD": FLUENT_PASSWORD,
+        "FLUENT_RETAILER_ID": "1",
+    }
+
+
+async def serve(args: argparse.Namespace) -> None:
+    commercetools = CommercetoolsEmulator(
+        faults=[parse_fault_spec(spec) for spec in args.ct_fault],
+        project_key=args.project_key,
+        messages_enabled=not args.no_messages,
+    )
+    commercetools.messages.settings.visibility_delay_seconds = args.message_delay
+    seeded = commercetools.seed(customers=args.customers, days=args.days, seed=args.seed)
+    fluent = FluentEmulator(
+        faults=[parse_fault_spec(spec) for spec in args.fluent_fault],
+        client_id=FLUENT_CLIENT_ID,
+        client_secret=FLUENT_CLIENT_SECRET,
+        username=FLUENT_USERNAME,
+        password=FLUENT_PASSWORD,
+    )
+    emulators: dict[str, tuple[Emulator, int]] = {
+        "ct": (commercetools, args.ct_port),
+        "fluent": (fluent, args.fluent_port),
+    }
+    server = SandboxServer(emulators, host=args.host)
+    urls = await server.start()
+    env = connection_env(urls["ct"], urls["fluent"], args.project_key)
+    print(f"commercetools emulator: {urls['ct']}  (project {args.project_key}, messages "
+          f"{'off' if args.no_messages else 'on'}, {seeded['customers']} customers over {args.days} days, "
+          f"seeded in {seeded['seconds']} s)")  # fmt: skip
+    print(f"Fluent emulator:        {urls['fluent']}  (retailers 1, 2, 3)")
+    print("admin APIs:             <url>/_admin/state, /_admin/faults, /_admin/requests")
+    print("credentials:")
+    for name, value in env.items():
+        print(f"  {name}={value}")
+    if args.env_file:
+        args.env_file.write_text("".join(f"{name}={value}\n" for name, value in env.items()), encoding="utf-8")
+        print(f"wrote {args.env_file}")
+    print("Ctrl-C to stop.", flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.stop()
+    print("sandbox stopped", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""Test harness: a seeded sandbox served over real HTTP, resources pointing at it, and helpers to act as a
+storefront (edit customers through the commercetools API) and to run the Dagster assets in process."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from dagster import AssetsDefinition, DagsterInstance, ExecuteInProcessResult, materialize
+
+from ctfluent_dagster.assets.customers import (
+    commercetools_customers,
+    fluent_customers,
+    fluent_customers_no_outstanding_failures,
+)
+from ctfluent_dagster.resources import CommercetoolsResource, FluentResource, LedgerResource, SyncSettingsResource
+from ctfluent_sandbox.admin_client import AdminClient
+from ctfluent_sandbox.cli import connection_env
+from ctfluent_sandbox.commercetools import CommercetoolsEmulator
+from ctfluent_sandbox.fluent import FluentEmulator
+
+CUSTOMER_ASSETS: list[AssetsDefinition] = [commercetools_customers, fluent_customers]
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+@dataclass
+class Sandbox:
+    ct: CommercetoolsEmulator
+    fluent: FluentEmulator
+    ct_url: str
+    fluent_url: str
+    ledger_url: str
+    env: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.env = connection_env(self.ct_url, self.fluent_url, self.ct.project_key)
+        self.ct_admin = AdminClient(self.ct_url)
+        self.fluent_admin = AdminClient(self.fluent_url)
+        self._ct_token: str | None = None
+
+    # -- resources ----------------------------------------------------------------------------------
+
+    def resources(self, **fluent_overrides: Any) -> dict[str, Any]:
+        env = self.env
+        fast_retries = {"retry_initial_backoff_seconds": 0.01, "retry_budget_seconds": 20.0}
+        return {
+            "commercetools": CommercetoolsResource(
+                project_key=env["CTP_PROJECT_KEY"],
+                client_id=env["CTP_CLIENT_ID"],
+                client_secret=env["CTP_CLIENT_SECRET"],
+                scopes=env["CTP_SCOPES"],
+                api_url=env["CTP_API_URL"],
+                auth_url=env["CTP_AUTH_URL"],
+                **fast_retries,
+            ),
+            "fluent": FluentResource(
+                host=env["FLUENT_HOST"],
+                client_id=env["FLUENT_CLIENT_ID"],
+                client_secret=env["FLUENT_CLIENT_SECRET"],
+                username=env["FLUENT_USERNAME"],
+                password=env["FLUENT_PASSWORD"],
+                retailer_id=env["FLUENT_RETAILER_ID"],
+                **(fast_retries | fluent_overrides),
+            ),
+            "ledger": LedgerResource(url=self.ledger_url),
+            "sync_settings": SyncSettingsResource(),
+        }
+
+    # -- running the assets ---------------------------------------------------------------------------
+
+    def sync(
+        self,
+        partitions: str | tuple[str, str],
+        *,
+        ids: Sequence[str] = (),
+        instance: DagsterInstance | None = None,
+        assets: Sequence[AssetsDefinition] = CUSTOMER_ASSETS,
+        raise_on_error: bool = True,
+        **fluent_overrides: Any,
+    ) -> ExecuteInProcessResult:
+        """Materialize the customer assets (and the failures check) for one partition or a range, in one run."""
+        tags: dict[str, str] = {}
+        partition_key = None
+        if isinstance(partitions, tuple):
+            tags = {RANGE_START: partitions[0], RANGE_END: partitions[1]}
+        else:
+            partition_key = partitions
+        scope = {"config": {"ids": list(ids)}}
+        run_config = {"ops": {asset.op.name: scope for asset in assets}}
+        return materialize(
+            [*assets, fluent_customers_no_outstanding_failures],
+            resources=self.resources(**fluent_overrides),
+            partition_key=partition_key,
+            tags=tags,
+            run_config=run_config,
+            instance=instance,
+            raise_on_error=raise_on_error,
+        )
+
+    # -- commercetools as a storefront -----------------------------------------------------------------
+
+    def ct_customers(self) -> list[dict[str, Any]]:
+        return list(self.ct.state()["customers"])
+
+    def days_with_customers(self) -> Counter[str]:
+        return Counter(c["lastModifiedAt"][:10] for c in self.ct_customers())
+
+    def ct_update(self, customer_id: str, *actions: dict[str, Any]) -> dict[str, Any]:
+        """Change a customer through the commercetools API, as a storefront would."""
+        current = requests.get(self._ct(f"/customers/{customer_id}"), headers=self._auth(), timeout=10).json()
+        answer = requests.post(
+            self._ct(f"/customers/{customer_id}"),
+            json={"version": current["version"], "actions": list(actions)},
+            headers=self._auth(),
+            timeout=10,
+        )
+        answer.raise_for_status()
+        result: dict[str, Any] = answer.json()
+        return result
+
+    def ct_delete(self, customer_id: str) -> None:
+        current = requests.get(self._ct(f"/customers/{customer_id}"), headers=self._auth(), timeout=10).json()
+        requests.delete(
+            self._ct(f"/customers/{customer_id}"),
+            params={"version": current["version"]},
+            headers=self._auth(),
+            timeout=10,
+        ).raise_for_status()
+
+    def _ct(self, path: str) -> str:
+        return f"{self.ct_url}/{self.ct.project_key}{path}"
+
+    def _auth(self) -> dict[str, str]:
+        if self._ct_token is None:
+            answer = requests.post(
+                f"{self.ct_url}/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(self.env["CTP_CLIENT_ID"], self.env["CTP_CLIENT_SECRET"]),
+                timeout=10,
+            )
+            answer.raise_for_status()
+            self._ct_token = answer.json()["access_token"]
+        return {"Authorization": f"Bearer {self._ct_token}"}
+
+    # -- Fluent ---------------------------------------------------------------------------------------
+
+    def fluent_customers(self) -> list[dict[str, Any]]:
+        return list(self.fluent.state()["customers"])
+
+    def fluent_by_username(self) -> dict[str, dict[str, Any]]:
+        customers = self.fluent_customers()
+        by_username = {c["username"]: c for c in customers}
+        assert len(by_username) == len(customers), "duplicate usernames in Fluent"
+        return by_username
+
+    def mutations(self) -> Counter[str]:
+        counts = self.fluent_admin.request_counts()["by_target"]
+        return Counter({name: counts.get(name, 0) for name in ("createCustomer", "updateCustomer")})
+
+
+def modified_on(customers: Sequence[dict[str, Any]], day: str) -> list[dict[str, Any]]:
+    return [c for c in customers if c["lastModifiedAt"].startswith(day)]
