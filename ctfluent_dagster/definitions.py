@@ -15,8 +15,17 @@ from ctfluent_dagster.assets.customers import (
     fluent_customers,
     fluent_customers_no_outstanding_failures,
 )
-from ctfluent_dagster.jobs import customer_sync_job, preflight, redrive_failed_customers
+from ctfluent_dagster.jobs import (
+    customer_sync_job,
+    delete_customers,
+    preflight,
+    reconcile_customer_deletions,
+    redrive_failed_customers,
+)
 from ctfluent_dagster.resources import CommercetoolsResource, FluentResource, LedgerResource, SyncSettingsResource
+from ctfluent_dagster.schedules import build_reconciliation_schedules
+from ctfluent_dagster.sensors.messages import build_messages_sensor
+from ctfluent_dagster.settings import load_settings
 
 
 def optional_env(*names: str) -> EnvVar | None:
@@ -24,10 +33,20 @@ def optional_env(*names: str) -> EnvVar | None:
     return next((EnvVar(name) for name in names if os.environ.get(name)), None)
 
 
+messages_settings = load_settings().messages
+
 defs = Definitions(
     assets=[commercetools_customers, fluent_customers],
     asset_checks=[fluent_customers_no_outstanding_failures],
-    jobs=[customer_sync_job, redrive_failed_customers, preflight],
+    jobs=[customer_sync_job, redrive_failed_customers, delete_customers, reconcile_customer_deletions, preflight],
+    sensors=[
+        build_messages_sensor(
+            messages_settings,
+            jobs=[customer_sync_job, delete_customers, reconcile_customer_deletions],
+            deletions_job=reconcile_customer_deletions.name,
+        )
+    ],
+    schedules=build_reconciliation_schedules(messages_settings),
     resources={
         "commercetools": CommercetoolsResource(
             project_key=EnvVar("CTP_PROJECT_KEY"),

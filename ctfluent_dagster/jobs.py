@@ -1,7 +1,7 @@
-"""Jobs a user launches from the UI: the partitioned customer sync, the re-drive of failures, the pre-flight."""
+"""Jobs: the partitioned customer sync, re-drive of failures, deletions, their reconciliation, the pre-flight."""
 
 from collections import Counter, defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from dagster import (
@@ -19,19 +19,58 @@ from dagster import (
 )
 from pydantic import Field
 
-from ctfluent_dagster.assets.common import outstanding_failures, report_metadata
-from ctfluent_dagster.assets.customers import COMMERCETOOLS_CUSTOMERS, FLUENT_CUSTOMERS, REDRIVE_JOB
-from ctfluent_dagster.partitions import FLUENT_POOL, partition_for
+from ctfluent_dagster.assets.common import outstanding_failures, problem_table, report_metadata
+from ctfluent_dagster.assets.customers import (
+    COMMERCETOOLS_CUSTOMERS,
+    FLUENT_CUSTOMERS,
+    REDRIVE_JOB,
+    customer_entity,
+    customer_sync_engine,
+)
+from ctfluent_dagster.ledger.store import Ledger
+from ctfluent_dagster.messages.handlers import CUSTOMER_SYNC_JOB, DELETE_CUSTOMERS_JOB, DELETE_CUSTOMERS_OP
+from ctfluent_dagster.partitions import FLUENT_POOL, daily_partitions, partition_for
 from ctfluent_dagster.preflight import run_preflight
 from ctfluent_dagster.resources import CommercetoolsResource, FluentResource, LedgerResource, SyncSettingsResource
-from ctfluent_dagster.sync.customers import ENTITY_TYPE, CustomerSync
-from ctfluent_dagster.sync.engine import SyncEngine
+from ctfluent_dagster.sync.customers import ENTITY_TYPE
+from ctfluent_dagster.sync.deletions import DeletionReport, mark_deleted
 
 customer_sync_job = define_asset_job(
-    "customer_sync",
+    CUSTOMER_SYNC_JOB,
     selection=AssetSelection.assets(COMMERCETOOLS_CUSTOMERS, FLUENT_CUSTOMERS),
     description="commercetools customers -> Fluent customers for the chosen day(s); backfill from the UI.",
 )
+
+
+def log_customer_events(context: OpExecutionContext, store: Ledger, partitions: dict[str, dict[str, Any]]) -> None:
+    """What an op that changed Fluent customers reports: a materialization of each partition it touched (so the
+    partition's history shows it) and a fresh evaluation of the failures check."""
+    for partition_key, metadata in sorted(partitions.items()):
+        if daily_partitions.has_partition_key(partition_key):
+            context.log_event(AssetMaterialization(FLUENT_CUSTOMERS, partition=partition_key, metadata=metadata))
+    passed, severity, check_metadata = outstanding_failures(store, ENTITY_TYPE, REDRIVE_JOB)
+    # log_event accepts check evaluations at run time (see OpExecutionContext.log_event); its annotation lags.
+    context.log_event(
+        AssetCheckEvaluation(  # type: ignore[arg-type]
+            asset_key=FLUENT_CUSTOMERS,
+            check_name="no_outstanding_failures",
+            passed=passed,
+            severity=severity,
+            metadata=check_metadata,
+        )
+    )
+
+
+def deletion_metadata(report: DeletionReport, run_id: str, trigger: str) -> dict[str, Any]:
+    return {
+        "mode": "delete",
+        "trigger": trigger,
+        **{name: report.counts.get(name, 0) for name in ("marked", "recorded", "already", "failed")},
+        "failures": problem_table(report.failures, run_id),
+    }
+
+
+# -- re-drive ---------------------------------------------------------------------------------------
 
 
 class RedriveConfig(Config):
@@ -52,14 +91,9 @@ def redrive_customers(
     store = ledger.get_ledger()
     ids = config.ids or sorted({e.key.source_id for e in store.entries(ENTITY_TYPE, status="failed")})
     context.log.info("re-driving %d customer(s)", len(ids))
-    settings = sync_settings.settings
-    entity = CustomerSync(fluent.get_client(), settings.customers, fluent.retailer_id)
     per_partition: Counter[str] = Counter()
     found: set[str] = set()
-    with SyncEngine(
-        store, entity, run_id=context.run_id, concurrency=settings.fluent_concurrency,
-        policy=settings.customers.update_policy,
-    ) as engine:  # fmt: skip
+    with customer_sync_engine(context.run.run_id, fluent, ledger, sync_settings) as engine:
         for page in commercetools.get_client().customers_by_ids(ids):
             by_partition: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for record in page:
@@ -68,36 +102,90 @@ def redrive_customers(
             for partition_key, chunk in by_partition.items():
                 engine.sync_chunk(chunk, partition_key)
                 per_partition[partition_key] += len(chunk)
-    missing = len(set(ids) - found)
-    if missing:
-        context.log.warning("%d customer(s) no longer exist in commercetools and were not re-driven", missing)
-    for partition_key, count in sorted(per_partition.items()):
-        context.log_event(
-            AssetMaterialization(
-                FLUENT_CUSTOMERS,
-                partition=partition_key,
-                metadata={"mode": "redrive", "records_redriven": count, "redrive_run": context.run_id},
-            )
-        )
-    passed, severity, check_metadata = outstanding_failures(store, ENTITY_TYPE, REDRIVE_JOB)
-    # log_event accepts check evaluations at run time (see OpExecutionContext.log_event); its annotation lags.
-    context.log_event(
-        AssetCheckEvaluation(  # type: ignore[arg-type]
-            asset_key=FLUENT_CUSTOMERS,
-            check_name="no_outstanding_failures",
-            passed=passed,
-            severity=severity,
-            metadata=check_metadata,
-        )
+    gone = sorted(set(ids) - found)
+    deletions = DeletionReport()
+    if gone:
+        # Deleted in commercetools meanwhile: mark them so instead of leaving them failed for ever.
+        context.log.info("%d customer(s) no longer exist in commercetools: marking them deleted", len(gone))
+        deletions = mark_deleted(store, customer_entity(fluent, sync_settings), gone, run_id=context.run.run_id)
+    log_customer_events(
+        context,
+        store,
+        {
+            partition: {"mode": "redrive", "records_redriven": count, "redrive_run": context.run.run_id}
+            for partition, count in per_partition.items()
+        },
     )
-    metadata = report_metadata(engine.report, mode="redrive", run_id=context.run_id, partitions=sorted(per_partition))
-    metadata["not_in_commercetools"] = missing
+    metadata = report_metadata(
+        engine.report, mode="redrive", run_id=context.run.run_id, partitions=sorted(per_partition)
+    )
+    metadata["deleted_in_commercetools"] = len(gone)
+    metadata["deletion_failures"] = deletions.counts.get("failed", 0)
     return Output(None, metadata=metadata)
 
 
 @job(name=REDRIVE_JOB, description="Push failed customers again (all, or the ids given in the launchpad config).")
 def redrive_failed_customers() -> None:
     redrive_customers()
+
+
+# -- deletions ---------------------------------------------------------------------------------------
+
+
+class DeleteCustomersConfig(Config):
+    ids: list[str] = Field(description="commercetools ids of deleted customers")
+    partition: str = Field(default="", description="the day (UTC) they were deleted, for the asset's history")
+    trigger: str = Field(default="", description="why the run was requested (set by the messages sensor)")
+
+
+@op(name=DELETE_CUSTOMERS_OP, pool=FLUENT_POOL, description="Mark customers deleted in commercetools in Fluent.")
+def mark_customers_deleted(
+    context: OpExecutionContext,
+    config: DeleteCustomersConfig,
+    fluent: FluentResource,
+    ledger: LedgerResource,
+    sync_settings: SyncSettingsResource,
+) -> Output[None]:
+    store = ledger.get_ledger()
+    entity = customer_entity(fluent, sync_settings)
+    report = mark_deleted(store, entity, config.ids, run_id=context.run.run_id, partition_key=config.partition or None)
+    metadata = deletion_metadata(report, context.run.run_id, config.trigger or "manual")
+    log_customer_events(context, store, {config.partition: metadata} if config.partition else {})
+    return Output(None, metadata=metadata)
+
+
+@job(name=DELETE_CUSTOMERS_JOB, description="Mark customers deleted in commercetools (Fluent cannot delete them).")
+def delete_customers() -> None:
+    mark_customers_deleted()
+
+
+@op(pool=FLUENT_POOL, description="Find customers the ledger knows but commercetools no longer has; mark them.")
+def reconcile_deleted_customers(
+    context: OpExecutionContext,
+    commercetools: CommercetoolsResource,
+    fluent: FluentResource,
+    ledger: LedgerResource,
+    sync_settings: SyncSettingsResource,
+) -> Output[None]:
+    store = ledger.get_ledger()
+    known = store.source_ids(ENTITY_TYPE, exclude_status="deleted")
+    existing = set(commercetools.get_client().all_ids("customers"))
+    gone = sorted(known - existing)
+    context.log.info("%d customer(s) known to the ledger, %d gone from commercetools", len(known), len(gone))
+    today = partition_for(datetime.now(UTC))
+    entity = customer_entity(fluent, sync_settings)
+    report = mark_deleted(store, entity, gone, run_id=context.run.run_id, partition_key=today)
+    metadata = deletion_metadata(report, context.run.run_id, "deletion reconciliation")
+    log_customer_events(context, store, {today: metadata} if gone else {})
+    return Output(None, metadata=metadata)
+
+
+@job(description="Mark customers the ledger knows but commercetools no longer has (missed CustomerDeleted messages).")
+def reconcile_customer_deletions() -> None:
+    reconcile_deleted_customers()
+
+
+# -- pre-flight --------------------------------------------------------------------------------------
 
 
 @op(description="Check credentials, scopes, project settings and retailers before any sync.")

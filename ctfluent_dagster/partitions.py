@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import warnings
+from datetime import UTC, date, datetime, timedelta
 
-from dagster import BackfillPolicy, DailyPartitionsDefinition
+from dagster import BackfillPolicy, BetaWarning, DailyPartitionsDefinition
 
 from ctfluent_dagster.settings import load_settings
 
@@ -14,7 +15,9 @@ daily_partitions = DailyPartitionsDefinition(
     start_date=load_settings().start_date.isoformat(), timezone="UTC", end_offset=1
 )
 
-# A backfill of years launches one run per `backfill_partitions_per_run` days, not one per day.
+# A backfill of years launches one run per `backfill_partitions_per_run` days, not one per day. (Dagster 1.13 marks
+# `backfill_policy` as beta; it is what batches backfills, so its warning is silenced rather than printed per load.)
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=BetaWarning)
 batched_backfill = BackfillPolicy.multi_run(max_partitions_per_run=load_settings().backfill_partitions_per_run)
 
 # Pools cap how many steps talk to an API at once across all runs (their limits: dagster.yaml, scripts/demo).
@@ -25,3 +28,9 @@ FLUENT_POOL = "fluent_api"
 def partition_for(moment: datetime) -> str:
     """The daily partition a timestamp belongs to."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def days_between(first: date, last: date) -> list[str]:
+    """The daily partition keys from ``first`` to ``last``, both included, that the partitions definition has."""
+    keys = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+    return [key for key in keys if daily_partitions.has_partition_key(key)]

@@ -58,6 +58,34 @@ class CustomerMappingSettings(BaseModel):
     hooks: CustomerHooks = Field(default_factory=CustomerHooks)
 
 
+class MessagesSettings(BaseModel):
+    """The commercetools Messages API poller (the ``commercetools_messages_sensor``) and reconciliation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # Sensor evaluation interval. A tick reads at most `max_pages_per_tick` pages and carries the rest over.
+    poll_interval_seconds: int = 60
+    max_pages_per_tick: int = 20
+    # Read only messages older than `settle_seconds` (they may become queryable late), and re-read the last
+    # `overlap_seconds` before the cursor on every tick (dropping ids already seen) to catch the ones later still.
+    settle_seconds: int = 120
+    overlap_seconds: int = 600
+    # A burst of changes becomes one run per (route, day), split above this many ids.
+    max_ids_per_run: int = 2000
+    # Sensor and reconciliation schedules start running when the code location loads (the sandbox demo sets
+    # these; in production turn them on here or in the UI).
+    sensor_running: bool = False
+    schedules_running: bool = False
+    # Re-sync the partitions of the last `reconciliation_days` days (changes that emit no message) and look for
+    # customers deleted in commercetools, daily at this cron (UTC).
+    reconciliation_days: int = 3
+    reconciliation_cron: str = "0 2 * * *"
+    # Routes (YAML, see ctfluent_dagster/routes.yaml for the format); default: the shipped file.
+    routes_file: str | None = None
+    # Extra message handlers by dotted path; for the same handler name the highest priority wins.
+    handlers: tuple[str, ...] = ()
+
+
 class SyncSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CTFLUENT_", env_nested_delimiter="__", extra="ignore", frozen=True)
 
@@ -67,9 +95,13 @@ class SyncSettings(BaseSettings):
     backfill_partitions_per_run: int = 31
     # Fluent requests in flight at once within one run (threads).
     fluent_concurrency: int = 8
+    # Mutations per Fluent request (alias batching; 1 = one request per record). A failed batch is retried record
+    # by record, so one bad record costs its batch one extra request.
+    fluent_batch_size: int = 10
     # Where the commercetools asset keeps its per-partition Parquet datasets; default under DAGSTER_HOME.
     staging_dir: str | None = None
     customers: CustomerMappingSettings = Field(default_factory=CustomerMappingSettings)
+    messages: MessagesSettings = Field(default_factory=MessagesSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
 import signal
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fluent-fault", action="append", default=[], metavar="SPEC", help="Fluent fault rule")
     parser.add_argument("--env-file", type=Path, help="write the connection settings as KEY=value lines here")
     return parser
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The variables of an ``--env-file`` (shell-quoted ``KEY=value`` lines)."""
+    return dict(shlex.split(line)[0].split("=", 1) for line in path.read_text(encoding="utf-8").splitlines() if line)
 
 
 def connection_env(ct_url: str, fluent_url: str, project_key: str) -> dict[str, str]:
@@ -97,7 +103,8 @@ async def serve(args: argparse.Namespace) -> None:
     for name, value in env.items():
         print(f"  {name}={value}")
     if args.env_file:
-        args.env_file.write_text("".join(f"{name}={value}\n" for name, value in env.items()), encoding="utf-8")
+        lines = "".join(f"{name}={shlex.quote(value)}\n" for name, value in env.items())  # sourceable by a shell
+        args.env_file.write_text(lines, encoding="utf-8")
         print(f"wrote {args.env_file}")
     print("Ctrl-C to stop.", flush=True)
 

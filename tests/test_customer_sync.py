@@ -61,13 +61,22 @@ def test_a_partition_pushes_exactly_the_customers_modified_that_day(sandbox: San
             assert entries[0].fluent_ref == username and entries[0].source_version == customer["version"]
 
 
-def test_a_range_backfill_then_a_rerun_that_sends_nothing(sandbox: Sandbox) -> None:
+@pytest.mark.parametrize("batch_size", [1, 10])
+def test_a_range_backfill_then_a_rerun_that_sends_nothing(
+    sandbox: Sandbox, batch_size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CTFLUENT_FLUENT_BATCH_SIZE", str(batch_size))
     days = sorted(sandbox.days_with_customers())
     first = sandbox.sync((days[0], days[-1]))
     metadata = materialization_metadata(first)
     assert metadata["records_read"] == len(sandbox.ct_customers())
     created = metadata["created"]
-    assert created == len(sandbox.fluent_customers()) == sandbox.mutations()["createCustomer"]
+    assert created == len(sandbox.fluent_customers()) > 0 and metadata["updated"] == 0
+    requests = sandbox.mutations()["createCustomer"]
+    if batch_size == 1:
+        assert requests == created  # one request per customer
+    else:
+        assert created / batch_size <= requests < created / batch_size + 2 * len(days)  # full batches but per chunk
     quoted = next(c for c in sandbox.ct_customers() if '"' in c["email"])
     assert fluent_username("1", quoted["email"]) in sandbox.fluent_by_username()
 
@@ -162,7 +171,10 @@ def test_upsert_heals_an_existing_customer_and_a_vanished_one(sandbox: Sandbox) 
     assert sandbox.fluent_by_username()[fluent_username("1", second["email"])]["lastName"] == "Changed"
 
 
-def test_faults_end_without_duplicates_and_every_failure_is_recorded_then_redriven(sandbox: Sandbox) -> None:
+def test_faults_end_without_duplicates_and_every_failure_is_recorded_then_redriven(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CTFLUENT_FLUENT_BATCH_SIZE", "1")  # each fault hits one customer's own request
     days = sorted(sandbox.days_with_customers())
     for rule in (
         {"match": "createCustomer", "drop": "after", "times": 5},  # written, answer lost
@@ -204,7 +216,8 @@ def test_faults_end_without_duplicates_and_every_failure_is_recorded_then_redriv
     assert set(sandbox.fluent_by_username()) == {e.fluent_ref for e in synced_after}
 
 
-def test_a_green_partition_does_not_hide_a_red_one(sandbox: Sandbox) -> None:
+def test_a_green_partition_does_not_hide_a_red_one(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CTFLUENT_FLUENT_BATCH_SIZE", "1")
     days = [day for day, _ in sandbox.days_with_customers().most_common(2)]
     sandbox.fluent_admin.add_fault(match="createCustomer", status=500, times=1)
     red = sandbox.sync(days[0], retry_max_attempts=1)
@@ -212,6 +225,20 @@ def test_a_green_partition_does_not_hide_a_red_one(sandbox: Sandbox) -> None:
     green = sandbox.sync(days[1])
     assert materialization_metadata(green)["failed"] == 0
     assert not check_passed(green)  # the failure of the other partition is still outstanding
+
+
+def test_a_record_fluent_refuses_fails_alone_inside_a_batch(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CTFLUENT_CUSTOMERS__STORE_RETAILERS", '{"eu-store": "1", "au-store": "99"}')  # no retailer 99
+    days = sorted(sandbox.days_with_customers())
+    metadata = materialization_metadata(sandbox.sync((days[0], days[-1])))
+    in_au = [c for c in sandbox.ct_customers() if any(s["key"] == "au-store" for s in c.get("stores", []))]
+    failed = ledger(sandbox).entries("customer", status="failed")
+    assert {(f.key.source_id, f.key.target_key) for f in failed} <= {(c["id"], "99") for c in in_au}
+    assert len(failed) == metadata["failed"] > 0
+    assert {f.error_code for f in failed} == {"C0120E"}
+    synced = ledger(sandbox).entries("customer", status="synced")
+    assert metadata["created"] == len(synced) == len(sandbox.fluent_by_username())
+    assert all(e.key.target_key == "1" for e in synced)
 
 
 @pytest.mark.parametrize("ledger_backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -235,8 +262,10 @@ def test_two_runs_on_one_partition_at_once_push_each_customer_once(
         thread.start()
     for thread in threads:
         thread.join()
-    created = [materialization_metadata(r)["created"] for r in results]
-    assert sum(created) == len(sandbox.fluent_by_username()) == sandbox.mutations()["createCustomer"]
+    metadata = [materialization_metadata(r) for r in results]
+    # Each customer created exactly once: a second push would have hit "already exists" and become an update.
+    assert sum(m["created"] for m in metadata) == len(sandbox.fluent_by_username())
+    assert sum(m["updated"] for m in metadata) == 0
     assert ledger(sandbox).status_counts("customer").get("failed", 0) == 0
 
 

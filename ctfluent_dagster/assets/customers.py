@@ -1,5 +1,8 @@
 """commercetools customers -> Fluent customers, as two daily-partitioned assets and a failures check."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
@@ -13,7 +16,7 @@ from dagster import (
 from ctfluent_dagster.assets.common import SyncScope, outstanding_failures, report_metadata
 from ctfluent_dagster.partitions import COMMERCETOOLS_POOL, FLUENT_POOL, batched_backfill, daily_partitions
 from ctfluent_dagster.resources import CommercetoolsResource, FluentResource, LedgerResource, SyncSettingsResource
-from ctfluent_dagster.sync.customers import ENTITY_TYPE, CustomerSync
+from ctfluent_dagster.sync.customers import ENTITY_TYPE, CustomerPush, CustomerSync
 from ctfluent_dagster.sync.engine import SyncEngine
 
 STAGED_ENTITY = "customers"
@@ -67,6 +70,25 @@ def commercetools_customers(
     )
 
 
+def customer_entity(fluent: FluentResource, sync_settings: SyncSettingsResource) -> CustomerSync:
+    return CustomerSync(fluent.get_client(), sync_settings.settings.customers, fluent.retailer_id)
+
+
+def customer_sync_engine(
+    run_id: str, fluent: FluentResource, ledger: LedgerResource, sync_settings: SyncSettingsResource
+) -> SyncEngine[Mapping[str, Any], CustomerPush]:
+    """The engine every customer-pushing run uses (assets, sensors' delta runs, re-drive)."""
+    settings = sync_settings.settings
+    return SyncEngine(
+        ledger.get_ledger(),
+        customer_entity(fluent, sync_settings),
+        run_id=run_id,
+        concurrency=settings.fluent_concurrency,
+        batch_size=settings.fluent_batch_size,
+        policy=settings.customers.update_policy,
+    )
+
+
 @asset(
     key=FLUENT_CUSTOMERS,
     deps=[COMMERCETOOLS_CUSTOMERS],
@@ -85,16 +107,8 @@ def fluent_customers(
     sync_settings: SyncSettingsResource,
 ) -> MaterializeResult:
     config.check_partitions(context.partition_keys)
-    settings = sync_settings.settings
     staging = sync_settings.staging()
-    entity = CustomerSync(fluent.get_client(), settings.customers, fluent.retailer_id)
-    with SyncEngine(
-        ledger.get_ledger(),
-        entity,
-        run_id=context.run.run_id,
-        concurrency=settings.fluent_concurrency,
-        policy=settings.customers.update_policy,
-    ) as engine:
+    with customer_sync_engine(context.run.run_id, fluent, ledger, sync_settings) as engine:
         for partition_key in context.partition_keys:
             for chunk in staging.read_chunks(STAGED_ENTITY, partition_key, config.dataset_name()):
                 engine.sync_chunk(chunk, partition_key)

@@ -11,7 +11,18 @@ from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
-from graphql import FieldNode, OperationDefinitionNode, OperationType, parse, print_ast
+from graphql import (
+    FieldNode,
+    NameNode,
+    OperationDefinitionNode,
+    OperationType,
+    VariableDefinitionNode,
+    VariableNode,
+    Visitor,
+    parse,
+    print_ast,
+    visit,
+)
 
 OPERATIONS_DIR = Path(__file__).with_name("operations")
 
@@ -26,10 +37,11 @@ class Operation:
     document: str
     is_mutation: bool
     root_field: str
+    keyed: bool = False  # a batch of a keyed mutation is keyed too
 
     @property
     def retry_safe(self) -> bool:
-        return not self.is_mutation or self.name in KEYED_MUTATIONS
+        return not self.is_mutation or self.keyed or self.name in KEYED_MUTATIONS
 
     def _definition(self) -> OperationDefinitionNode:
         definition = parse(self.document).definitions[0]
@@ -42,6 +54,33 @@ class Operation:
         assert isinstance(root, FieldNode) and root.selection_set is not None
         return [print_ast(selection) for selection in root.selection_set.selections]
 
+    def batched(self, count: int) -> Operation:
+        """The root field ``count`` times under aliases ``item0..``, with variables suffixed ``0..``.
+
+        Fluent's documented alias batching: one request, several mutations, and "partial mutations are not
+        permitted", so the caller must treat a failed batch as nothing applied and retry item by item.
+        """
+        definition = self._definition()
+        root = definition.selection_set.selections[0]
+        assert isinstance(root, FieldNode)
+        variables: list[VariableDefinitionNode] = []
+        fields: list[FieldNode] = []
+        for index in range(count):
+            renamer = _SuffixVariables(str(index))
+            variables += [visit(v, renamer) for v in definition.variable_definitions or ()]
+            aliased = visit(root, renamer)
+            aliased.alias = NameNode(value=f"item{index}")
+            fields.append(aliased)
+        name = f"{self.name}Batch"
+        batch = OperationDefinitionNode(
+            operation=definition.operation,
+            name=NameNode(value=name),
+            variable_definitions=tuple(variables),
+            directives=(),
+            selection_set=type(definition.selection_set)(selections=tuple(fields)),
+        )
+        return replace(self, name=name, document=print_ast(batch), keyed=self.retry_safe)
+
     def with_root_selection(self, fields: Sequence[str]) -> Operation:
         """The same operation selecting ``fields`` (each a field, optionally with a sub-selection)."""
         selection = parse("{ " + " ".join(fields) + " }").definitions[0]
@@ -53,6 +92,15 @@ class Operation:
         assert isinstance(root, FieldNode)
         root.selection_set = selection.selection_set
         return replace(self, document=print_ast(document))
+
+
+class _SuffixVariables(Visitor):
+    def __init__(self, suffix: str) -> None:
+        super().__init__()
+        self.suffix = suffix
+
+    def enter_variable(self, node: VariableNode, *_: object) -> VariableNode:
+        return VariableNode(name=NameNode(value=node.name.value + self.suffix))
 
 
 def _load(path: Path) -> Operation:

@@ -310,6 +310,14 @@ class Ledger:
         with self.engine.connect() as conn:
             return [_entry(row) for row in conn.execute(query)]
 
+    def source_ids(self, entity_type: str, *, exclude_status: Status | None = None) -> set[str]:
+        """The commercetools ids the ledger knows (for reconciliation)."""
+        query = select(sync_state.c.source_id).where(sync_state.c.entity_type == entity_type).distinct()
+        if exclude_status is not None:
+            query = query.where(sync_state.c.status != exclude_status)
+        with self.engine.connect() as conn:
+            return {str(source_id) for (source_id,) in conn.execute(query)}
+
     def status_counts(self, entity_type: str) -> dict[str, int]:
         query = (
             select(sync_state.c.status, func.count())

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,6 +21,8 @@ from ctfluent_dagster.settings import CustomerMappingSettings
 from ctfluent_dagster.sync.engine import FluentIdentity, PlannedPush, PlannedSkip
 
 ENTITY_TYPE = "customer"
+# What a customer deleted in commercetools looks like in Fluent (which cannot delete customers).
+DELETED_ATTRIBUTE = {"name": "ctDeleted", "type": "BOOLEAN", "value": True}
 # The sync needs these back from every customer mutation, whatever a field hook selects.
 _IDENTITY_FIELDS = ("id", "ref")
 
@@ -117,9 +120,44 @@ class CustomerSync:
         found = self.fluent.execute(self._find, {"ref": ref})[self._find.root_field]
         return FluentIdentity(ref=found["ref"], id=found["id"]) if found else None
 
+    def mark_deleted(self, ref: str) -> FluentIdentity:
+        marker = {"username": ref, "promotionOptIn": False, "attributes": [DELETED_ATTRIBUTE]}
+        data = self.fluent.execute(self._update, {"input": marker})[self._update.root_field]
+        return FluentIdentity(ref=data["ref"] or ref, id=data["id"])
+
+    def create_many(self, pushes: Sequence[PlannedPush[CustomerPush]]) -> list[FluentIdentity]:
+        items = [(push.payload.create_input, push.payload.customer) for push in pushes]
+        answers = self._send_batch(self._create, items)
+        return [FluentIdentity(ref=a["ref"] or p.ref, id=a["id"]) for a, p in zip(answers, pushes, strict=True)]
+
+    def update_many(self, pushes: Sequence[tuple[PlannedPush[CustomerPush], str]]) -> list[FluentIdentity]:
+        items = [(customer_update_input(p.payload.create_input, ref), p.payload.customer) for p, ref in pushes]
+        answers = self._send_batch(self._update, items)
+        return [FluentIdentity(ref=a["ref"] or ref, id=a["id"]) for a, (_, ref) in zip(answers, pushes, strict=True)]
+
+    def _variables(self, input_value: dict[str, Any], customer: Customer) -> dict[str, Any]:
+        return self.hooks.apply_query_variables({"input": input_value}, customer)
+
     def _send(self, op: Operation, input_value: dict[str, Any], customer: Customer) -> dict[str, Any]:
-        variables = self.hooks.apply_query_variables({"input": input_value}, customer)
+        variables = self._variables(input_value, customer)
         if self._check_before_send:
             self.fluent.check(op, variables)
         result: dict[str, Any] = self.fluent.execute(op, variables)[op.root_field]
         return result
+
+    def _send_batch(self, op: Operation, items: Sequence[tuple[dict[str, Any], Customer]]) -> list[dict[str, Any]]:
+        batch = _batched(op, len(items))
+        variables = {
+            f"{name}{index}": value
+            for index, (input_value, customer) in enumerate(items)
+            for name, value in self._variables(input_value, customer).items()
+        }
+        if self._check_before_send:
+            self.fluent.check(batch, variables)
+        data = self.fluent.execute(batch, variables)
+        return [data[f"item{index}"] for index in range(len(items))]
+
+
+@cache
+def _batched(op: Operation, count: int) -> Operation:
+    return op.batched(count)

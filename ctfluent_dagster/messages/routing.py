@@ -1,0 +1,145 @@
+"""Routes and handlers: which messages lead to which runs.
+
+A route (see ``routes.yaml``) selects messages by resource type and message type and names a handler; handlers
+are looked up by name in a registry where, for the same name, the highest priority wins, so a user can add a
+handler or replace a shipped one by configuration (a dotted path), without forking the project.
+
+Routed messages are grouped by (route, UTC day of ``createdAt``); each group becomes the runs its handler plans,
+at most ``max_ids_per_run`` resource ids each. Within a run resources are re-read by id, so the order of the
+messages does not matter. Run keys hash the message ids: evaluating the same messages again requests the same
+runs, which Dagster then does not launch twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+import yaml
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from ctfluent_dagster.commercetools.models import Message
+from ctfluent_dagster.hooks import load_callable
+
+SHIPPED_ROUTES = Path(__file__).resolve().parent.parent / "routes.yaml"
+# Token messages carry a password-reset or email-verification token: never routed, never logged.
+NEVER_ROUTED = frozenset({"CustomerPasswordTokenCreated", "CustomerEmailTokenCreated"})
+
+
+class Route(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    type_id: str
+    handler: str
+    inclusion_filter: tuple[str, ...]
+
+    @field_validator("inclusion_filter")
+    @classmethod
+    def _no_token_messages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        forbidden = sorted(NEVER_ROUTED & set(value))
+        if forbidden:
+            raise ValueError(f"{', '.join(forbidden)} carry secrets and are never routed")
+        return value
+
+    def takes(self, message: Message) -> bool:
+        return message.resource.type_id == self.type_id and message.type in self.inclusion_filter
+
+
+def load_routes(path: str | Path | None = None) -> list[Route]:
+    document = yaml.safe_load(Path(path or SHIPPED_ROUTES).read_text(encoding="utf-8")) or {}
+    routes = [Route.model_validate(route) for route in document.get("routes") or []]
+    names = [route.name for route in routes]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"route names must be unique: {', '.join(duplicates)}")
+    return routes
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A run the sensor should request: a job, optionally a partition, its config and tags."""
+
+    job_name: str
+    run_key: str
+    run_config: dict[str, Any]
+    partition_key: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class MessageHandler(Protocol):
+    name: str
+    priority: int
+
+    def plan(self, route: Route, day: str, resource_ids: Sequence[str], messages: Sequence[Message]) -> list[RunPlan]:
+        """The runs that process these resources (changed on ``day``, per ``messages``)."""
+        ...
+
+
+class HandlerRegistry:
+    def __init__(self, handlers: Iterable[MessageHandler]) -> None:
+        self._handlers: dict[str, MessageHandler] = {}
+        for handler in handlers:
+            current = self._handlers.get(handler.name)
+            if current is None or handler.priority > current.priority:
+                self._handlers[handler.name] = handler
+
+    @classmethod
+    def with_configured(cls, shipped: Iterable[MessageHandler], dotted_paths: Iterable[str]) -> HandlerRegistry:
+        """Shipped handlers plus configured ones: a dotted path to a handler object or a class to instantiate."""
+        configured: list[MessageHandler] = []
+        for path in dotted_paths:
+            target = load_callable(path)
+            configured.append(cast(MessageHandler, target() if isinstance(target, type) else target))
+        return cls([*shipped, *configured])
+
+    def get(self, name: str) -> MessageHandler:
+        try:
+            return self._handlers[name]
+        except KeyError:
+            raise KeyError(f"no message handler named {name!r}; known: {', '.join(sorted(self._handlers))}") from None
+
+    def names(self) -> dict[str, str]:
+        """Handler name -> the class that serves it (what an operator wants to see)."""
+        return {name: type(handler).__qualname__ for name, handler in sorted(self._handlers.items())}
+
+
+@dataclass
+class RoutingResult:
+    plans: list[RunPlan] = field(default_factory=list)
+    routed: Counter[str] = field(default_factory=Counter)  # messages per route
+    unrouted: Counter[str] = field(default_factory=Counter)  # messages per type that no route takes
+
+
+def route_messages(
+    messages: Sequence[Message], routes: Sequence[Route], registry: HandlerRegistry, max_ids_per_run: int
+) -> RoutingResult:
+    result = RoutingResult()
+    groups: dict[tuple[str, str], list[Message]] = defaultdict(list)
+    by_name = {route.name: route for route in routes}
+    for message in messages:
+        route = None if message.type in NEVER_ROUTED else next((r for r in routes if r.takes(message)), None)
+        if route is None:
+            result.unrouted[message.type] += 1
+            continue
+        result.routed[route.name] += 1
+        groups[(route.name, message.created_at.strftime("%Y-%m-%d"))].append(message)
+    for (route_name, day), group in sorted(groups.items()):
+        route = by_name[route_name]
+        handler = registry.get(route.handler)
+        ids = sorted({message.resource.id for message in group})
+        for start in range(0, len(ids), max_ids_per_run):
+            chunk = set(ids[start : start + max_ids_per_run])
+            chunk_messages = [message for message in group if message.resource.id in chunk]
+            result.plans += handler.plan(route, day, sorted(chunk), chunk_messages)
+    return result
+
+
+def run_key(route: Route, day: str, messages: Sequence[Message]) -> str:
+    """Stable for the same messages, new for any new message."""
+    digest = hashlib.sha256("\n".join(sorted(m.id for m in messages)).encode()).hexdigest()[:20]
+    return f"{route.name}:{day}:{digest}"

@@ -1,0 +1,120 @@
+"""``commercetools_messages_sensor``: polls the Messages API and requests runs for what changed.
+
+Thin wiring: the poller (``messages/poller.py``) reads new messages safely, the routes and handlers
+(``messages/routing.py``) turn them into run plans, and this sensor hands those to Dagster. The cursor moves only
+with a successful tick: if commercetools cannot be read, the tick fails (red in the UI) and the same messages are
+read again next time. Once a run is requested the cursor moves on; a run that later fails is recovered by the
+ledger's failed state and the re-drive job, not by reading the messages again.
+"""
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import timedelta
+
+from dagster import (
+    DefaultSensorStatus,
+    JobDefinition,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    sensor,
+)
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
+from ctfluent_dagster.messages.handlers import CUSTOMER_SYNC_JOB, SHIPPED_HANDLERS, customer_sync_run_config
+from ctfluent_dagster.messages.poller import Gap, MessagePoller, PollCursor
+from ctfluent_dagster.messages.routing import HandlerRegistry, RunPlan, load_routes, route_messages
+from ctfluent_dagster.partitions import daily_partitions, days_between
+from ctfluent_dagster.resources import CommercetoolsResource, SyncSettingsResource
+from ctfluent_dagster.settings import MessagesSettings
+
+SENSOR_NAME = "commercetools_messages_sensor"
+
+
+def _counts(counter: Counter[str]) -> str:
+    return ", ".join(f"{name} x{count}" for name, count in counter.most_common()) or "none"
+
+
+def _run_request(plan: RunPlan) -> RunRequest:
+    return RunRequest(
+        run_key=plan.run_key,
+        job_name=plan.job_name,
+        partition_key=plan.partition_key,
+        run_config=plan.run_config,
+        tags={**plan.tags, "ctfluent/trigger": "messages"},
+    )
+
+
+def _gap_requests(gap: Gap, deletions_job: str) -> list[RunRequest]:
+    """Re-sync every day of the gap in full, and look for deletions the lost messages would have carried."""
+    since = gap.since.isoformat()
+    requests = [
+        RunRequest(
+            run_key=f"retention-gap:{since}:{day}",
+            job_name=CUSTOMER_SYNC_JOB,
+            partition_key=day,
+            run_config=customer_sync_run_config([], f"retention gap since {since}"),
+            tags={"ctfluent/trigger": "retention-gap"},
+        )
+        for day in days_between(gap.since.date(), gap.until.date())
+    ]
+    requests.append(
+        RunRequest(
+            run_key=f"retention-gap:{since}:deletions",
+            job_name=deletions_job,
+            tags={"ctfluent/trigger": "retention-gap"},
+        )
+    )
+    return requests
+
+
+def build_messages_sensor(
+    settings: MessagesSettings,
+    jobs: Sequence[JobDefinition | UnresolvedAssetJobDefinition],
+    deletions_job: str,
+) -> SensorDefinition:
+    @sensor(
+        name=SENSOR_NAME,
+        minimum_interval_seconds=settings.poll_interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING if settings.sensor_running else DefaultSensorStatus.STOPPED,
+        jobs=jobs,
+        description="Polls the commercetools Messages API and requests a delta run per route and day.",
+    )
+    def commercetools_messages_sensor(
+        context: SensorEvaluationContext, commercetools: CommercetoolsResource, sync_settings: SyncSettingsResource
+    ) -> SensorResult:
+        current = sync_settings.settings.messages
+        poller = MessagePoller(
+            commercetools.get_client(),
+            settle=timedelta(seconds=current.settle_seconds),
+            overlap=timedelta(seconds=current.overlap_seconds),
+            max_pages=current.max_pages_per_tick,
+        )
+        polled = poller.poll(PollCursor.decode(context.cursor))  # raises: the tick fails, the cursor stays
+        registry = HandlerRegistry.with_configured(SHIPPED_HANDLERS, current.handlers)
+        routing = route_messages(polled.messages, load_routes(current.routes_file), registry, current.max_ids_per_run)
+
+        requests = []
+        for plan in routing.plans:
+            if plan.partition_key is None or daily_partitions.has_partition_key(plan.partition_key):
+                requests.append(_run_request(plan))
+            else:
+                context.log.warning(f"{plan.run_key}: day {plan.partition_key} is outside the partitions; skipped")
+        if polled.gap:
+            context.log.warning(
+                f"message retention gap: messages between {polled.gap.since:%Y-%m-%d %H:%M} and "
+                f"{polled.gap.until:%Y-%m-%d %H:%M} UTC may have expired (kept {polled.retention_days} days); "
+                "re-syncing those days in full and reconciling deletions"
+            )
+            requests += _gap_requests(polled.gap, deletions_job)
+        context.log.info(
+            f"{polled.pages} page(s), {len(polled.messages)} new message(s) ({polled.late} late, "
+            f"{polled.duplicates} already seen); routed: {_counts(routing.routed)}; "
+            f"unrouted (skipped): {_counts(routing.unrouted)}; {len(requests)} run(s)"
+            + ("; more messages waiting for the next tick" if polled.more else "")
+        )
+        skip = None if requests else f"no routed messages ({len(polled.messages)} new, {_counts(routing.unrouted)})"
+        return SensorResult(run_requests=requests, cursor=polled.cursor.encode(), skip_reason=skip)
+
+    return commercetools_messages_sensor

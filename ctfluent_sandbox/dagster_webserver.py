@@ -1,0 +1,132 @@
+"""Driving a running Dagster webserver through its GraphQL API: what the demo and the end-to-end tests do.
+
+``python -m ctfluent_sandbox.dagster_webserver kickoff --url http://127.0.0.1:3000 --days 30`` waits for the
+webserver, launches a backfill of the customer sync over the last ``days`` days and turns on the given sensors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+
+LOCATION = "ctfluent_dagster"
+REPOSITORY = "__repository__"
+CUSTOMER_ASSETS = (["commercetools", "customers"], ["fluent", "customers"])
+
+_LAUNCH_BACKFILL = """
+mutation LaunchBackfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+    ... on UnauthorizedError { message }
+  }
+}"""
+_BACKFILL = """
+query Backfill($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    __typename
+    ... on PartitionBackfill { status numPartitions runs(limit: 1000) { runId status } }
+    ... on PythonError { message }
+  }
+}"""
+_START_SENSOR = """
+mutation StartSensor($selector: SensorSelector!) {
+  startSensor(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { name sensorState { status } }
+    ... on PythonError { message }
+    ... on SensorNotFoundError { message }
+  }
+}"""
+
+
+class WebserverError(RuntimeError):
+    pass
+
+
+class DagsterWebserver:
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def query(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        answer = self.session.post(
+            f"{self.url}/graphql", json={"query": document, "variables": variables or {}}, timeout=self.timeout
+        )
+        answer.raise_for_status()
+        body = answer.json()
+        if body.get("errors"):
+            raise WebserverError(str(body["errors"]))
+        data: dict[str, Any] = body["data"]
+        return data
+
+    def wait_until_ready(self, seconds: float = 180.0) -> None:
+        """Until the webserver answers and the code location has loaded."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                status = self.query("{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }")
+                entries = status["workspaceOrError"].get("locationEntries") or []
+                if any(e["name"] == LOCATION and e["loadStatus"] == "LOADED" for e in entries):
+                    return
+            except (requests.RequestException, WebserverError):
+                pass
+            time.sleep(1)
+        raise WebserverError(f"{self.url} did not load the {LOCATION} code location within {seconds:.0f} s")
+
+    def launch_backfill(self, partitions: Sequence[str], title: str) -> str:
+        params = {
+            "assetSelection": [{"path": path} for path in CUSTOMER_ASSETS],
+            "partitionNames": list(partitions),
+            "title": title,
+        }
+        result = self.query(_LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+        if result["__typename"] != "LaunchBackfillSuccess":
+            raise WebserverError(f"backfill not launched: {result}")
+        return str(result["backfillId"])
+
+    def backfill(self, backfill_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.query(_BACKFILL, {"id": backfill_id})["partitionBackfillOrError"]
+        return result
+
+    def start_sensor(self, name: str) -> str:
+        selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "sensorName": name}
+        result = self.query(_START_SENSOR, {"selector": selector})["startSensor"]
+        if result["__typename"] != "Sensor":
+            raise WebserverError(f"sensor {name} not started: {result}")
+        return str(result["sensorState"]["status"])
+
+
+def recent_days(days: int, today: datetime | None = None) -> list[str]:
+    """The daily partitions from ``days`` days ago up to today (UTC), oldest first."""
+    end = (today or datetime.now(UTC)).date()
+    return [(end - timedelta(days=offset)).isoformat() for offset in range(days, -1, -1)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Kick off the demo sync on a running Dagster webserver.")
+    parser.add_argument("command", choices=["kickoff"])
+    parser.add_argument("--url", default="http://127.0.0.1:3000")
+    parser.add_argument("--days", type=int, default=30, help="backfill this many past days plus today")
+    parser.add_argument("--sensor", action="append", default=[], help="sensor to turn on (repeatable)")
+    args = parser.parse_args()
+
+    webserver = DagsterWebserver(args.url)
+    webserver.wait_until_ready()
+    partitions = recent_days(args.days)
+    backfill_id = webserver.launch_backfill(partitions, title="demo: initial customer load")
+    print(f"launched backfill {backfill_id} of {len(partitions)} daily partitions: {args.url}/overview/backfills")
+    for sensor in args.sensor:
+        print(f"sensor {sensor}: {webserver.start_sensor(sensor)}")
+
+
+if __name__ == "__main__":
+    main()
