@@ -1,0 +1,145 @@
+"""The whole local stack as real processes: the sandbox (``ctfluent-sandbox``) and Dagster (``dagster dev``:
+webserver + daemon) on loopback, with a temporary ``DAGSTER_HOME``. Used by the end-to-end tests and the delta
+benchmark; ``scripts/demo`` does the same in shell for people.
+
+Each server runs in its own process group, killed as a whole on exit, so no Dagster subprocess outlives it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+from ctfluent_sandbox.admin_client import AdminClient
+from ctfluent_sandbox.cli import read_env_file
+from ctfluent_sandbox.dagster_webserver import DagsterWebserver
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class LocalStack:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        customers: int = 200,
+        days: int = 3,
+        extra_env: dict[str, str] | None = None,
+        dagster_yaml: Path = REPO / "dagster.yaml",
+    ) -> None:
+        self.workdir = workdir
+        self.customers = customers
+        self.days = days
+        self.extra_env = extra_env or {}
+        self.dagster_yaml = dagster_yaml
+        self.home = workdir / "dagster_home"
+        self.logs = workdir / "logs"
+        self.env: dict[str, str] = {}
+        self._processes: list[subprocess.Popen[bytes]] = []
+        self.webserver_url = ""
+
+    def __enter__(self) -> LocalStack:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        shutil.copy(self.dagster_yaml, self.home / "dagster.yaml")
+        try:
+            self._start_sandbox()
+            self._start_dagster()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def ct_admin(self) -> AdminClient:
+        return AdminClient(self.env["CTP_API_URL"])
+
+    @property
+    def fluent_admin(self) -> AdminClient:
+        return AdminClient(self.env["FLUENT_HOST"])
+
+    @property
+    def webserver(self) -> DagsterWebserver:
+        return DagsterWebserver(self.webserver_url)
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"{name}.log").open("wb")
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self._processes.append(process)
+        return process
+
+    def _start_sandbox(self) -> None:
+        env_file = self.workdir / "sandbox.env"
+        process = self._spawn(
+            "sandbox",
+            [str(BIN / "ctfluent-sandbox"), "--ct-port", "0", "--fluent-port", "0", "--customers", str(self.customers),
+             "--days", str(self.days), "--seed", "1", "--env-file", str(env_file)],
+            dict(os.environ),
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not (env_file.exists() and env_file.read_text()):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the sandbox did not start; see {self.logs / 'sandbox.log'}")
+            time.sleep(0.2)
+        self.env = read_env_file(env_file)
+
+    def _start_dagster(self) -> None:
+        port = free_port()
+        self.webserver_url = f"http://127.0.0.1:{port}"
+        env = {
+            **os.environ,
+            **self.env,
+            "DAGSTER_HOME": str(self.home),
+            "CTFLUENT_STAGING_DIR": str(self.workdir / "staging"),
+            "CTFLUENT_LEDGER_URL": f"sqlite:///{self.workdir / 'ledger.sqlite'}",
+            "CTFLUENT_START_DATE": time.strftime("%Y-%m-%d", time.gmtime(time.time() - (self.days + 10) * 86400)),
+            **self.extra_env,
+        }
+        for pool, limit in (("commercetools_api", "2"), ("fluent_api", "2")):
+            subprocess.run(
+                [str(BIN / "dagster"), "instance", "concurrency", "set", pool, limit],
+                env=env, check=True, capture_output=True,
+            )  # fmt: skip
+        self._spawn(
+            "dagster",
+            [str(BIN / "dagster"), "dev", "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+            env,
+        )
+        self.webserver.wait_until_ready()
+
+    def stop(self) -> None:
+        """SIGTERM each process group (even if its leader is gone: its children may not be), then SIGKILL."""
+        for process in reversed(self._processes):
+            _signal_group(process, signal.SIGTERM)
+        for process in reversed(self._processes):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=30)
+            _signal_group(process, signal.SIGKILL)
+            process.wait(timeout=10)
+        self._processes.clear()
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the whole group has exited
+        os.killpg(process.pid, sig)

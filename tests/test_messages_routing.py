@@ -1,0 +1,140 @@
+"""Routes, handlers and grouping of messages into runs (pure: no HTTP)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dagster import validate_run_config
+from pydantic import ValidationError
+
+from ctfluent_dagster.commercetools.models import Message
+from ctfluent_dagster.definitions import defs
+from ctfluent_dagster.examples.message_handlers import TaggedCustomerUpsert
+from ctfluent_dagster.messages.handlers import SHIPPED_HANDLERS, CustomerUpsertHandler
+from ctfluent_dagster.messages.routing import HandlerRegistry, load_routes, route_messages
+
+ROUTES = load_routes()
+REGISTRY = HandlerRegistry(SHIPPED_HANDLERS)
+
+
+def message(type_: str, resource_id: str, created_at: str = "2026-11-20T10:00:00.000Z", type_id: str = "customer",
+            message_id: str | None = None, **payload: Any) -> Message:  # fmt: skip
+    return Message.model_validate(
+        {
+            "id": message_id or f"m-{type_}-{resource_id}-{created_at}",
+            "type": type_,
+            "createdAt": created_at,
+            "sequenceNumber": 1,
+            "resource": {"typeId": type_id, "id": resource_id},
+            "resourceVersion": 2,
+            **payload,
+        }
+    )
+
+
+def test_customer_changes_become_one_delta_run_per_day() -> None:
+    messages = [
+        message("CustomerCreated", "c1"),
+        message("CustomerFirstNameSet", "c2"),
+        message("CustomerEmailChanged", "c1", created_at="2026-11-20T11:00:00.000Z"),  # same customer, same day
+        message("CustomerAddressAdded", "c3", created_at="2026-11-21T00:00:00.001Z"),
+    ]
+    result = route_messages(messages, ROUTES, REGISTRY, max_ids_per_run=100)
+    plans = {plan.partition_key: plan for plan in result.plans}
+    assert set(plans) == {"2026-11-20", "2026-11-21"}
+    assert plans["2026-11-20"].job_name == "customer_sync"
+    scope = plans["2026-11-20"].run_config["ops"]["fluent__customers"]["config"]
+    assert scope["ids"] == ["c1", "c2"]
+    assert result.routed == {"commercetools.connect.customer.upsert": 4}
+
+
+def test_deletions_go_to_the_delete_job_and_unknown_types_are_counted() -> None:
+    messages = [
+        message("CustomerDeleted", "c9"),
+        message("CustomerPasswordUpdated", "c1"),
+        message("CustomerPasswordTokenCreated", "c1", value="secret-token"),
+        message("OrderCreated", "o1", type_id="order"),
+    ]
+    result = route_messages(messages, ROUTES, REGISTRY, max_ids_per_run=100)
+    (plan,) = result.plans
+    assert (plan.job_name, plan.run_config["ops"]["mark_customers_deleted"]["config"]["ids"]) == (
+        "delete_customers",
+        ["c9"],
+    )
+    assert result.unrouted == {"CustomerPasswordUpdated": 1, "CustomerPasswordTokenCreated": 1, "OrderCreated": 1}
+
+
+def test_a_burst_makes_a_handful_of_runs() -> None:
+    messages = [message("CustomerFirstNameSet", f"c{i:05d}") for i in range(10_000)]
+    result = route_messages(messages, ROUTES, REGISTRY, max_ids_per_run=2000)
+    assert len(result.plans) == 5
+    ids = [i for plan in result.plans for i in plan.run_config["ops"]["commercetools__customers"]["config"]["ids"]]
+    assert sorted(ids) == sorted({m.resource.id for m in messages})
+
+
+def test_run_keys_repeat_for_the_same_messages_and_change_with_new_ones() -> None:
+    first = [message("CustomerFirstNameSet", "c1", message_id="a"), message("CustomerTitleSet", "c2", message_id="b")]
+    again = route_messages(list(reversed(first)), ROUTES, REGISTRY, 100).plans[0].run_key
+    assert route_messages(first, ROUTES, REGISTRY, 100).plans[0].run_key == again
+    later = [*first, message("CustomerTitleSet", "c1", message_id="c")]
+    assert route_messages(later, ROUTES, REGISTRY, 100).plans[0].run_key != again
+
+
+def test_shipped_handlers_request_runs_the_code_location_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "CTP_PROJECT_KEY",
+        "CTP_CLIENT_ID",
+        "CTP_CLIENT_SECRET",
+        "FLUENT_HOST",
+        "FLUENT_CLIENT_ID",
+        "FLUENT_CLIENT_SECRET",
+        "FLUENT_USERNAME",
+        "FLUENT_PASSWORD",
+        "FLUENT_RETAILER_ID",
+    ):
+        monkeypatch.setenv(name, "placeholder")  # validation resolves the resources' EnvVars too
+    messages = [message("CustomerCreated", "c1"), message("CustomerDeleted", "c2")]
+    for plan in route_messages(messages, ROUTES, REGISTRY, 100).plans:
+        job = defs.resolve_job_def(plan.job_name)
+        assert validate_run_config(job, plan.run_config)
+        if plan.partition_key:
+            assert job.partitions_def is not None
+            assert job.partitions_def.has_partition_key(plan.partition_key)
+
+
+def test_a_configured_handler_with_higher_priority_replaces_the_shipped_one() -> None:
+    registry = HandlerRegistry.with_configured(
+        SHIPPED_HANDLERS, ["ctfluent_dagster.examples.message_handlers:TaggedCustomerUpsert"]
+    )
+    assert isinstance(registry.get("customer.upsert"), TaggedCustomerUpsert)
+    (plan,) = route_messages([message("CustomerCreated", "c1")], ROUTES, registry, 100).plans
+    assert plan.tags["team"] == "crm"
+    lower = type("LowerUpsert", (CustomerUpsertHandler,), {"priority": -1})()
+    assert type(HandlerRegistry([*SHIPPED_HANDLERS, lower]).get("customer.upsert")) is CustomerUpsertHandler
+
+
+def test_a_route_to_an_unknown_handler_fails_clearly(tmp_path: Path) -> None:
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(
+        "routes:\n  - {name: r, type_id: customer, handler: customer.nothing, inclusion_filter: [CustomerCreated]}\n"
+    )
+    with pytest.raises(KeyError, match=r"no message handler named 'customer\.nothing'"):
+        route_messages([message("CustomerCreated", "c1")], load_routes(routes), REGISTRY, 100)
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        ("routes:\n  - {name: r, type_id: customer, handler: h, inclusion_filter: [CustomerEmailTokenCreated]}\n",
+         "carry secrets"),
+        ("routes:\n  - {name: r, type_id: customer, handler: h, inclusion_filter: [A]}\n"
+         "  - {name: r, type_id: order, handler: h, inclusion_filter: [B]}\n", "unique"),
+    ],
+)  # fmt: skip
+def test_routes_files_are_checked(tmp_path: Path, content: str, error: str) -> None:
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(content)
+    with pytest.raises((ValidationError, ValueError), match=error):
+        load_routes(routes)
