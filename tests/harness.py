@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-import requests
 from dagster import AssetsDefinition, DagsterInstance, ExecuteInProcessResult, materialize
 
 from ctfluent_dagster.assets.customers import (
@@ -21,6 +21,7 @@ from ctfluent_sandbox.admin_client import AdminClient
 from ctfluent_sandbox.cli import connection_env
 from ctfluent_sandbox.commercetools import CommercetoolsEmulator
 from ctfluent_sandbox.fluent import FluentEmulator
+from ctfluent_sandbox.storefront import Storefront
 
 CUSTOMER_ASSETS: list[AssetsDefinition] = [commercetools_customers, fluent_customers]
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
@@ -39,7 +40,10 @@ class Sandbox:
         self.env = connection_env(self.ct_url, self.fluent_url, self.ct.project_key)
         self.ct_admin = AdminClient(self.ct_url)
         self.fluent_admin = AdminClient(self.fluent_url)
-        self._ct_token: str | None = None
+
+    @cached_property
+    def storefront(self) -> Storefront:
+        return Storefront(self.env)
 
     # -- resources ----------------------------------------------------------------------------------
 
@@ -110,40 +114,10 @@ class Sandbox:
 
     def ct_update(self, customer_id: str, *actions: dict[str, Any]) -> dict[str, Any]:
         """Change a customer through the commercetools API, as a storefront would."""
-        current = requests.get(self._ct(f"/customers/{customer_id}"), headers=self._auth(), timeout=10).json()
-        answer = requests.post(
-            self._ct(f"/customers/{customer_id}"),
-            json={"version": current["version"], "actions": list(actions)},
-            headers=self._auth(),
-            timeout=10,
-        )
-        answer.raise_for_status()
-        result: dict[str, Any] = answer.json()
-        return result
+        return self.storefront.update(customer_id, *actions)
 
     def ct_delete(self, customer_id: str) -> None:
-        current = requests.get(self._ct(f"/customers/{customer_id}"), headers=self._auth(), timeout=10).json()
-        requests.delete(
-            self._ct(f"/customers/{customer_id}"),
-            params={"version": current["version"]},
-            headers=self._auth(),
-            timeout=10,
-        ).raise_for_status()
-
-    def _ct(self, path: str) -> str:
-        return f"{self.ct_url}/{self.ct.project_key}{path}"
-
-    def _auth(self) -> dict[str, str]:
-        if self._ct_token is None:
-            answer = requests.post(
-                f"{self.ct_url}/oauth/token",
-                data={"grant_type": "client_credentials"},
-                auth=(self.env["CTP_CLIENT_ID"], self.env["CTP_CLIENT_SECRET"]),
-                timeout=10,
-            )
-            answer.raise_for_status()
-            self._ct_token = answer.json()["access_token"]
-        return {"Authorization": f"Bearer {self._ct_token}"}
+        self.storefront.delete(customer_id)
 
     # -- Fluent ---------------------------------------------------------------------------------------
 

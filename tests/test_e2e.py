@@ -1,0 +1,155 @@
+"""End to end, as a user sees it: the sandbox and Dagster (webserver + daemon) as real processes on loopback.
+
+A backfill is launched through the webserver's GraphQL API, the messages sensor is turned on the same way,
+customers are edited through the commercetools API, and the test waits until Fluent shows the change. A sibling
+test drives the Dagster UI in headless Chromium and saves screenshots under ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from dagster import DagsterInstance
+from dagster._serdes import serialize_value
+
+from ctfluent_dagster.mapping.customers import fluent_username
+from ctfluent_dagster.sensors.messages import SENSOR_NAME
+from ctfluent_sandbox.dagster_webserver import recent_days
+from ctfluent_sandbox.stack import LocalStack
+from ctfluent_sandbox.storefront import Storefront
+from tests.test_customer_sync_more import personal_data_found
+
+pytestmark = pytest.mark.e2e
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+DAYS = 3
+T = TypeVar("T")
+
+
+def wait_for(what: str, probe: Callable[[], T | None], seconds: float = 120.0, every: float = 1.0) -> T:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    workdir = tmp_path_factory.mktemp("e2e")
+    settings = {
+        "CTFLUENT_MESSAGES__POLL_INTERVAL_SECONDS": "5",
+        "CTFLUENT_MESSAGES__SETTLE_SECONDS": "1",
+        "CTFLUENT_MESSAGES__OVERLAP_SECONDS": "30",
+        "CTFLUENT_SETTINGS_FILE": str(Path(__file__).resolve().parent.parent / "ctfluent.example.yaml"),
+    }
+    with LocalStack(workdir, customers=150, days=DAYS, extra_env=settings) as running:
+        yield running
+
+
+def fluent_customers(stack: LocalStack) -> dict[str, dict[str, Any]]:
+    return {c["username"]: c for c in stack.fluent_admin.state()["customers"]}
+
+
+def test_a_backfill_launched_through_the_webserver_loads_every_seeded_customer(stack: LocalStack) -> None:
+    backfill_id = stack.webserver.launch_backfill(recent_days(DAYS), title="e2e initial load")
+
+    def finished() -> dict[str, Any] | None:
+        backfill = stack.webserver.backfill(backfill_id)
+        return backfill if backfill.get("status") in ("COMPLETED", "COMPLETED_SUCCESS", "FAILED", "CANCELED") else None
+
+    backfill = wait_for("the backfill", finished, seconds=240, every=2)
+    assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), backfill
+    assert len(backfill["runs"]) == 1  # the batching backfill policy: all days in one run
+    assert all(run["status"] == "SUCCESS" for run in backfill["runs"])
+    assert len(fluent_customers(stack)) >= 150  # every customer, once per retailer of its stores
+
+
+def test_the_sensor_brings_storefront_edits_to_fluent(stack: LocalStack) -> None:
+    assert stack.webserver.start_sensor(SENSOR_NAME) == "RUNNING"
+    storefront = Storefront(stack.env)
+    renamed, moved = [c for c in storefront.customers() if not c.get("stores")][:2]
+    storefront.update(renamed["id"], {"action": "setFirstName", "firstName": "Sensorfield"})
+    storefront.update(moved["id"], {"action": "changeEmail", "email": "Moved.By.Sensor@Example.org"})
+
+    def arrived() -> bool:
+        in_fluent = fluent_customers(stack)
+        first = in_fluent.get(fluent_username("1", renamed["email"]), {})
+        second = in_fluent.get(fluent_username("1", moved["email"]), {})
+        return first.get("firstName") == "Sensorfield" and second.get("primaryEmail") == "Moved.By.Sensor@Example.org"
+
+    wait_for("the edits in Fluent", arrived, seconds=120)
+
+
+_CHECK = """{ assetNodeOrError(assetKey: {path: ["fluent", "customers"]}) { ... on AssetNode {
+  assetChecksOrError { ... on AssetChecks { checks { name executionForLatestMaterialization {
+    status evaluation { success } } } } } } } }"""
+
+
+def failures_check_status(stack: LocalStack) -> str | None:
+    """PASSED, FAILED, or None while the check has not been evaluated."""
+    (check,) = stack.webserver.query(_CHECK)["assetNodeOrError"]["assetChecksOrError"]["checks"]
+    execution = check["executionForLatestMaterialization"]
+    if not execution or not execution["evaluation"]:
+        return None
+    return "PASSED" if execution["evaluation"]["success"] else "FAILED"
+
+
+def test_the_ui_shows_lineage_and_a_failed_check(stack: LocalStack) -> None:
+    from playwright.sync_api import Page, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    # Fluent refuses every new customer for a while: the next delta run records a failure.
+    stack.fluent_admin.add_fault(match="createCustomer", error_code="C0141E", times=50)
+    Storefront(stack.env).create("ui.failure.case@example.com")
+    wait_for("the failures check to fail", lambda: failures_check_status(stack) == "FAILED", seconds=120, every=2)
+    stack.fluent_admin.clear_faults()
+
+    def visit(page: Page, path: str, expect: str, screenshot: str) -> str:
+        page.goto(f"{stack.webserver_url}{path}", wait_until="networkidle")
+        skip = page.get_by_role("button", name="Skip")  # the first-visit "join the community" dialog
+        if skip.count():
+            skip.click()
+        page.get_by_text(expect).first.wait_for(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+        return page.inner_text("body")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )  # fmt: skip
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        lineage = visit(page, "/asset-groups", "Global asset lineage", "lineage.png")
+        checks = visit(page, "/assets/fluent/customers?view=checks", "outstanding_failures", "failed-check.png")
+        browser.close()
+    # Both customer assets with their kinds, and the Fluent one's check failing.
+    assert lineage.count("customers") >= 2 and "commercetools" in lineage and "fluent" in lineage
+    assert "0 / 1 Passed" in lineage
+    assert "no_outstanding_failures" in checks and "Failed" in checks
+    assert "u***@e***.com" in checks and "C0141E" in checks  # the failed push: masked record and Fluent code
+
+
+def test_no_secret_and_no_raw_personal_data_in_the_instance_logs(stack: LocalStack) -> None:
+    secrets = [stack.env[name] for name in ("CTP_CLIENT_SECRET", "FLUENT_CLIENT_SECRET", "FLUENT_PASSWORD")]
+    texts = []
+    with DagsterInstance.from_config(str(stack.home)) as instance:
+        runs = instance.get_runs()
+        assert runs, "the earlier tests launched runs"
+        for run in runs:
+            texts.append(json.dumps(run.run_config) + json.dumps(dict(run.tags)))
+            texts += [serialize_value(entry) for entry in instance.all_logs(run.run_id)]
+    # Captured stdout/stderr of every step and tick (what the UI shows as raw logs).
+    texts += [path.read_text(errors="replace") for path in (stack.home / "storage").rglob("*") if path.is_file()]
+    everything = "\n".join(texts)
+    assert [s for s in secrets if s in everything] == []
+    storefront = Storefront(stack.env)
+    leaks = personal_data_found(everything, storefront.customers(limit=200))
+    assert leaks == [], leaks[:5]
