@@ -47,6 +47,16 @@ mutation StartSensor($selector: SensorSelector!) {
 }"""
 
 
+_STOP_SENSOR = """
+mutation StopSensor($id: String!) {
+  stopSensor(id: $id) { __typename ... on StopSensorMutationResult { instigationState { status } } }
+}"""
+_SENSOR_STATE = """
+query SensorState($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) { __typename ... on Sensor { sensorState { id status } } }
+}"""
+
+
 class WebserverError(RuntimeError):
     pass
 
@@ -97,12 +107,21 @@ class DagsterWebserver:
         result: dict[str, Any] = self.query(_BACKFILL, {"id": backfill_id})["partitionBackfillOrError"]
         return result
 
+    def stop_sensor(self, name: str) -> str:
+        state = self.query(_SENSOR_STATE, {"selector": _sensor_selector(name)})["sensorOrError"]["sensorState"]
+        result = self.query(_STOP_SENSOR, {"id": state["id"]})["stopSensor"]
+        return str(result["instigationState"]["status"])
+
     def start_sensor(self, name: str) -> str:
-        selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "sensorName": name}
+        selector = _sensor_selector(name)
         result = self.query(_START_SENSOR, {"selector": selector})["startSensor"]
         if result["__typename"] != "Sensor":
             raise WebserverError(f"sensor {name} not started: {result}")
         return str(result["sensorState"]["status"])
+
+
+def _sensor_selector(name: str) -> dict[str, str]:
+    return {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "sensorName": name}
 
 
 def recent_days(days: int, today: datetime | None = None) -> list[str]:
