@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from dagster import Definitions, EnvVar
+from dagster import Definitions, EnvVar, in_process_executor
 
 from ctfluent_dagster.assets.customers import (
     commercetools_customers,
@@ -47,6 +47,9 @@ defs = Definitions(
         )
     ],
     schedules=build_reconciliation_schedules(messages_settings),
+    # Every job here is a chain of steps that run one after the other: one process per run is enough, and saves
+    # the start-up of a process per step (seconds of CPU each), which is what bounds delta-run latency.
+    executor=in_process_executor,
     resources={
         "commercetools": CommercetoolsResource(
             project_key=EnvVar("CTP_PROJECT_KEY"),

@@ -21,6 +21,8 @@ from ctfluent_dagster.fluent.client import (
     FluentSettings,
 )
 from ctfluent_dagster.fluent.operations import Operation, operation
+from ctfluent_dagster.settings import CustomerMappingSettings
+from ctfluent_dagster.sync.customers import CustomerSync
 from ctfluent_dagster.transport import AuthenticationError, PermanentApiError, RetryPolicy, TemporaryApiError
 
 CT_API = "https://api.test.commercetools.example"
@@ -404,3 +406,15 @@ def test_fluent_401_logs_in_again(sleeps: SleepRecorder) -> None:
     responses.post(f"{FLUENT}/graphql", status=401, json={"error": "invalid_token"})
     responses.post(f"{FLUENT}/graphql", json={"data": {"customer": None}})
     assert fluent_client(sleeps).execute(operation("CustomerByRef"), {"ref": "x"}) == {"customer": None}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{"data": {"customer": None}}, graphql_error("C0120E", "Customer not found")],
+    ids=["null", "C0120E"],
+)
+@responses.activate
+def test_a_missing_customer_is_none_whichever_way_fluent_says_it(answer: dict[str, Any], sleeps: SleepRecorder) -> None:
+    fluent_token(responses.mock)
+    responses.post(f"{FLUENT}/graphql", json=answer)
+    assert CustomerSync(fluent_client(sleeps), CustomerMappingSettings(), "1").find("1_nobody@example.com") is None

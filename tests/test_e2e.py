@@ -111,12 +111,14 @@ def test_the_ui_shows_lineage_and_a_failed_check(stack: LocalStack) -> None:
     wait_for("the failures check to fail", lambda: failures_check_status(stack) == "FAILED", seconds=120, every=2)
     stack.fluent_admin.clear_faults()
 
-    def visit(page: Page, path: str, expect: str, screenshot: str) -> str:
+    def visit(page: Page, path: str, expected: list[str], screenshot: str) -> str:
+        """Open a page and wait until every expected text has rendered (the UI loads its parts asynchronously)."""
         page.goto(f"{stack.webserver_url}{path}", wait_until="networkidle")
         skip = page.get_by_role("button", name="Skip")  # the first-visit "join the community" dialog
         if skip.count():
             skip.click()
-        page.get_by_text(expect).first.wait_for(timeout=30_000)
+        for text in expected:
+            page.get_by_text(text).first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
         return page.inner_text("body")
 
@@ -127,8 +129,10 @@ def test_the_ui_shows_lineage_and_a_failed_check(stack: LocalStack) -> None:
                   "--disable-sync", "--no-first-run", "--disable-quic"],
         )  # fmt: skip
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        lineage = visit(page, "/asset-groups", "Global asset lineage", "lineage.png")
-        checks = visit(page, "/assets/fluent/customers?view=checks", "outstanding_failures", "failed-check.png")
+        lineage = visit(page, "/asset-groups", ["Global asset lineage", "0 / 1 Passed", "commercetools"], "lineage.png")
+        checks = visit(
+            page, "/assets/fluent/customers?view=checks", ["outstanding_failures", "u***@e***.com"], "failed-check.png"
+        )
         browser.close()
     # Both customer assets with their kinds, and the Fluent one's check failing.
     assert lineage.count("customers") >= 2 and "commercetools" in lineage and "fluent" in lineage

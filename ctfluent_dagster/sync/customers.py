@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ctfluent_dagster.commercetools.models import Customer
-from ctfluent_dagster.fluent.client import FluentClient
+from ctfluent_dagster.fluent.client import FluentClient, FluentNotFoundError
 from ctfluent_dagster.fluent.models import CUSTOMER_FIELD_LIMITS, customer_update_input, length_violations
 from ctfluent_dagster.fluent.operations import Operation, operation
 from ctfluent_dagster.hooks import LoadedCustomerHooks
@@ -117,7 +117,11 @@ class CustomerSync:
         return FluentIdentity(ref=data["ref"] or ref, id=data["id"])
 
     def find(self, ref: str) -> FluentIdentity | None:
-        found = self.fluent.execute(self._find, {"ref": ref})[self._find.root_field]
+        # Whether Fluent answers a missing ref with null or with C0120E is undocumented: both mean "none".
+        try:
+            found = self.fluent.execute(self._find, {"ref": ref})[self._find.root_field]
+        except FluentNotFoundError:
+            return None
         return FluentIdentity(ref=found["ref"], id=found["id"]) if found else None
 
     def mark_deleted(self, ref: str) -> FluentIdentity:

@@ -122,10 +122,8 @@ class SyncReport:
 class _Result:
     change: Change
     outcome: Outcome
-    error: ApiError | None = None
 
 
-Plan = PlannedPush[PushT] | PlannedSkip
 Done = list[tuple[PlannedPush[PushT] | PlannedSkip, _Result]]
 
 
@@ -195,7 +193,7 @@ class SyncEngine(Generic[RecordT, PushT]):
         self.report.records_read += len(records)
         plans = [plan for record in records for plan in self.entity.plan(record)]
         self._claim_and_submit(plans, partition_key)
-        self._record_batches(keep_in_flight=1)
+        self._record_chunks(keep_in_flight=1)
 
     def _claim_and_submit(self, plans: list[PlannedPush[PushT] | PlannedSkip], partition_key: str | None) -> None:
         by_key = {plan.key: plan for plan in plans}
@@ -229,7 +227,7 @@ class SyncEngine(Generic[RecordT, PushT]):
         keys = [claim.key for claim, _ in claims.claimed]
         self._in_flight.append(_Chunk(keys, futures, retire, partition_key))
 
-    def _record_batches(self, keep_in_flight: int) -> None:
+    def _record_chunks(self, keep_in_flight: int) -> None:
         while len(self._in_flight) > keep_in_flight:
             chunk = self._in_flight[0]
             done = [pair for future in chunk.futures for pair in future.result()]
@@ -242,7 +240,7 @@ class SyncEngine(Generic[RecordT, PushT]):
                 self.report.add(result.change, self._problem_row(plan, result, chunk.partition_key))
 
     def _finish(self) -> None:
-        self._record_batches(keep_in_flight=0)
+        self._record_chunks(keep_in_flight=0)
         while self._busy:
             waiting = sum(len(plans) for plans, _ in self._busy)
             log.info("%d records are being synced by another run; waiting for their leases", waiting)
@@ -250,7 +248,7 @@ class SyncEngine(Generic[RecordT, PushT]):
             busy, self._busy = self._busy, []
             for plans, partition_key in busy:
                 self._claim_and_submit(plans, partition_key)
-            self._record_batches(keep_in_flight=0)
+            self._record_chunks(keep_in_flight=0)
 
     def _problem_row(
         self, plan: PlannedPush[PushT] | PlannedSkip, result: _Result, partition_key: str | None
@@ -293,7 +291,7 @@ class SyncEngine(Generic[RecordT, PushT]):
                 error_message=exc.message,
                 partition_key=partition_key,
             )
-            return _Result("failed", outcome, exc)
+            return _Result("failed", outcome)
         return self._synced(plan, change, identity, partition_key)
 
     def _synced(
