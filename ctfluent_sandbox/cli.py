@@ -11,21 +11,77 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
 import shlex
 import signal
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from ctfluent_sandbox.app import Emulator
 from ctfluent_sandbox.commercetools import CommercetoolsEmulator
-from ctfluent_sandbox.commercetools.auth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from ctfluent_sandbox.faults import parse_fault_spec
+from ctfluent_sandbox.commercetools.auth import DEFAULT_CLIENT_ID
+from ctfluent_sandbox.commercetools.emulator import default_api_client
+from ctfluent_sandbox.faults import FaultRule, parse_fault_spec
 from ctfluent_sandbox.fluent import FluentEmulator
 from ctfluent_sandbox.server import LOOPBACK, SandboxServer
 
-FLUENT_CLIENT_ID, FLUENT_CLIENT_SECRET = "ctfluent-sandbox", "ctfluent-sandbox-secret"
-FLUENT_USERNAME, FLUENT_PASSWORD = "sync-user", "sync-password"
+FLUENT_CLIENT_ID, FLUENT_USERNAME = "ctfluent-sandbox", "sync-user"
 READ_SCOPES = "view_customers view_messages view_project_settings view_stores"
+
+
+@dataclass(frozen=True)
+class SandboxCredentials:
+    """Secrets of one sandbox, new for every start: a client left over from another sandbox (one that reused a
+    port) is refused instead of writing into this one."""
+
+    ct_client_secret: str
+    fluent_client_secret: str
+    fluent_password: str
+
+    @classmethod
+    def fresh(cls) -> SandboxCredentials:
+        return cls(*(f"sandbox-{secrets.token_urlsafe(12)}" for _ in range(3)))
+
+    def emulators(
+        self,
+        project_key: str,
+        *,
+        messages_enabled: bool = True,
+        ct_faults: Sequence[FaultRule] = (),
+        fluent_faults: Sequence[FaultRule] = (),
+    ) -> tuple[CommercetoolsEmulator, FluentEmulator]:
+        commercetools = CommercetoolsEmulator(
+            faults=ct_faults,
+            project_key=project_key,
+            api_clients=[default_api_client(project_key, self.ct_client_secret)],
+            messages_enabled=messages_enabled,
+        )
+        fluent = FluentEmulator(
+            faults=fluent_faults,
+            client_id=FLUENT_CLIENT_ID,
+            client_secret=self.fluent_client_secret,
+            username=FLUENT_USERNAME,
+            password=self.fluent_password,
+        )
+        return commercetools, fluent
+
+    def connection_env(self, ct_url: str, fluent_url: str, project_key: str) -> dict[str, str]:
+        """The code location's environment for talking to this sandbox."""
+        return {
+            "CTP_PROJECT_KEY": project_key,
+            "CTP_CLIENT_ID": DEFAULT_CLIENT_ID,
+            "CTP_CLIENT_SECRET": self.ct_client_secret,
+            "CTP_SCOPES": READ_SCOPES,
+            "CTP_API_URL": ct_url,
+            "CTP_AUTH_URL": ct_url,
+            "FLUENT_HOST": fluent_url,
+            "FLUENT_CLIENT_ID": FLUENT_CLIENT_ID,
+            "FLUENT_CLIENT_SECRET": self.fluent_client_secret,
+            "FLUENT_USERNAME": FLUENT_USERNAME,
+            "FLUENT_PASSWORD": self.fluent_password,
+            "FLUENT_RETAILER_ID": "1",
+        }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,46 +110,23 @@ def read_env_file(path: Path) -> dict[str, str]:
     return dict(shlex.split(line)[0].split("=", 1) for line in path.read_text(encoding="utf-8").splitlines() if line)
 
 
-def connection_env(ct_url: str, fluent_url: str, project_key: str) -> dict[str, str]:
-    """The code location's environment for talking to this sandbox."""
-    return {
-        "CTP_PROJECT_KEY": project_key,
-        "CTP_CLIENT_ID": DEFAULT_CLIENT_ID,
-        "CTP_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
-        "CTP_SCOPES": READ_SCOPES,
-        "CTP_API_URL": ct_url,
-        "CTP_AUTH_URL": ct_url,
-        "FLUENT_HOST": fluent_url,
-        "FLUENT_CLIENT_ID": FLUENT_CLIENT_ID,
-        "FLUENT_CLIENT_SECRET": FLUENT_CLIENT_SECRET,
-        "FLUENT_USERNAME": FLUENT_USERNAME,
-        "FLUENT_PASSWORD": FLUENT_PASSWORD,
-        "FLUENT_RETAILER_ID": "1",
-    }
-
-
 async def serve(args: argparse.Namespace) -> None:
-    commercetools = CommercetoolsEmulator(
-        faults=[parse_fault_spec(spec) for spec in args.ct_fault],
-        project_key=args.project_key,
+    credentials = SandboxCredentials.fresh()
+    commercetools, fluent = credentials.emulators(
+        args.project_key,
         messages_enabled=not args.no_messages,
+        ct_faults=[parse_fault_spec(spec) for spec in args.ct_fault],
+        fluent_faults=[parse_fault_spec(spec) for spec in args.fluent_fault],
     )
     commercetools.messages.settings.visibility_delay_seconds = args.message_delay
     seeded = commercetools.seed(customers=args.customers, days=args.days, seed=args.seed)
-    fluent = FluentEmulator(
-        faults=[parse_fault_spec(spec) for spec in args.fluent_fault],
-        client_id=FLUENT_CLIENT_ID,
-        client_secret=FLUENT_CLIENT_SECRET,
-        username=FLUENT_USERNAME,
-        password=FLUENT_PASSWORD,
-    )
     emulators: dict[str, tuple[Emulator, int]] = {
         "ct": (commercetools, args.ct_port),
         "fluent": (fluent, args.fluent_port),
     }
     server = SandboxServer(emulators, host=args.host)
     urls = await server.start()
-    env = connection_env(urls["ct"], urls["fluent"], args.project_key)
+    env = credentials.connection_env(urls["ct"], urls["fluent"], args.project_key)
     print(f"commercetools emulator: {urls['ct']}  (project {args.project_key}, messages "
           f"{'off' if args.no_messages else 'on'}, {seeded['customers']} customers over {args.days} days, "
           f"seeded in {seeded['seconds']} s)")  # fmt: skip

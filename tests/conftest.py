@@ -71,14 +71,14 @@ def postgres_database(postgres_server: str) -> Iterator[str]:
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     """Both emulators over real HTTP on loopback, 300 seeded customers over 10 days, a fresh SQLite ledger,
     and staging under the test's temporary directory."""
-    from ctfluent_sandbox.commercetools import CommercetoolsEmulator
-    from ctfluent_sandbox.fluent import FluentEmulator
+    from ctfluent_sandbox.cli import SandboxCredentials
     from ctfluent_sandbox.server import BackgroundSandbox
 
     monkeypatch.setenv("CTFLUENT_STAGING_DIR", str(tmp_path / "staging"))
     monkeypatch.delenv("CTFLUENT_SETTINGS_FILE", raising=False)
-    ct = CommercetoolsEmulator(messages_enabled=True)
+    credentials = SandboxCredentials.fresh()
+    ct, fluent = credentials.emulators("ctfluent-demo")
     ct.seed(customers=300, days=10, seed=7)
-    fluent = FluentEmulator()
     with BackgroundSandbox({"ct": (ct, 0), "fluent": (fluent, 0)}) as running:
-        yield Sandbox(ct, fluent, running.urls["ct"], running.urls["fluent"], f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+        env = credentials.connection_env(running.urls["ct"], running.urls["fluent"], ct.project_key)
+        yield Sandbox(ct, fluent, env, f"sqlite:///{tmp_path / 'ledger.sqlite'}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -18,7 +18,6 @@ from ctfluent_dagster.assets.customers import (
 )
 from ctfluent_dagster.resources import CommercetoolsResource, FluentResource, LedgerResource, SyncSettingsResource
 from ctfluent_sandbox.admin_client import AdminClient
-from ctfluent_sandbox.cli import connection_env
 from ctfluent_sandbox.commercetools import CommercetoolsEmulator
 from ctfluent_sandbox.fluent import FluentEmulator
 from ctfluent_sandbox.storefront import Storefront
@@ -31,15 +30,12 @@ RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_p
 class Sandbox:
     ct: CommercetoolsEmulator
     fluent: FluentEmulator
-    ct_url: str
-    fluent_url: str
+    env: dict[str, str]  # the code location's connection settings (CTP_*, FLUENT_*)
     ledger_url: str
-    env: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.env = connection_env(self.ct_url, self.fluent_url, self.ct.project_key)
-        self.ct_admin = AdminClient(self.ct_url)
-        self.fluent_admin = AdminClient(self.fluent_url)
+        self.ct_admin = AdminClient(self.env["CTP_API_URL"])
+        self.fluent_admin = AdminClient(self.env["FLUENT_HOST"])
 
     @cached_property
     def storefront(self) -> Storefront:

@@ -251,17 +251,19 @@ def test_two_runs_on_one_partition_at_once_push_each_customer_once(
     sandbox.sync((days[0], days[-1]), assets=[commercetools_customers])  # stage once
     sandbox.fluent_admin.add_fault(match="createCustomer", latency_ms=20)  # keep both runs in flight together
     results: list[Any] = []
+    # Two runs in one process stand in for two run processes. Dagster creates an instance with Alembic, whose
+    # proxies are process-global, so the instances are made before the threads start.
+    instances = [DagsterInstance.ephemeral() for _ in range(2)]
 
-    def run() -> None:
-        results.append(
-            sandbox.sync((days[0], days[-1]), assets=[fluent_customers], instance=DagsterInstance.ephemeral())
-        )
+    def run(instance: DagsterInstance) -> None:
+        results.append(sandbox.sync((days[0], days[-1]), assets=[fluent_customers], instance=instance))
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
+    threads = [threading.Thread(target=run, args=(instance,)) for instance in instances]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert len(results) == 2 and all(r.success for r in results)  # both runs completed
     metadata = [materialization_metadata(r) for r in results]
     # Each customer created exactly once: a second push would have hit "already exists" and become an update.
     assert sum(m["created"] for m in metadata) == len(sandbox.fluent_by_username())

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,13 +28,21 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, bindparam, case, create_engine, event, func, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from ctfluent_dagster.ledger.schema import sync_state
 from ctfluent_dagster.settings import state_dir
 
+log = logging.getLogger(__name__)
+
 Status = Literal["pending", "synced", "skipped", "failed", "deleted"]
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_PG_DEADLOCK = "40P01"
+_DEADLOCK_RETRIES = 5
 _MIGRATION_LOCK_ID = 0x6374666C75656E74  # "ctfluent": serialises concurrent migrations on PostgreSQL
+# Alembic's `context`/`op` are module-level proxies: two migrations in one process must not overlap.
+_MIGRATION_THREAD_LOCK = threading.Lock()
+_MIGRATED: set[str] = set()  # URLs brought up to date by this process
 
 
 def default_ledger_url() -> str:
@@ -125,7 +135,9 @@ def _entry(row: Any) -> LedgerEntry:
 class Ledger:
     def __init__(self, url: str | None = None) -> None:
         self.url = url or default_ledger_url()
-        self.engine: Engine = create_engine(self.url, pool_pre_ping=True)
+        # A pooled SQLite connection may serve another thread later (one at a time; the pool sees to that).
+        connect_args = {"check_same_thread": False} if make_url(self.url).get_backend_name() == "sqlite" else {}
+        self.engine: Engine = create_engine(self.url, pool_pre_ping=True, connect_args=connect_args)
         if self.engine.dialect.name == "sqlite":
             _configure_sqlite(self.engine)
 
@@ -138,11 +150,15 @@ class Ledger:
         """Bring the schema to the latest migration (safe to call from several processes at once)."""
         config = AlembicConfig()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        with _MIGRATION_THREAD_LOCK:
+            if self.url in _MIGRATED:
+                return
+            with self.engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+            _MIGRATED.add(self.url)
 
     # -- claims and outcomes -----------------------------------------------------------------------
 
@@ -154,6 +170,18 @@ class Ledger:
         if len(entity_types) != 1:
             raise ValueError("claim one entity type at a time")
         (entity_type,) = entity_types
+        for attempt in range(_DEADLOCK_RETRIES):
+            try:
+                return self._claim_once(entity_type, claims, owner, lease_seconds)
+            except OperationalError as exc:
+                # Racing claims lock rows in one key order, but PostgreSQL may still pick one as a deadlock
+                # victim (e.g. against a concurrent insert); the victim's transaction rolled back: try again.
+                if getattr(exc.orig, "pgcode", None) != _PG_DEADLOCK or attempt == _DEADLOCK_RETRIES - 1:
+                    raise
+                log.info("ledger claim chosen as a deadlock victim; retrying")
+        raise AssertionError("unreachable")
+
+    def _claim_once(self, entity_type: str, claims: Sequence[Claim], owner: str, lease_seconds: float) -> ClaimResult:
         now = datetime.now(UTC)
         source_ids = sorted({c.key.source_id for c in claims})
         with self.engine.begin() as conn:
@@ -161,6 +189,7 @@ class Ledger:
             query = (
                 select(sync_state)
                 .where(sync_state.c.entity_type == entity_type, sync_state.c.source_id.in_(source_ids))
+                .order_by(sync_state.c.source_id, sync_state.c.target_key)  # one lock order for every run
                 .with_for_update()
             )
             rows = {(r.source_id, r.target_key): r for r in conn.execute(query)}
@@ -200,7 +229,7 @@ class Ledger:
                 "attempts": 0,
                 "updated_at": now,
             }
-            for c in claims
+            for c in sorted(claims, key=lambda claim: (claim.key.source_id, claim.key.target_key))
         ]
         dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         conn.execute(dialect_insert(sync_state).on_conflict_do_nothing(), values)

@@ -100,8 +100,8 @@ Reply = tuple[int, Any]  # status and JSON body (None: no body)
 Handler = Callable[[Call], Reply]
 
 
-def default_api_client(project_key: str) -> ApiClient:
-    return ApiClient(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, qualify(PROJECT_SCOPES, project_key))
+def default_api_client(project_key: str, client_secret: str = DEFAULT_CLIENT_SECRET) -> ApiClient:
+    return ApiClient(DEFAULT_CLIENT_ID, client_secret, qualify(PROJECT_SCOPES, project_key))
 
 
 class CommercetoolsEmulator(Emulator):
