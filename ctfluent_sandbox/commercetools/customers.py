@@ -17,8 +17,9 @@ from typing import Any
 
 from ctfluent_sandbox.commercetools.errors import invalid_input, invalid_json, invalid_operation
 from ctfluent_sandbox.commercetools.messages import Change
-from ctfluent_sandbox.commercetools.predicates import ANY_SCHEMA, Schema
+from ctfluent_sandbox.commercetools.predicates import Schema
 from ctfluent_sandbox.commercetools.resources import (
+    BASE_RESOURCE_FIELDS,
     CUSTOM_FIELDS_SCHEMA,
     REFERENCE_SCHEMA,
     ActionHandler,
@@ -80,12 +81,7 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ADDRESS_SCHEMA = Schema({"id": "string", **dict.fromkeys(ADDRESS_FIELDS, "string"), "custom": CUSTOM_FIELDS_SCHEMA})
 CUSTOMER_SCHEMA = Schema(
     {
-        "id": "string",
-        "version": "number",
-        "createdAt": "string",
-        "lastModifiedAt": "string",
-        "createdBy": ANY_SCHEMA,
-        "lastModifiedBy": ANY_SCHEMA,
+        **BASE_RESOURCE_FIELDS,
         "email": "string",
         "lowerCaseEmail": "string",
         "dateOfBirth": "string",

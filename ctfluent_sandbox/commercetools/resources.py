@@ -26,12 +26,21 @@ from ctfluent_sandbox.commercetools.errors import (
 )
 from ctfluent_sandbox.commercetools.ids import IdSource
 from ctfluent_sandbox.commercetools.messages import Change
-from ctfluent_sandbox.commercetools.predicates import ANY_SCHEMA, Schema
+from ctfluent_sandbox.commercetools.predicates import ANY_SCHEMA, Leaf, Schema
 from ctfluent_sandbox.commercetools.store import Collection, Resource
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{2,256}$")
 REFERENCE_SCHEMA = Schema({"typeId": "string", "id": "string", "key": "string"})
 CUSTOM_FIELDS_SCHEMA = Schema({"type": REFERENCE_SCHEMA, "fields": ANY_SCHEMA})
+# The fields every resource type has (BaseResource in the API), for each type's predicate schema.
+BASE_RESOURCE_FIELDS: dict[str, Leaf | Schema] = {
+    "id": "string",
+    "version": "number",
+    "createdAt": "string",
+    "lastModifiedAt": "string",
+    "createdBy": ANY_SCHEMA,
+    "lastModifiedBy": ANY_SCHEMA,
+}
 
 
 class CustomTypes:

@@ -12,6 +12,7 @@ from ctfluent_sandbox.commercetools.errors import invalid_json, referenced_resou
 from ctfluent_sandbox.commercetools.messages import Change
 from ctfluent_sandbox.commercetools.predicates import ANY_SCHEMA, Schema
 from ctfluent_sandbox.commercetools.resources import (
+    BASE_RESOURCE_FIELDS,
     CUSTOM_FIELDS_SCHEMA,
     REFERENCE_SCHEMA,
     ResourceKind,
@@ -25,12 +26,7 @@ from ctfluent_sandbox.commercetools.store import Collection, Resource
 
 STORE_SCHEMA = Schema(
     {
-        "id": "string",
-        "version": "number",
-        "createdAt": "string",
-        "lastModifiedAt": "string",
-        "createdBy": ANY_SCHEMA,
-        "lastModifiedBy": ANY_SCHEMA,
+        **BASE_RESOURCE_FIELDS,
         "key": "string",
         "name": ANY_SCHEMA,
         "languages": "string",
