@@ -1,6 +1,6 @@
 """The whole local stack as real processes: the sandbox (``ctfluent-sandbox``) and Dagster (``dagster dev``:
-webserver + daemon) on loopback, with a temporary ``DAGSTER_HOME``. Used by the end-to-end tests and the delta
-benchmark; ``scripts/demo`` does the same in shell for people.
+webserver + daemon) on loopback, with a temporary ``DAGSTER_HOME``. Used by the demo (``scripts/demo``), the
+end-to-end tests and the delta benchmark.
 
 Each server runs in its own process group, killed as a whole on exit, so no Dagster subprocess outlives it.
 """
@@ -42,12 +42,18 @@ class LocalStack:
         days: int = 3,
         extra_env: dict[str, str] | None = None,
         dagster_yaml: Path = REPO / "dagster.yaml",
+        ct_port: int = 0,
+        fluent_port: int = 0,
+        dagster_port: int = 0,
+        pool_limits: dict[str, int] | None = None,
     ) -> None:
         self.workdir = workdir
         self.customers = customers
         self.days = days
         self.extra_env = extra_env or {}
         self.dagster_yaml = dagster_yaml
+        self.ports = {"ct": ct_port, "fluent": fluent_port, "dagster": dagster_port}
+        self.pool_limits = pool_limits or {"commercetools_api": 2, "fluent_api": 2}
         self.home = workdir / "dagster_home"
         self.logs = workdir / "logs"
         self.env: dict[str, str] = {}
@@ -93,7 +99,8 @@ class LocalStack:
         env_file = self.workdir / "sandbox.env"
         process = self._spawn(
             "sandbox",
-            [str(BIN / "ctfluent-sandbox"), "--ct-port", "0", "--fluent-port", "0", "--customers", str(self.customers),
+            [str(BIN / "ctfluent-sandbox"), "--ct-port", str(self.ports["ct"]),
+             "--fluent-port", str(self.ports["fluent"]), "--customers", str(self.customers),
              "--days", str(self.days), "--seed", "1", "--env-file", str(env_file)],
             dict(os.environ),
         )  # fmt: skip
@@ -105,7 +112,7 @@ class LocalStack:
         self.env = read_env_file(env_file)
 
     def _start_dagster(self) -> None:
-        port = free_port()
+        port = self.ports["dagster"] or free_port()
         self.webserver_url = f"http://127.0.0.1:{port}"
         env = {
             **os.environ,
@@ -116,9 +123,9 @@ class LocalStack:
             "CTFLUENT_START_DATE": time.strftime("%Y-%m-%d", time.gmtime(time.time() - (self.days + 10) * 86400)),
             **self.extra_env,
         }
-        for pool, limit in (("commercetools_api", "2"), ("fluent_api", "2")):
+        for pool, limit in self.pool_limits.items():  # dagster.yaml can only set a default limit
             subprocess.run(
-                [str(BIN / "dagster"), "instance", "concurrency", "set", pool, limit],
+                [str(BIN / "dagster"), "instance", "concurrency", "set", pool, str(limit)],
                 env=env, check=True, capture_output=True,
             )  # fmt: skip
         self._spawn(
