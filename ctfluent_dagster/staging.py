@@ -4,7 +4,7 @@ The commercetools assets write here page by page and the Fluent assets read back
 holds a partition (let alone a year of them) in memory. Layout::
 
     <root>/<entity>/<partition>/full.parquet            every record of the partition (a full materialization)
-    <root>/<entity>/<partition>/delta-<run id>.parquet  only the records a delta or re-drive run re-read
+    <root>/<entity>/<partition>/delta-<ids hash>.parquet  only the records a delta run re-read by id
 
 A full materialization supersedes the partition's deltas and removes them.
 """
@@ -30,10 +30,6 @@ _FIELDS: list[pa.Field[Any]] = [
     pa.field("record", pa.string()),  # the API's JSON, verbatim: the model is applied when reading
 ]
 _SCHEMA = pa.schema(_FIELDS)
-
-
-def delta_name(run_id: str) -> str:
-    return f"delta-{run_id}"
 
 
 class DatasetWriter:
@@ -82,9 +78,6 @@ class DatasetStore:
 
     def writer(self, entity: str, partition_key: str, name: str = FULL) -> DatasetWriter:
         return DatasetWriter(self.path(entity, partition_key, name))
-
-    def exists(self, entity: str, partition_key: str, name: str = FULL) -> bool:
-        return self.path(entity, partition_key, name).exists()
 
     def read_chunks(
         self, entity: str, partition_key: str, name: str = FULL, chunk_size: int = CHUNK_SIZE

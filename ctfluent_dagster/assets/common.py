@@ -15,6 +15,7 @@ from dagster import (
 from pydantic import Field
 
 from ctfluent_dagster.ledger.store import Ledger, LedgerEntry
+from ctfluent_dagster.staging import FULL
 from ctfluent_dagster.sync.engine import ProblemRow, SyncReport
 
 FAILURE_TABLE_ROWS = 200  # the ledger keeps them all; the UI shows the most recent
@@ -38,7 +39,7 @@ class SyncScope(Config):
     def dataset_name(self) -> str:
         """Named by the ids (not the run) so that re-executing a failed step finds what its upstream staged."""
         if not self.ids:
-            return "full"
+            return FULL
         return "delta-" + hashlib.sha256("\n".join(sorted(set(self.ids))).encode()).hexdigest()[:16]
 
     def check_partitions(self, partition_keys: Sequence[str]) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import requests
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from ctfluent_dagster.commercetools.models import Message, PagedQueryResponse, Project, Store, TokenInfo
+from ctfluent_dagster.commercetools.models import Message, PagedQueryResponse, Project, TokenInfo
 from ctfluent_dagster.commercetools.predicates import all_of, quote, timestamp
 from ctfluent_dagster.transport import (
     AccessToken,
@@ -266,9 +266,6 @@ class CommercetoolsClient(BearerJsonApi):
 
     def project(self) -> Project:
         return Project.model_validate(self.get_json(""))
-
-    def stores(self) -> list[Store]:
-        return [Store.model_validate(s) for page in self.iterate_by_id("stores") for s in page]
 
     def messages_page(
         self,

@@ -81,13 +81,6 @@ class Customer(CtModel):
     custom: CustomFields | None = None
 
 
-class Store(CtModel):
-    id: str
-    version: int
-    key: str
-    name: dict[str, str] | None = None
-
-
 class MessagesConfiguration(CtModel):
     enabled: bool
     delete_days_after_creation: int | None = None

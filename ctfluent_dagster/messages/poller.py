@@ -16,7 +16,7 @@ the gap, so that the caller re-syncs those days in full, and continues from the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field
@@ -66,7 +66,6 @@ class PollResult:
     retention_days: int = DEFAULT_RETENTION_DAYS
     late: int = 0  # messages found by the late scan
     duplicates: int = 0  # messages read again and dropped
-    notes: list[str] = field(default_factory=list)
 
 
 def _after(created_at: datetime, message_id: str) -> str:

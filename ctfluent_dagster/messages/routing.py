@@ -103,10 +103,6 @@ class HandlerRegistry:
         except KeyError:
             raise KeyError(f"no message handler named {name!r}; known: {', '.join(sorted(self._handlers))}") from None
 
-    def names(self) -> dict[str, str]:
-        """Handler name -> the class that serves it (what an operator wants to see)."""
-        return {name: type(handler).__qualname__ for name, handler in sorted(self._handlers.items())}
-
 
 @dataclass
 class RoutingResult:

@@ -89,8 +89,12 @@ class CustomerSync:
             if isinstance(mapped, SkippedCustomer):
                 plans.append(PlannedSkip(key, customer.version, mapped.reason, label))
                 continue
-            create_input = self.hooks.apply_payload(mapped.payload.create_input(), customer)
-            problems = length_violations(create_input, CUSTOMER_FIELD_LIMITS)
+            create_input = mapped.payload.create_input()
+            # The mapping checked Fluent's lengths; a payload hook may have changed the values since.
+            problems = []
+            if self.hooks.payload:
+                create_input = self.hooks.apply_payload(create_input, customer)
+                problems = length_violations(create_input, CUSTOMER_FIELD_LIMITS)
             if problems:
                 reason = "too long for Fluent after hooks: " + "; ".join(problems)
                 plans.append(PlannedSkip(key, customer.version, reason, label))
