@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def measure_latency(stack: Any, changes: int, spacing: float) -> list[float]:
-    from ctfluent_dagster.mapping.customers import fluent_username
+    from ctfluent_dagster.entities.customers.mapping import fluent_username
     from ctfluent_sandbox.storefront import Storefront
 
     storefront = Storefront(stack.env)

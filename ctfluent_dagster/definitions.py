@@ -1,4 +1,4 @@
-"""The code location: assets, checks, jobs and resources, wired to configuration.
+"""The code location: every registered entity's assets, checks, jobs, schedules and sensors, wired to configuration.
 
 Secrets and endpoints come from environment variables through ``EnvVar`` (listed in ``.env.example``); every
 other setting from ``settings.py``.
@@ -10,21 +10,13 @@ import os
 
 from dagster import Definitions, EnvVar, in_process_executor
 
-from ctfluent_dagster.assets.customers import (
-    commercetools_customers,
-    fluent_customers,
-    fluent_customers_no_outstanding_failures,
-)
-from ctfluent_dagster.jobs import (
-    customer_sync_job,
-    delete_customers,
-    preflight,
-    reconcile_customer_deletions,
-    redrive_failed_customers,
-)
+from ctfluent_dagster.assets import ENTITY_DEFINITIONS
+from ctfluent_dagster.commercetools.client import BASE_READ_SCOPES
+from ctfluent_dagster.entities import ENTITIES
+from ctfluent_dagster.jobs import preflight
 from ctfluent_dagster.resources import CommercetoolsResource, FluentResource, LedgerResource, SyncSettingsResource
-from ctfluent_dagster.schedules import build_reconciliation_schedules
 from ctfluent_dagster.sensors.messages import build_messages_sensor
+from ctfluent_dagster.sensors.waiting import build_waiting_sensor
 from ctfluent_dagster.settings import load_settings
 
 
@@ -33,20 +25,25 @@ def optional_env(*names: str) -> EnvVar | None:
     return next((EnvVar(name) for name in names if os.environ.get(name)), None)
 
 
+def read_scopes() -> str:
+    """What the sync reads with, when CTP_SCOPES does not say: the core's scopes and every entity's."""
+    scopes = [*BASE_READ_SCOPES, *(scope for entity in ENTITIES for scope in entity.source.scopes)]
+    return " ".join(dict.fromkeys(scopes))
+
+
 messages_settings = load_settings().messages
+built = list(ENTITY_DEFINITIONS.values())
+sync_jobs = [job for entity in built for job in entity.jobs if job.name.endswith("_sync")]
 
 defs = Definitions(
-    assets=[commercetools_customers, fluent_customers],
-    asset_checks=[fluent_customers_no_outstanding_failures],
-    jobs=[customer_sync_job, redrive_failed_customers, delete_customers, reconcile_customer_deletions, preflight],
+    assets=[a for entity in built for a in entity.assets],
+    asset_checks=[c for entity in built for c in entity.checks],
+    jobs=[*(j for entity in built for j in entity.jobs), preflight],
     sensors=[
-        build_messages_sensor(
-            messages_settings,
-            jobs=[customer_sync_job, delete_customers, reconcile_customer_deletions],
-            deletions_job=reconcile_customer_deletions.name,
-        )
+        build_messages_sensor(messages_settings, ENTITIES, jobs=sync_jobs),
+        build_waiting_sensor(messages_settings, ENTITIES, jobs=sync_jobs),
     ],
-    schedules=build_reconciliation_schedules(messages_settings),
+    schedules=[s for entity in built for s in entity.schedules],
     # Every job here is a chain of steps that run one after the other: one process per run is enough, and saves
     # the start-up of a process per step (seconds of CPU each), which is what bounds delta-run latency.
     executor=in_process_executor,
@@ -55,7 +52,7 @@ defs = Definitions(
             project_key=EnvVar("CTP_PROJECT_KEY"),
             client_id=EnvVar("CTP_CLIENT_ID"),
             client_secret=EnvVar("CTP_CLIENT_SECRET"),
-            scopes=optional_env("CTP_SCOPES", "CTP_SCOPE") or CommercetoolsResource.model_fields["scopes"].default,
+            scopes=optional_env("CTP_SCOPES", "CTP_SCOPE") or read_scopes(),
             region=optional_env("CTP_REGION"),
             api_url=optional_env("CTP_API_URL"),
             auth_url=optional_env("CTP_AUTH_URL"),
@@ -67,6 +64,7 @@ defs = Definitions(
             username=EnvVar("FLUENT_USERNAME"),
             password=EnvVar("FLUENT_PASSWORD"),
             retailer_id=EnvVar("FLUENT_RETAILER_ID"),
+            catalogue_ref=optional_env("FLUENT_CATALOGUE_REF"),
         ),
         "ledger": LedgerResource(url=optional_env("CTFLUENT_LEDGER_URL")),
         "sync_settings": SyncSettingsResource(),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from ctfluent_dagster.commercetools.client import CommercetoolsClient
 from ctfluent_dagster.fluent.client import FluentClient
-from ctfluent_dagster.fluent.operations import operation
+from ctfluent_dagster.fluent.operations import CORE_OPERATIONS
 from ctfluent_dagster.transport import ApiError
 
 ProbeT = Callable[[], tuple[bool, str]]
@@ -20,17 +20,21 @@ class PreflightCheck:
     detail: str
 
 
-def run_preflight(
-    commercetools: CommercetoolsClient, fluent: FluentClient, retailer_ids: Sequence[str]
-) -> list[PreflightCheck]:
-    checks: list[PreflightCheck] = []
+def attempt(name: str, probe: ProbeT) -> PreflightCheck:
+    """Run one probe; an API error is a failed check with the error as its detail."""
+    try:
+        ok, detail = probe()
+    except ApiError as exc:
+        ok, detail = False, str(exc)
+    return PreflightCheck(name, ok, detail)
 
-    def attempt(name: str, probe: ProbeT) -> None:
-        try:
-            ok, detail = probe()
-        except ApiError as exc:
-            ok, detail = False, str(exc)
-        checks.append(PreflightCheck(name, ok, detail))
+
+def run_preflight(
+    commercetools: CommercetoolsClient,
+    fluent: FluentClient,
+    entity_checks: Iterable[Callable[[], list[PreflightCheck]]] = (),
+) -> list[PreflightCheck]:
+    """Both APIs' credentials and settings, then what each entity needs in Fluent (retailers, a catalogue)."""
 
     def token_and_scopes() -> tuple[bool, str]:
         info = commercetools.introspect()
@@ -58,10 +62,24 @@ def run_preflight(
         fluent.login()
         return True, f"logged in to {fluent.base_url} as {fluent.settings.username}"
 
-    attempt("commercetools token and scopes", token_and_scopes)
-    attempt("commercetools project", project)
-    attempt("Fluent login", fluent_login)
-    lookup = operation("RetailerById")
+    checks = [
+        attempt("commercetools token and scopes", token_and_scopes),
+        attempt("commercetools project", project),
+        attempt("Fluent login", fluent_login),
+    ]
+    seen = {check.name for check in checks}
+    for entity_check in entity_checks:
+        for check in entity_check():
+            if check.name not in seen:  # two entities may need the same retailer
+                checks.append(check)
+                seen.add(check.name)
+    return checks
+
+
+def retailer_checks(fluent: FluentClient, retailer_ids: Sequence[str]) -> list[PreflightCheck]:
+    """Each retailer exists and the login may read it."""
+    lookup = CORE_OPERATIONS["RetailerById"]
+    checks = []
     for retailer_id in dict.fromkeys(retailer_ids):
 
         def retailer(retailer_id: str = retailer_id) -> tuple[bool, str]:
@@ -73,5 +91,5 @@ def run_preflight(
                 f"retailer {retailer_id}: {found.get('tradingName') or found.get('ref')} ({found.get('status')})",
             )
 
-        attempt(f"Fluent retailer {retailer_id}", retailer)
+        checks.append(attempt(f"Fluent retailer {retailer_id}", retailer))
     return checks

@@ -11,10 +11,10 @@ from pathlib import Path
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
-from ctfluent_dagster.commercetools.client import READ_SCOPES, CommercetoolsClient, CommercetoolsSettings
+from ctfluent_dagster.commercetools.client import BASE_READ_SCOPES, CommercetoolsClient, CommercetoolsSettings
 from ctfluent_dagster.fluent.client import FluentClient, FluentSettings
 from ctfluent_dagster.ledger.store import Ledger
-from ctfluent_dagster.settings import SyncSettings, state_dir
+from ctfluent_dagster.settings import SyncSettings, read_settings, state_dir
 from ctfluent_dagster.staging import DatasetStore
 from ctfluent_dagster.transport import RetryPolicy, Timeouts
 
@@ -47,7 +47,7 @@ class CommercetoolsResource(ApiResource):
     project_key: str
     client_id: str
     client_secret: str
-    scopes: str = " ".join(READ_SCOPES)
+    scopes: str = " ".join(BASE_READ_SCOPES)  # the code location adds each entity's scopes
     region: str | None = None
     api_url: str | None = None
     auth_url: str | None = None
@@ -74,7 +74,8 @@ class CommercetoolsResource(ApiResource):
 
 
 class FluentResource(ApiResource):
-    """Fluent account root, API client and user login. ``retailer_id`` is the default Fluent retailer."""
+    """Fluent account root, API client and user login. ``retailer_id`` is the default Fluent retailer;
+    ``catalogue_ref`` the product catalogue the catalogue entities sync into (e.g. ``PC:MASTER:1``)."""
 
     host: str
     client_id: str
@@ -82,6 +83,7 @@ class FluentResource(ApiResource):
     username: str
     password: str
     retailer_id: str
+    catalogue_ref: str | None = None
     _client: FluentClient | None = PrivateAttr(default=None)
 
     def get_client(self) -> FluentClient:
@@ -130,12 +132,12 @@ class SyncSettingsResource(ConfigurableResource):
     _settings: SyncSettings | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        self._settings = SyncSettings()
+        self._settings = read_settings()
 
     @property
     def settings(self) -> SyncSettings:
         if self._settings is None:
-            self._settings = SyncSettings()
+            self._settings = read_settings()
         return self._settings
 
     def staging(self) -> DatasetStore:

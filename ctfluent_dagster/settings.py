@@ -12,50 +12,12 @@ import os
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 DEFAULT_SETTINGS_FILE = "ctfluent.yaml"
-
-
-class CustomerHooks(BaseModel):
-    """Extension points, by dotted path (``package.module:function``); applied in the order listed.
-
-    * ``payload(payload: dict, customer: Customer) -> dict``: change the mapped Fluent customer.
-    * ``query_fields(fields: list[str], operation: str) -> list[str]``: change the fields the mutation selects.
-    * ``query_variables(variables: dict, customer: Customer) -> dict``: change the mutation's variables.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    payload: tuple[str, ...] = ()
-    query_fields: tuple[str, ...] = ()
-    query_variables: tuple[str, ...] = ()
-
-
-class CustomerMappingSettings(BaseModel):
-    """How a commercetools customer becomes Fluent customers (one per retailer)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    # Fluent retailer for customers in no mapped store; FLUENT_RETAILER_ID when unset.
-    default_retailer_id: str | None = None
-    # commercetools store key -> Fluent retailer id. A customer in several mapped stores goes to each retailer.
-    store_retailers: dict[str, str] = Field(default_factory=dict)
-    # Username = "<retailerId>_<email>", the email trimmed and lower-cased unless this is true.
-    keep_email_case: bool = False
-    # Fluent requires firstName: taken from the customer, else from the contact address, else this text.
-    first_name_fallback: str = "Customer"
-    # Fluent requires a time zone and commercetools has none: by the contact address's country, else the default.
-    default_timezone: str = "UTC"
-    timezone_by_country: dict[str, str] = Field(default_factory=dict)
-    # A boolean custom field on the commercetools customer that holds marketing consent; absent -> opt-out.
-    promotion_opt_in_field: str | None = None
-    # upsert: create, or update when the mapped payload changed. create_only: an existing customer is linked.
-    update_policy: Literal["upsert", "create_only"] = "upsert"
-    hooks: CustomerHooks = Field(default_factory=CustomerHooks)
 
 
 class MessagesSettings(BaseModel):
@@ -87,6 +49,8 @@ class MessagesSettings(BaseModel):
 
 
 class SyncSettings(BaseSettings):
+    """The core settings; :func:`settings_class` adds a section per registered entity (``customers``, ...)."""
+
     model_config = SettingsConfigDict(env_prefix="CTFLUENT_", env_nested_delimiter="__", extra="ignore", frozen=True)
 
     # First daily partition (UTC). History before it is not offered for backfill.
@@ -98,10 +62,18 @@ class SyncSettings(BaseSettings):
     # Mutations per Fluent request (alias batching; 1 = one request per record). A failed batch is retried record
     # by record, so one bad record costs its batch one extra request.
     fluent_batch_size: int = 10
+    # A run's claim on its records lasts this long and is renewed by the run's heartbeat every quarter of it, so
+    # the records of a run that died unseen are taken over after this long at the latest (at once when its
+    # process is seen gone on this host or Dagster knows the run ended).
+    lease_seconds: int = 60
     # Where the commercetools asset keeps its per-partition Parquet datasets; default under DAGSTER_HOME.
     staging_dir: str | None = None
-    customers: CustomerMappingSettings = Field(default_factory=CustomerMappingSettings)
     messages: MessagesSettings = Field(default_factory=MessagesSettings)
+
+    def entity(self, name: str) -> BaseModel:
+        """An entity's own settings section (each registered entity adds one, named after it)."""
+        section: BaseModel = getattr(self, name)
+        return section
 
     @classmethod
     def settings_customise_sources(
@@ -117,9 +89,25 @@ class SyncSettings(BaseSettings):
 
 
 @cache
+def settings_class() -> type[SyncSettings]:
+    """:class:`SyncSettings` with a section per registered entity, each with its defaults."""
+    from ctfluent_dagster.entities import ENTITIES  # the registry imports entity code, which imports the core
+
+    sections: dict[str, Any] = {
+        entity.name: (entity.settings, Field(default_factory=entity.settings)) for entity in ENTITIES
+    }
+    return create_model("SyncSettings", __base__=SyncSettings, **sections)
+
+
+def read_settings() -> SyncSettings:
+    """The settings as the environment and the settings file say now."""
+    return settings_class()()
+
+
+@cache
 def load_settings() -> SyncSettings:
     """The settings of this process (read once: the code location and its runs share one environment)."""
-    return SyncSettings()
+    return read_settings()
 
 
 def state_dir() -> Path:

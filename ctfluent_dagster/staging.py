@@ -5,6 +5,8 @@ holds a partition (let alone a year of them) in memory. Layout::
 
     <root>/<entity>/<partition>/full.parquet            every record of the partition (a full materialization)
     <root>/<entity>/<partition>/delta-<ids hash>.parquet  only the records a delta run re-read by id
+    <root>/<entity>/<partition>/<name>.gone.json          ids the run found gone from commercetools (deleted,
+                                                          unpublished): their Fluent records are deactivated
 
 A full materialization supersedes the partition's deltas and removes them.
 """
@@ -12,12 +14,12 @@ A full materialization supersedes the partition's deltas and removes them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -45,15 +47,13 @@ class DatasetWriter:
     def write(self, records: Sequence[dict[str, Any]]) -> None:
         if not records:
             return
-        frame = pd.DataFrame(
-            {
-                "id": [r["id"] for r in records],
-                "version": [int(r.get("version", 0)) for r in records],
-                "last_modified_at": [r.get("lastModifiedAt", "") for r in records],
-                "record": [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in records],
-            }
-        )
-        self._writer.write_table(pa.Table.from_pandas(frame, schema=_SCHEMA, preserve_index=False))
+        columns = {
+            "id": [r["id"] for r in records],
+            "version": [int(r.get("version", 0)) for r in records],
+            "last_modified_at": [r.get("lastModifiedAt", "") for r in records],
+            "record": [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in records],
+        }
+        self._writer.write_table(pa.Table.from_pydict(columns, schema=_SCHEMA))
         self.rows += len(records)
 
     def __enter__(self) -> DatasetWriter:
@@ -69,6 +69,21 @@ class DatasetWriter:
             self._tmp.unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class StagedChunk:
+    """Staged records as stored: their ids and versions, and their JSON, parsed only for what needs it."""
+
+    ids: list[str]
+    versions: list[int]
+    raw: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def records(self, skip: Container[str] = ()) -> list[dict[str, Any]]:
+        return [json.loads(raw) for source_id, raw in zip(self.ids, self.raw, strict=True) if source_id not in skip]
+
+
 class DatasetStore:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -81,21 +96,37 @@ class DatasetStore:
 
     def read_chunks(
         self, entity: str, partition_key: str, name: str = FULL, chunk_size: int = CHUNK_SIZE
-    ) -> Iterator[list[dict[str, Any]]]:
-        """The records of a dataset, ``chunk_size`` at a time."""
+    ) -> Iterator[StagedChunk]:
+        """The records of a dataset, ``chunk_size`` at a time, unparsed until asked for."""
         path = self.path(entity, partition_key, name)
         if not path.exists():
             raise FileNotFoundError(
                 f"no {name} dataset of {entity} for partition {partition_key}: "
                 "materialize the commercetools asset first"
             )
-        parquet = pq.ParquetFile(path)
-        for batch in parquet.iter_batches(batch_size=chunk_size, columns=["record"]):
-            yield [json.loads(str(value)) for value in batch.column(0).to_pylist()]
+        with pq.ParquetFile(path) as parquet:
+            for batch in parquet.iter_batches(batch_size=chunk_size, columns=["id", "version", "record"]):
+                ids, versions, records = (batch.column(i).to_pylist() for i in range(3))
+                yield StagedChunk([str(i) for i in ids], [int(v or 0) for v in versions], [str(r) for r in records])
+
+    def write_gone(self, entity: str, partition_key: str, name: str, ids: Sequence[str]) -> None:
+        path = self.path(entity, partition_key, name).with_suffix(".gone.json")
+        tmp = path.with_suffix(".tmp")
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(sorted(set(ids))), encoding="utf-8")
+        tmp.replace(path)
+
+    def read_gone(self, entity: str, partition_key: str, name: str) -> list[str]:
+        path = self.path(entity, partition_key, name).with_suffix(".gone.json")
+        if not path.exists():
+            return []
+        ids: list[str] = json.loads(path.read_text(encoding="utf-8"))
+        return ids
 
     def remove_deltas(self, entity: str, partition_key: str) -> int:
         removed = 0
-        for path in (self.root / entity / partition_key).glob("delta-*.parquet"):
-            path.unlink(missing_ok=True)
-            removed += 1
+        for pattern in ("delta-*.parquet", "*.gone.json"):
+            for path in (self.root / entity / partition_key).glob(pattern):
+                path.unlink(missing_ok=True)
+                removed += 1
         return removed

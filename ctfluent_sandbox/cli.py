@@ -1,6 +1,6 @@
 """``ctfluent-sandbox``: both emulators, seeded, on chosen loopback ports, until Ctrl-C or SIGTERM.
 
-    ctfluent-sandbox --ct-port 8081 --fluent-port 8082 --customers 1000 --days 30 --seed 1
+    ctfluent-sandbox --ct-port 8081 --fluent-port 8082 --customers 1000 --products 500 --days 30 --seed 1
 
 Prints the base URLs and credentials to use; ``--env-file`` also writes them as the ``CTP_*``/``FLUENT_*``
 variables the code location reads. Faults: ``--ct-fault``/``--fluent-fault "match=POST /graphql;status=503;times=2"``
@@ -27,7 +27,8 @@ from ctfluent_sandbox.fluent import FluentEmulator
 from ctfluent_sandbox.server import LOOPBACK, SandboxServer
 
 FLUENT_CLIENT_ID, FLUENT_USERNAME = "ctfluent-sandbox", "sync-user"
-READ_SCOPES = "view_customers view_messages view_project_settings view_stores"
+# What the code location reads with: customers, stores, the catalogue (categories, published products), messages.
+READ_SCOPES = "view_customers view_messages view_project_settings view_categories view_published_products"
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class SandboxCredentials:
             "FLUENT_USERNAME": FLUENT_USERNAME,
             "FLUENT_PASSWORD": self.fluent_password,
             "FLUENT_RETAILER_ID": "1",
+            "FLUENT_CATALOGUE_REF": "PC:MASTER:1",  # seeded by the Fluent emulator
         }
 
 
@@ -90,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ct-port", type=int, default=8081, help="commercetools emulator port (0: any free port)")
     parser.add_argument("--fluent-port", type=int, default=8082, help="Fluent emulator port (0: any free port)")
     parser.add_argument("--customers", type=int, default=1000, help="customers to seed (default: %(default)s)")
+    parser.add_argument("--products", type=int, default=0, help="products to seed (default: %(default)s)")
+    parser.add_argument(
+        "--categories", type=int, help="categories to seed (default: a tree sized to the products; none without)"
+    )
+    parser.add_argument("--variants", type=int, help="variants per product (default: 1 to 6 at random)")
     parser.add_argument("--days", type=int, default=30, help="spread their history over this many days")
     parser.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same data")
     parser.add_argument("--project-key", default="ctfluent-demo")
@@ -119,7 +126,14 @@ async def serve(args: argparse.Namespace) -> None:
         fluent_faults=[parse_fault_spec(spec) for spec in args.fluent_fault],
     )
     commercetools.messages.settings.visibility_delay_seconds = args.message_delay
-    seeded = commercetools.seed(customers=args.customers, days=args.days, seed=args.seed)
+    seeded = commercetools.seed(
+        customers=args.customers,
+        days=args.days,
+        seed=args.seed,
+        products=args.products,
+        categories=args.categories,
+        variants=args.variants,
+    )
     emulators: dict[str, tuple[Emulator, int]] = {
         "ct": (commercetools, args.ct_port),
         "fluent": (fluent, args.fluent_port),
@@ -128,8 +142,8 @@ async def serve(args: argparse.Namespace) -> None:
     urls = await server.start()
     env = credentials.connection_env(urls["ct"], urls["fluent"], args.project_key)
     print(f"commercetools emulator: {urls['ct']}  (project {args.project_key}, messages "
-          f"{'off' if args.no_messages else 'on'}, {seeded['customers']} customers over {args.days} days, "
-          f"seeded in {seeded['seconds']} s)")  # fmt: skip
+          f"{'off' if args.no_messages else 'on'}, {seeded['customers']} customers, {seeded['products']} products "
+          f"in {seeded['categories']} categories over {args.days} days, seeded in {seeded['seconds']} s)")  # fmt: skip
     print(f"Fluent emulator:        {urls['fluent']}  (retailers 1, 2, 3)")
     print("admin APIs:             <url>/_admin/state, /_admin/faults, /_admin/requests")
     print("credentials:")

@@ -1,7 +1,7 @@
 """Driving a running Dagster webserver through its GraphQL API: what the demo and the end-to-end tests do.
 
 ``python -m ctfluent_sandbox.dagster_webserver kickoff --url http://127.0.0.1:3000 --days 30`` waits for the
-webserver, launches a backfill of the customer sync over the last ``days`` days and turns on the given sensors.
+webserver, launches a backfill of every synced asset over the last ``days`` days and turns on the given sensors.
 """
 
 from __future__ import annotations
@@ -16,7 +16,15 @@ import requests
 
 LOCATION = "ctfluent_dagster"
 REPOSITORY = "__repository__"
-CUSTOMER_ASSETS = (["commercetools", "customers"], ["fluent", "customers"])
+
+
+def synced_asset_paths() -> list[list[str]]:
+    """Every asset of the code location (each entity's commercetools and Fluent assets): a backfill of all of them
+    loads each day's categories, products and customers in dependency order."""
+    from ctfluent_dagster.assets import ENTITY_DEFINITIONS
+
+    return [list(key.path) for entity in ENTITY_DEFINITIONS.values() for a in entity.assets for key in a.keys]
+
 
 _LAUNCH_BACKFILL = """
 mutation LaunchBackfill($params: LaunchBackfillParams!) {
@@ -94,7 +102,7 @@ class DagsterWebserver:
 
     def launch_backfill(self, partitions: Sequence[str], title: str) -> str:
         params = {
-            "assetSelection": [{"path": path} for path in CUSTOMER_ASSETS],
+            "assetSelection": [{"path": path} for path in synced_asset_paths()],
             "partitionNames": list(partitions),
             "title": title,
         }
@@ -141,7 +149,7 @@ def main() -> None:
     webserver = DagsterWebserver(args.url)
     webserver.wait_until_ready()
     partitions = recent_days(args.days)
-    backfill_id = webserver.launch_backfill(partitions, title="demo: initial customer load")
+    backfill_id = webserver.launch_backfill(partitions, title="demo: initial load")
     print(f"launched backfill {backfill_id} of {len(partitions)} daily partitions: {args.url}/overview/backfills")
     for sensor in args.sensor:
         print(f"sensor {sensor}: {webserver.start_sensor(sensor)}")

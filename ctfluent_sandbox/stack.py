@@ -39,6 +39,7 @@ class LocalStack:
         workdir: Path,
         *,
         customers: int = 200,
+        products: int = 0,
         days: int = 3,
         extra_env: dict[str, str] | None = None,
         dagster_yaml: Path = REPO / "dagster.yaml",
@@ -49,6 +50,7 @@ class LocalStack:
     ) -> None:
         self.workdir = workdir
         self.customers = customers
+        self.products = products
         self.days = days
         self.extra_env = extra_env or {}
         self.dagster_yaml = dagster_yaml
@@ -101,7 +103,7 @@ class LocalStack:
             "sandbox",
             [str(BIN / "ctfluent-sandbox"), "--ct-port", str(self.ports["ct"]),
              "--fluent-port", str(self.ports["fluent"]), "--customers", str(self.customers),
-             "--days", str(self.days), "--seed", "1", "--env-file", str(env_file)],
+             "--products", str(self.products), "--days", str(self.days), "--seed", "1", "--env-file", str(env_file)],
             dict(os.environ),
         )  # fmt: skip
         deadline = time.monotonic() + 60

@@ -72,6 +72,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox
     """Both emulators over real HTTP on loopback, 300 seeded customers over 10 days, a fresh SQLite ledger,
     and staging under the test's temporary directory."""
     from ctfluent_sandbox.cli import SandboxCredentials
+    from ctfluent_sandbox.fluent.emulator import DEFAULT_PRODUCT_CATALOGUES
     from ctfluent_sandbox.server import BackgroundSandbox
 
     monkeypatch.setenv("CTFLUENT_STAGING_DIR", str(tmp_path / "staging"))
@@ -81,4 +82,6 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox
     ct.seed(customers=300, days=10, seed=7)
     with BackgroundSandbox({"ct": (ct, 0), "fluent": (fluent, 0)}) as running:
         env = credentials.connection_env(running.urls["ct"], running.urls["fluent"], ct.project_key)
+        # The emulator's master catalogue, so that the code location is configured for every registered entity.
+        env.setdefault("FLUENT_CATALOGUE_REF", DEFAULT_PRODUCT_CATALOGUES[0]["ref"])
         yield Sandbox(ct, fluent, env, f"sqlite:///{tmp_path / 'ledger.sqlite'}")

@@ -4,25 +4,30 @@ storefront (edit customers through the commercetools API) and to run the Dagster
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from dagster import AssetsDefinition, DagsterInstance, ExecuteInProcessResult, materialize
-
-from ctfluent_dagster.assets.customers import (
-    commercetools_customers,
-    fluent_customers,
-    fluent_customers_no_outstanding_failures,
+from dagster import (
+    AssetChecksDefinition,
+    AssetsDefinition,
+    DagsterInstance,
+    Definitions,
+    ExecuteInProcessResult,
+    in_process_executor,
+    materialize,
 )
+
+from ctfluent_dagster.assets import ENTITY_DEFINITIONS
 from ctfluent_dagster.resources import CommercetoolsResource, FluentResource, LedgerResource, SyncSettingsResource
 from ctfluent_sandbox.admin_client import AdminClient
 from ctfluent_sandbox.commercetools import CommercetoolsEmulator
 from ctfluent_sandbox.fluent import FluentEmulator
 from ctfluent_sandbox.storefront import Storefront
 
-CUSTOMER_ASSETS: list[AssetsDefinition] = [commercetools_customers, fluent_customers]
+CUSTOMER_ASSETS: list[AssetsDefinition] = ENTITY_DEFINITIONS["customers"].assets
+ALL_CHECKS: list[AssetChecksDefinition] = [c for entity in ENTITY_DEFINITIONS.values() for c in entity.checks]
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
@@ -45,7 +50,7 @@ class Sandbox:
 
     def resources(self, **fluent_overrides: Any) -> dict[str, Any]:
         env = self.env
-        fast_retries = {"retry_initial_backoff_seconds": 0.01, "retry_budget_seconds": 20.0}
+        fast_retries: dict[str, Any] = {"retry_initial_backoff_seconds": 0.01, "retry_budget_seconds": 20.0}
         return {
             "commercetools": CommercetoolsResource(
                 project_key=env["CTP_PROJECT_KEY"],
@@ -63,6 +68,7 @@ class Sandbox:
                 username=env["FLUENT_USERNAME"],
                 password=env["FLUENT_PASSWORD"],
                 retailer_id=env["FLUENT_RETAILER_ID"],
+                catalogue_ref=env.get("FLUENT_CATALOGUE_REF"),
                 **(fast_retries | fluent_overrides),
             ),
             "ledger": LedgerResource(url=self.ledger_url),
@@ -76,26 +82,62 @@ class Sandbox:
         partitions: str | tuple[str, str],
         *,
         ids: Sequence[str] = (),
+        scope: dict[str, Any] | None = None,
         instance: DagsterInstance | None = None,
         assets: Sequence[AssetsDefinition] = CUSTOMER_ASSETS,
         raise_on_error: bool = True,
         **fluent_overrides: Any,
     ) -> ExecuteInProcessResult:
-        """Materialize the customer assets (and the failures check) for one partition or a range, in one run."""
+        """Materialize the assets (customers by default) and their failures checks for one partition or a range, in
+        one run. ``scope``: the run's other scope settings (``redrive``, ``deleted_ids``, ...)."""
         tags: dict[str, str] = {}
         partition_key = None
         if isinstance(partitions, tuple):
             tags = {RANGE_START: partitions[0], RANGE_END: partitions[1]}
         else:
             partition_key = partitions
-        scope = {"config": {"ids": list(ids)}}
-        run_config = {"ops": {asset.op.name: scope for asset in assets}}
+        config = {"config": {"ids": list(ids), **(scope or {})}}
+        run_config = {"ops": {asset.op.name: config for asset in assets}}
+        keys = {key for asset in assets for key in asset.keys}
+        checks = [check for check in ALL_CHECKS if any(k.asset_key in keys for k in check.check_keys)]
         return materialize(
-            [*assets, fluent_customers_no_outstanding_failures],
+            [*assets, *checks],
             resources=self.resources(**fluent_overrides),
             partition_key=partition_key,
             tags=tags,
             run_config=run_config,
+            instance=instance,
+            raise_on_error=raise_on_error,
+        )
+
+    def definitions(self) -> Definitions:
+        """Every entity's assets, checks and jobs, on this sandbox's resources: what the code location runs."""
+        built = list(ENTITY_DEFINITIONS.values())
+        return Definitions(
+            assets=[a for entity in built for a in entity.assets],
+            asset_checks=[c for entity in built for c in entity.checks],
+            jobs=[j for entity in built for j in entity.jobs],
+            executor=in_process_executor,
+            resources=self.resources(),
+        )
+
+    def run_job(
+        self,
+        job_name: str,
+        partition_key: str | None,
+        *,
+        run_config: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        instance: DagsterInstance | None = None,
+        raise_on_error: bool = True,
+    ) -> ExecuteInProcessResult:
+        """Run one of the code location's jobs in process, as the daemon would launch it (a sensor's or a
+        schedule's run request, or a launch from the UI); without ``run_config`` the job's own default config."""
+        job = self.definitions().resolve_job_def(job_name)
+        return job.execute_in_process(
+            run_config=dict(run_config) if run_config is not None else None,
+            partition_key=partition_key,
+            tags=dict(tags) if tags is not None else None,
             instance=instance,
             raise_on_error=raise_on_error,
         )

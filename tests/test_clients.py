@@ -12,6 +12,8 @@ import responses
 from pydantic import ValidationError
 
 from ctfluent_dagster.commercetools.client import CommercetoolsApiError, CommercetoolsClient, CommercetoolsSettings
+from ctfluent_dagster.entities.customers.settings import CustomerMappingSettings
+from ctfluent_dagster.entities.customers.sync import OPERATIONS, CustomerSync
 from ctfluent_dagster.fluent.client import (
     FluentAlreadyExistsError,
     FluentClient,
@@ -20,9 +22,7 @@ from ctfluent_dagster.fluent.client import (
     FluentRetryLaterError,
     FluentSettings,
 )
-from ctfluent_dagster.fluent.operations import Operation, operation
-from ctfluent_dagster.settings import CustomerMappingSettings
-from ctfluent_dagster.sync.customers import CustomerSync
+from ctfluent_dagster.fluent.operations import Operation
 from ctfluent_dagster.transport import AuthenticationError, PermanentApiError, RetryPolicy, TemporaryApiError
 
 CT_API = "https://api.test.commercetools.example"
@@ -115,9 +115,8 @@ def test_token_is_requested_with_basic_auth_and_scopes_then_cached(sleeps: Sleep
     assert len(token_calls) == 1
     body = parse_qs(str(token_calls[0].request.body))
     assert body["grant_type"] == ["client_credentials"]
-    assert body["scope"][0].split() == [
-        "view_customers:proj", "view_messages:proj", "view_project_settings:proj", "view_stores:proj"
-    ]  # fmt: skip
+    # The core's own read scopes by default (the code location adds each entity's), qualified by the project.
+    assert body["scope"][0].split() == ["view_messages:proj", "view_project_settings:proj"]
     assert token_calls[0].request.headers["Authorization"].startswith("Basic ")
     assert all(c.request.headers["Authorization"] == "Bearer tok" for c in responses.calls[1:])
 
@@ -237,7 +236,7 @@ def test_id_cursor_paging_inside_a_time_window(sleeps: SleepRecorder) -> None:
     responses.get(f"{CT_API}/proj/customers", json=page(first, limit=3))
     responses.get(f"{CT_API}/proj/customers", json=page([{"id": "id-100"}], limit=3))
     start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
-    pages = list(ct_client(sleeps).customers_modified_between(start, end, page_size=3))
+    pages = list(ct_client(sleeps).modified_between("customers", start, end, page_size=3))
     assert [[c["id"] for c in p] for p in pages] == [["id-000", "id-001", "id-002"], ["id-100"]]
     queries = [parse_qs(urlparse(c.request.url).query) for c in responses.calls if "/customers" in c.request.url]
     window = 'lastModifiedAt >= "2026-01-01T00:00:00.000Z") and (lastModifiedAt < "2026-01-02T00:00:00.000Z")'
@@ -253,7 +252,7 @@ def test_ids_are_read_through_a_list_variable(sleeps: SleepRecorder) -> None:
     responses.get(f"{CT_API}/proj/customers", json=page([{"id": "a"}]))
     responses.get(f"{CT_API}/proj/customers", json=page([{"id": "z"}]))
     ids = [f"id-{i:03d}" for i in range(150)]
-    found = [c["id"] for p in ct_client(sleeps).customers_by_ids(ids) for c in p]
+    found = [c["id"] for p in ct_client(sleeps).by_ids("customers", ids) for c in p]
     assert found == ["a", "z"]
     queries = [parse_qs(urlparse(c.request.url).query) for c in responses.calls if "/customers" in c.request.url]
     assert [q["where"] for q in queries] == [["id in :ids"], ["id in :ids"]]
@@ -304,7 +303,7 @@ def test_fluent_host_must_be_a_full_url() -> None:
 def test_password_grant_goes_in_the_form_body(sleeps: SleepRecorder) -> None:
     fluent_token(responses.mock)
     responses.post(f"{FLUENT}/graphql", json={"data": {"customer": None}})
-    fluent_client(sleeps).execute(operation("CustomerByRef"), {"ref": "x"})
+    fluent_client(sleeps).execute(OPERATIONS["CustomerByRef"], {"ref": "x"})
     token_request = responses.calls[0].request
     assert urlparse(token_request.url).query == ""  # no credentials in the URL
     form = parse_qs(str(token_request.body))
@@ -335,7 +334,7 @@ def test_graphql_errors_become_typed_errors_with_the_fluent_code(
     fluent_token(responses.mock)
     responses.post(f"{FLUENT}/graphql", json=graphql_error(code, "Username 1_a@example.com is taken", in_extensions))
     with pytest.raises(error_class) as caught:
-        fluent_client(sleeps).execute(operation("CreateCustomer"), CREATE_INPUT)
+        fluent_client(sleeps).execute(OPERATIONS["CreateCustomer"], CREATE_INPUT)
     assert type(caught.value) is error_class
     assert isinstance(caught.value, FluentGraphQLError) and caught.value.code == code
     assert "1_a@example.com" not in str(caught.value)  # personal data masked in error texts
@@ -348,7 +347,7 @@ def test_rate_limit_and_server_codes_are_retried(code: str, sleeps: SleepRecorde
     fluent_token(responses.mock)
     responses.post(f"{FLUENT}/graphql", json=graphql_error(code, "try later"))
     responses.post(f"{FLUENT}/graphql", json={"data": {"createCustomer": {"id": "5", "ref": "r", "username": "r"}}})
-    data = fluent_client(sleeps).execute(operation("CreateCustomer"), CREATE_INPUT)
+    data = fluent_client(sleeps).execute(OPERATIONS["CreateCustomer"], CREATE_INPUT)
     assert data["createCustomer"]["id"] == "5" and len(sleeps.sleeps) == 1
 
 
@@ -357,7 +356,7 @@ def test_a_lasting_rate_limit_ends_in_a_retry_later_error(sleeps: SleepRecorder)
     fluent_token(responses.mock)
     responses.post(f"{FLUENT}/graphql", json=graphql_error("C0011E", "rate limit exceeded"))
     with pytest.raises(FluentRetryLaterError) as caught:
-        fluent_client(sleeps).execute(operation("CreateCustomer"), CREATE_INPUT)
+        fluent_client(sleeps).execute(OPERATIONS["CreateCustomer"], CREATE_INPUT)
     assert caught.value.code == "C0011E" and not caught.value.maybe_applied
     assert len(sleeps.sleeps) == 3  # four attempts
 
@@ -367,7 +366,7 @@ def test_a_lost_answer_is_retried_only_for_keyed_writes(sleeps: SleepRecorder) -
     fluent_token(responses.mock)
     responses.post(f"{FLUENT}/graphql", body=requests.ConnectionError("Connection aborted: RemoteDisconnected"))
     responses.post(f"{FLUENT}/graphql", json={"data": {"createCustomer": {"id": "5"}}})
-    fluent_client(sleeps).execute(operation("CreateCustomer"), CREATE_INPUT)  # keyed by username: safe
+    fluent_client(sleeps).execute(OPERATIONS["CreateCustomer"], CREATE_INPUT)  # keyed by username: safe
     assert len(sleeps.sleeps) == 1
 
     unkeyed = Operation(name="AddNote", document="mutation AddNote { x }", is_mutation=True, root_field="x")
@@ -391,7 +390,7 @@ def test_refresh_token_is_used_once_then_password_login(sleeps: SleepRecorder) -
     responses.post(f"{FLUENT}/graphql", json={"data": {"customer": None}})
     client = fluent_client(sleeps)
     for _ in range(3):
-        client.execute(operation("CustomerByRef"), {"ref": "x"})
+        client.execute(OPERATIONS["CustomerByRef"], {"ref": "x"})
     grants = [parse_qs(str(c.request.body)) for c in responses.calls if c.request.url.endswith("/oauth/token")]
     assert [g["grant_type"][0] for g in grants] == ["password", "refresh_token", "refresh_token", "password"]
     assert [g["refresh_token"][0] for g in grants if "refresh_token" in g] == ["r1", "r2"]
@@ -405,7 +404,7 @@ def test_fluent_401_logs_in_again(sleeps: SleepRecorder) -> None:
     fluent_token(responses.mock, token="t2", refresh="")
     responses.post(f"{FLUENT}/graphql", status=401, json={"error": "invalid_token"})
     responses.post(f"{FLUENT}/graphql", json={"data": {"customer": None}})
-    assert fluent_client(sleeps).execute(operation("CustomerByRef"), {"ref": "x"}) == {"customer": None}
+    assert fluent_client(sleeps).execute(OPERATIONS["CustomerByRef"], {"ref": "x"}) == {"customer": None}
 
 
 @pytest.mark.parametrize(

@@ -5,18 +5,16 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from dagster import DagsterInstance
 from dagster._serdes import serialize_value
 
-from ctfluent_dagster.assets.customers import FLUENT_CUSTOMERS
+from ctfluent_dagster.entities.customers.mapping import fluent_username
 from ctfluent_dagster.jobs import preflight
 from ctfluent_dagster.ledger.store import Ledger
-from ctfluent_dagster.mapping.customers import fluent_username
 from tests.harness import Sandbox, modified_on
-from tests.test_customer_sync import busiest_day, materialization_metadata
+from tests.support import FLUENT_CUSTOMERS, busiest_day, materialization_metadata, personal_data_found
 
 EXAMPLE_HOOKS = "ctfluent_dagster.examples.customer_hooks"
 
@@ -107,17 +105,6 @@ def test_no_secret_and_no_raw_personal_data_in_the_event_log(sandbox: Sandbox) -
     leaks = personal_data_found(log, sandbox.ct_customers())
     assert not leaks, leaks[:5]
     assert re.search(r"[^\s\"]\*\*\*@[^\s\"]\*\*\*\.", log)  # masked emails are there
-
-
-def personal_data_found(text: str, customers: list[dict[str, Any]]) -> list[str]:
-    found = []
-    for customer in customers:
-        values = [customer["email"], customer["email"].lower()]
-        values += [a[k] for a in customer.get("addresses", []) for k in ("phone", "mobile", "streetName") if a.get(k)]
-        if customer.get("firstName") and customer.get("lastName"):
-            values.append(f"{customer['firstName']} {customer['lastName']}")
-        found += [v for v in values if v in text or json.dumps(v)[1:-1] in text]
-    return found
 
 
 @pytest.mark.postgres

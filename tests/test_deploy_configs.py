@@ -12,6 +12,12 @@ import yaml
 from dagster._config import process_config
 from dagster._core.instance.config import dagster_instance_config
 from dagster._core.instance.ref import InstanceRef
+from dagster_postgres import (
+    DagsterPostgresStorage,
+    PostgresEventLogStorage,
+    PostgresRunStorage,
+    PostgresScheduleStorage,
+)
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
@@ -48,7 +54,12 @@ def test_instance_config_and_its_run_launcher_validate(filename: str, pg_env: st
 def test_instance_storage_comes_up_on_postgresql(filename: str, pg_env: str, tmp_path: Path) -> None:
     shutil.copy(DEPLOY / filename, tmp_path / "dagster.yaml")
     storage = InstanceRef.from_dir(str(tmp_path)).storage
-    assert storage is not None
+    # Every part of it on PostgreSQL (not the SQLite default), in the database the environment names: that
+    # database was created empty for this test, so its tables are the ones this storage made.
+    assert isinstance(storage, DagsterPostgresStorage)
+    assert isinstance(storage.run_storage, PostgresRunStorage)
+    assert isinstance(storage.event_log_storage, PostgresEventLogStorage)
+    assert isinstance(storage.schedule_storage, PostgresScheduleStorage)
     engine = create_engine(pg_env)
     try:
         assert {"runs", "event_logs", "jobs"} <= set(inspect(engine).get_table_names())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,12 +18,13 @@ import pytest
 from dagster import DagsterInstance
 from dagster._serdes import serialize_value
 
-from ctfluent_dagster.mapping.customers import fluent_username
+from ctfluent_dagster.entities.customers.mapping import fluent_username
+from ctfluent_dagster.ledger.store import Ledger
 from ctfluent_dagster.sensors.messages import SENSOR_NAME
-from ctfluent_sandbox.dagster_webserver import recent_days
+from ctfluent_sandbox.dagster_webserver import LOCATION, REPOSITORY, recent_days
 from ctfluent_sandbox.stack import LocalStack
 from ctfluent_sandbox.storefront import Storefront
-from tests.test_customer_sync_more import personal_data_found
+from tests.support import personal_data_found
 
 pytestmark = pytest.mark.e2e
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -48,31 +50,68 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         "CTFLUENT_MESSAGES__SETTLE_SECONDS": "1",
         "CTFLUENT_MESSAGES__OVERLAP_SECONDS": "30",
         "CTFLUENT_SETTINGS_FILE": str(Path(__file__).resolve().parent.parent / "ctfluent.example.yaml"),
+        "FLUENT_CATALOGUE_REF": "PC:MASTER:1",  # the emulator's master catalogue (the catalogue entities need one)
     }
     with LocalStack(workdir, customers=150, days=DAYS, extra_env=settings) as running:
         yield running
 
 
-def fluent_customers(stack: LocalStack) -> dict[str, dict[str, Any]]:
-    return {c["username"]: c for c in stack.fluent_admin.state()["customers"]}
+@dataclass(frozen=True)
+class InitialLoad:
+    backfill: dict[str, Any]
+    seeded: list[dict[str, Any]]  # the commercetools customers when it was launched
 
 
-def test_a_backfill_launched_through_the_webserver_loads_every_seeded_customer(stack: LocalStack) -> None:
+@pytest.fixture(scope="module")
+def initial_load(stack: LocalStack) -> InitialLoad:
+    """The seeded history loaded by a backfill launched through the webserver (once per module; every test that
+    needs loaded data or runs in the instance asks for it, whatever order the tests run in)."""
+    seeded = stack.ct_admin.state()["customers"]
     backfill_id = stack.webserver.launch_backfill(recent_days(DAYS), title="e2e initial load")
 
     def finished() -> dict[str, Any] | None:
         backfill = stack.webserver.backfill(backfill_id)
         return backfill if backfill.get("status") in ("COMPLETED", "COMPLETED_SUCCESS", "FAILED", "CANCELED") else None
 
-    backfill = wait_for("the backfill", finished, seconds=240, every=2)
+    return InitialLoad(wait_for("the backfill", finished, seconds=240, every=2), seeded)
+
+
+@pytest.fixture(scope="module")
+def sensor_running(stack: LocalStack, initial_load: InitialLoad) -> None:
+    assert stack.webserver.start_sensor(SENSOR_NAME) == "RUNNING"
+
+
+def fluent_customers(stack: LocalStack) -> dict[str, dict[str, Any]]:
+    return {c["username"]: c for c in stack.fluent_admin.state()["customers"]}
+
+
+def test_a_backfill_launched_through_the_webserver_loads_every_seeded_customer(
+    stack: LocalStack, initial_load: InitialLoad
+) -> None:
+    backfill, seeded = initial_load.backfill, initial_load.seeded
     assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), backfill
     assert len(backfill["runs"]) == 1  # the batching backfill policy: all days in one run
     assert all(run["status"] == "SUCCESS" for run in backfill["runs"])
-    assert len(fluent_customers(stack)) >= 150  # every customer, once per retailer of its stores
+    # Every seeded customer, once per Fluent retailer of its stores (ctfluent.example.yaml: eu-store 1, us-store 2,
+    # au-store 3; no mapped store: FLUENT_RETAILER_ID 1), or skipped with the mapping's reason; nothing else.
+    ledger = Ledger(f"sqlite:///{stack.workdir / 'ledger.sqlite'}")
+    every_entry = ledger.entries("customer")
+    ledger.engine.dispose()
+    entries = [e for e in every_entry if e.key.source_id in {c["id"] for c in seeded}]
+    assert len(seeded) == 150 and {e.key.source_id for e in entries} == {c["id"] for c in seeded}
+    store_retailer = {"eu-store": "1", "us-store": "2", "au-store": "3"}
+    for customer in seeded:
+        targets = {e.key.target_key for e in entries if e.key.source_id == customer["id"]}
+        expected = {store_retailer[s["key"]] for s in customer.get("stores", [])} or {"1"}
+        assert targets in (expected, {""}), customer["id"]  # "": not mappable at all, one skip
+    assert {e.status for e in entries} <= {"synced", "skipped"}
+    assert all(e.error_message for e in entries if e.status == "skipped")
+    synced = [e for e in entries if e.status == "synced"]
+    assert len(synced) > len(seeded)  # customers in several stores reached several retailers
+    assert {e.fluent_ref for e in every_entry if e.status == "synced"} == set(fluent_customers(stack))
 
 
-def test_the_sensor_brings_storefront_edits_to_fluent(stack: LocalStack) -> None:
-    assert stack.webserver.start_sensor(SENSOR_NAME) == "RUNNING"
+def test_the_sensor_brings_storefront_edits_to_fluent(stack: LocalStack, sensor_running: None) -> None:
     storefront = Storefront(stack.env)
     renamed, moved = [c for c in storefront.customers() if not c.get("stores")][:2]
     storefront.update(renamed["id"], {"action": "setFirstName", "firstName": "Sensorfield"})
@@ -101,7 +140,7 @@ def failures_check_status(stack: LocalStack) -> str | None:
     return "PASSED" if execution["evaluation"]["success"] else "FAILED"
 
 
-def test_the_ui_shows_lineage_and_a_failed_check(stack: LocalStack) -> None:
+def test_the_ui_shows_lineage_and_a_failed_check(stack: LocalStack, sensor_running: None) -> None:
     from playwright.sync_api import Page, sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -117,9 +156,12 @@ def test_the_ui_shows_lineage_and_a_failed_check(stack: LocalStack) -> None:
         skip = page.get_by_role("button", name="Skip")  # the first-visit "join the community" dialog
         if skip.count():
             skip.click()
-        for text in expected:
-            page.get_by_text(text).first.wait_for(timeout=60_000)
-        page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+        try:
+            for text in expected:
+                page.get_by_text(text).first.wait_for(timeout=60_000)
+        finally:  # what the page showed, also when an expected text never appeared
+            page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+            (ARTIFACTS / screenshot).with_suffix(".txt").write_text(page.inner_text("body"))
         return page.inner_text("body")
 
     with sync_playwright() as playwright:
@@ -129,7 +171,9 @@ def test_the_ui_shows_lineage_and_a_failed_check(stack: LocalStack) -> None:
                   "--disable-sync", "--no-first-run", "--disable-quic"],
         )  # fmt: skip
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        lineage = visit(page, "/asset-groups", ["Global asset lineage", "0 / 1 Passed", "commercetools"], "lineage.png")
+        # The customers group's lineage (the global one shows each entity's group collapsed).
+        group = f"/locations/{REPOSITORY}@{LOCATION}/asset-groups/customers"
+        lineage = visit(page, group, ["0 / 1 Passed", "commercetools"], "lineage.png")
         checks = visit(
             page, "/assets/fluent/customers?view=checks", ["outstanding_failures", "u***@e***.com"], "failed-check.png"
         )
@@ -141,12 +185,12 @@ def test_the_ui_shows_lineage_and_a_failed_check(stack: LocalStack) -> None:
     assert "u***@e***.com" in checks and "C0141E" in checks  # the failed push: masked record and Fluent code
 
 
-def test_no_secret_and_no_raw_personal_data_in_the_instance_logs(stack: LocalStack) -> None:
+def test_no_secret_and_no_raw_personal_data_in_the_instance_logs(stack: LocalStack, initial_load: InitialLoad) -> None:
     secrets = [stack.env[name] for name in ("CTP_CLIENT_SECRET", "FLUENT_CLIENT_SECRET", "FLUENT_PASSWORD")]
     texts = []
     with DagsterInstance.from_config(str(stack.home)) as instance:
         runs = instance.get_runs()
-        assert runs, "the earlier tests launched runs"
+        assert runs, "the initial load launched runs"
         for run in runs:
             texts.append(json.dumps(run.run_config) + json.dumps(dict(run.tags)))
             texts += [serialize_value(entry) for entry in instance.all_logs(run.run_id)]

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from ctfluent_dagster.ledger.schema import VERSION_TABLE, metadata
-from ctfluent_dagster.ledger.store import Claim, Ledger, LedgerKey, Outcome
+from ctfluent_dagster.ledger.schema import VERSION_TABLE, metadata, sync_state
+from ctfluent_dagster.ledger.store import (
+    Claim,
+    ClaimResult,
+    Dependency,
+    FluentIdentity,
+    Ledger,
+    LedgerKey,
+    Outcome,
+)
+from tests.support import dead_lease_holder
 
 ENTITY = "customer"
 
@@ -87,7 +97,9 @@ def test_an_older_version_is_superseded_never_claimed(ledger: Ledger) -> None:
 
 def test_a_record_leased_by_another_run_is_busy_until_released(ledger: Ledger) -> None:
     ledger.claim([Claim(key("a"), 1)], owner="run-1", lease_seconds=60)
-    assert ledger.claim([Claim(key("a"), 1)], owner="run-2", lease_seconds=60).busy == [Claim(key("a"), 1)]
+    (busy,) = ledger.claim([Claim(key("a"), 1)], owner="run-2", lease_seconds=60).busy
+    assert (busy.claim, busy.owner) == (Claim(key("a"), 1), "run-1")
+    assert timedelta(seconds=50) < busy.until - datetime.now(UTC) <= timedelta(seconds=60)
     ledger.record([synced(key("a"), 1)], owner="run-1", run_id="run-1")
     assert len(ledger.claim([Claim(key("a"), 1)], owner="run-2", lease_seconds=60).claimed) == 1
 
@@ -122,14 +134,15 @@ def test_stale_problems_of_other_targets_can_be_retired(ledger: Ledger) -> None:
 
 def test_concurrent_claims_never_hand_one_record_to_two_runs(ledger_url: str, ledger: Ledger) -> None:
     claims = [Claim(key(f"c{i:04d}"), 1) for i in range(300)]
-    won: dict[str, set[LedgerKey]] = {}
+    results: dict[str, ClaimResult] = {}
+    errors: list[BaseException] = []
 
     def run(owner: str) -> None:
         own = Ledger(ledger_url)  # its own engine and connections, like another run's process
         try:
-            result = own.claim(claims, owner=owner, lease_seconds=60)
-            won[owner] = {c.key for c, _ in result.claimed}
-            assert {c.key for c in result.busy} | won[owner] == {c.key for c in claims}
+            results[owner] = own.claim(claims, owner=owner, lease_seconds=60)
+        except BaseException as exc:  # asserted below, in the test's own thread
+            errors.append(exc)
         finally:
             own.engine.dispose()
 
@@ -138,6 +151,93 @@ def test_concurrent_claims_never_hand_one_record_to_two_runs(ledger_url: str, le
         thread.start()
     for thread in threads:
         thread.join()
-    assert set(won) == {"run-0", "run-1"}
+    assert errors == []
+    assert set(results) == {"run-0", "run-1"}
+    won = {owner: {c.key for c, _ in result.claimed} for owner, result in results.items()}
+    for owner, result in results.items():  # each run either holds a record or sees it busy with the other run
+        assert {b.claim.key for b in result.busy} | won[owner] == {c.key for c in claims}
+        assert {b.owner for b in result.busy} <= set(results) - {owner}
     assert won["run-0"].isdisjoint(won["run-1"])
     assert won["run-0"] | won["run-1"] == {c.key for c in claims}
+
+
+# -- leases of dead runs, the heartbeat, the no-change comparison, references -----------------------------
+
+
+def test_a_lease_whose_process_is_gone_from_this_host_is_taken_over_at_once(ledger: Ledger) -> None:
+    ledger.claim([Claim(key("a"), 1)], owner="killed-run", lease_seconds=600)
+    ledger.claim([Claim(key("b"), 1)], owner="live-run", lease_seconds=600)  # by this process
+    with ledger.engine.begin() as conn:  # "a" was leased by a process of this host that no longer exists
+        conn.execute(sync_state.update().where(sync_state.c.source_id == "a").values(lease_holder=dead_lease_holder()))
+    result = ledger.claim([Claim(key("a"), 1), Claim(key("b"), 1)], owner="run-2", lease_seconds=60)
+    assert [c.key for c, _ in result.claimed] == [key("a")] and result.taken_over == {"killed-run": 1}
+    assert [b.claim.key for b in result.busy] == [key("b")]  # this process still lives: its lease is respected
+
+
+def test_a_lease_of_a_run_the_orchestrator_says_ended_is_taken_over_at_once(ledger: Ledger) -> None:
+    ledger.claim([Claim(key("a"), 1), Claim(key("b"), 1)], owner="ended-run", lease_seconds=600)
+    ledger.claim([Claim(key("c"), 1)], owner="unknown-run", lease_seconds=600)
+    asked: list[str] = []
+
+    def is_alive(run_id: str) -> bool | None:
+        asked.append(run_id)
+        return {"ended-run": False}.get(run_id)  # None: cannot tell, the lease is respected
+
+    claims = [Claim(key(k), 1) for k in "abc"]
+    result = ledger.claim(claims, owner="run-2", lease_seconds=60, is_alive=is_alive)
+    assert [c.key for c, _ in result.claimed] == [key("a"), key("b")] and result.taken_over == {"ended-run": 2}
+    assert [b.claim.key for b in result.busy] == [key("c")]
+    assert sorted(asked) == ["ended-run", "unknown-run"]  # once per owner
+
+
+def test_the_heartbeat_renews_exactly_the_owners_leases(ledger: Ledger) -> None:
+    ledger.claim([Claim(key("a"), 1)], owner="run-1", lease_seconds=-1)  # lapsed, unless renewed
+    ledger.claim([Claim(key("b"), 1)], owner="run-2", lease_seconds=-1)
+    assert ledger.renew("run-1", 600) == 1
+    result = ledger.claim([Claim(key("a"), 1), Claim(key("b"), 1)], owner="run-3", lease_seconds=60)
+    assert [b.claim.key for b in result.busy] == [key("a")]
+    assert timedelta(seconds=590) < result.busy[0].until - datetime.now(UTC) <= timedelta(seconds=600)
+
+
+def test_unchanged_finds_only_synced_records_with_the_same_version_and_hash(ledger: Ledger) -> None:
+    ledger.claim([Claim(key(k), 1) for k in "abc"], owner="r1", lease_seconds=60)
+    failed = Outcome(key("c"), "failed", 1, payload_hash="h", error_code="X")
+    ledger.record([synced(key("a"), 1, "h"), synced(key("b"), 1, "h"), failed], owner="r1", run_id="r1")
+    candidates = [
+        (key("a"), 1, "h"),
+        (key("b"), 2, "h"),
+        (key("c"), 1, "h"),
+        (key("d"), 1, "h"),
+        (key("a", "2"), 1, "h"),
+    ]
+    assert ledger.unchanged(ENTITY, candidates) == {key("a")}
+    assert ledger.unchanged(ENTITY, [(key("a"), 1, "other")]) == set()
+
+
+def test_references_resolve_to_records_in_fluent_and_waiting_records_keep_what_they_wait_for(ledger: Ledger) -> None:
+    parent, gone, missing = (
+        Dependency("category", source_id="p1"),
+        Dependency("category", ref="C-2"),
+        Dependency("category", source_id="p3", label="the third"),
+    )
+    ledger.claim([Claim(LedgerKey("category", "p1", "cat"), 1), Claim(LedgerKey("category", "p2", "cat"), 1)],
+                 owner="r1", lease_seconds=60)  # fmt: skip
+    ledger.record(
+        [Outcome(LedgerKey("category", "p1", "cat"), "synced", 1, fluent_ref="C-1", fluent_id="11"),
+         Outcome(LedgerKey("category", "p2", "cat"), "deleted", 1, fluent_ref="C-2", fluent_id="12")],
+        owner="r1", run_id="r1",
+    )  # fmt: skip
+    assert ledger.resolve([parent, gone, missing]) == {parent: FluentIdentity("C-1", "11")}
+    assert ledger.resolve([Dependency("category", ref="C-1")]) == {
+        Dependency("category", ref="C-1"): FluentIdentity("C-1", "11")
+    }
+
+    ledger.claim([Claim(key("x"), 1)], owner="r2", lease_seconds=60)
+    waiting = Outcome(
+        key("x"), "waiting", 1, error_code="WAITING", error_message="waiting", waiting_for=(parent, missing)
+    )
+    ledger.record([waiting], owner="r2", run_id="r2")
+    (entry,) = ledger.entries(ENTITY, status="waiting")
+    assert entry.waiting_for == (parent, missing) and entry.waiting_for[1].label == "the third"
+    assert ledger.source_ids(ENTITY, status=["waiting"]) == {"x"}
+    assert ledger.source_ids(ENTITY, exclude_status=["waiting"]) == set()

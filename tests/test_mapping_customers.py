@@ -6,10 +6,9 @@ from typing import Any
 
 import pytest
 
-from ctfluent_dagster.commercetools.models import Customer
-from ctfluent_dagster.fluent.models import customer_update_input
-from ctfluent_dagster.mapping.customers import MappedCustomer, SkippedCustomer, fluent_username, map_customer
-from ctfluent_dagster.settings import CustomerMappingSettings
+from ctfluent_dagster.entities.customers.mapping import MappedCustomer, SkippedCustomer, fluent_username, map_customer
+from ctfluent_dagster.entities.customers.models import Customer, customer_update_input
+from ctfluent_dagster.entities.customers.settings import CustomerMappingSettings
 
 ADDRESS_SHIP = {"id": "a-ship", "country": "DE", "phone": "+49 30 1234", "firstName": "Ship", "department": "Ops"}
 ADDRESS_BILL = {"id": "a-bill", "country": "AU", "mobile": "+61 400 000", "firstName": "Bill"}

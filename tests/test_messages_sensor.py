@@ -1,29 +1,40 @@
-"""The Messages API poller, the sensor, deletions and reconciliation, against the sandbox over real HTTP."""
-
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import RunRequest, SensorResult, build_schedule_context, build_sensor_context, materialize
+from dagster import ExecuteInProcessResult, RunRequest, SensorResult, build_schedule_context, build_sensor_context
 
-from ctfluent_dagster.assets.customers import fluent_customers
-from ctfluent_dagster.jobs import customer_sync_job, delete_customers, reconcile_customer_deletions
-from ctfluent_dagster.ledger.store import Ledger
-from ctfluent_dagster.mapping.customers import fluent_username
+from ctfluent_dagster.assets import ENTITY_DEFINITIONS, TARGETS
+from ctfluent_dagster.assets.factory import build_entity
+from ctfluent_dagster.entities.customers.declaration import ENTITY as CUSTOMERS
+from ctfluent_dagster.entities.customers.mapping import fluent_username
+from ctfluent_dagster.ledger.store import Claim, Dependency, Ledger, LedgerKey, Outcome
 from ctfluent_dagster.messages.poller import MessagePoller, MessagesDisabledError, PollCursor
-from ctfluent_dagster.schedules import build_reconciliation_schedules
+from ctfluent_dagster.partitions import days_between
+from ctfluent_dagster.resources import LedgerResource
 from ctfluent_dagster.sensors.messages import build_messages_sensor
+from ctfluent_dagster.sensors.waiting import build_waiting_sensor
 from ctfluent_dagster.settings import MessagesSettings
-from tests.harness import CUSTOMER_ASSETS, Sandbox, modified_on
-from tests.test_customer_sync import busiest_day, materialization_metadata, run_redrive
-
-SENSOR = build_messages_sensor(
-    MessagesSettings(),
-    jobs=[customer_sync_job, delete_customers, reconcile_customer_deletions],
-    deletions_job=reconcile_customer_deletions.name,
+from tests.harness import Sandbox, modified_on
+from tests.support import (
+    FLUENT_CUSTOMERS_ASSET,
+    busiest_day,
+    materialization_metadata,
+    midday_in_the_past,
+    run_redrive,
 )
+
+# The sensor for the customers alone (the code location's covers every entity; see test_messages_routing.py).
+SENSOR = build_messages_sensor(MessagesSettings(), [CUSTOMERS], jobs=ENTITY_DEFINITIONS["customers"].jobs[:1])
+
+
+def scope_of(request: RunRequest, op: str = "fluent__customers") -> dict[str, Any]:
+    config: dict[str, Any] = request.run_config["ops"][op]["config"]
+    return config
 
 
 @pytest.fixture(autouse=True)
@@ -45,15 +56,11 @@ def tick(sandbox: Sandbox, cursor: str | None = None, resources: dict[str, Any] 
     return result
 
 
-def execute(sandbox: Sandbox, request: RunRequest) -> Any:
-    """Run what the sensor requested, in process, as the daemon would."""
-    if request.job_name == customer_sync_job.name:
-        return materialize(
-            CUSTOMER_ASSETS, resources=sandbox.resources(), partition_key=request.partition_key,
-            run_config=request.run_config, tags=request.tags,
-        )  # fmt: skip
-    job = {delete_customers.name: delete_customers, reconcile_customer_deletions.name: reconcile_customer_deletions}
-    return job[str(request.job_name)].execute_in_process(run_config=request.run_config, resources=sandbox.resources())
+def execute(sandbox: Sandbox, request: RunRequest) -> ExecuteInProcessResult:
+    """Run what the sensor or a schedule requested, in process, as the daemon would."""
+    assert request.job_name is not None
+    return sandbox.run_job(request.job_name, request.partition_key, run_config=request.run_config,
+                           tags=request.tags)  # fmt: skip
 
 
 def change_names(sandbox: Sandbox, count: int) -> list[dict[str, Any]]:
@@ -132,17 +139,22 @@ def test_a_cursor_older_than_the_retention_reports_the_gap(sandbox: Sandbox) -> 
 def test_sensor_runs_bring_changes_to_fluent(sandbox: Sandbox) -> None:
     days = sorted(sandbox.days_with_customers())
     sandbox.sync((days[0], days[-1]))
+    # The changes happen at 12:00 UTC yesterday by the emulator's clock: their day is known, whatever the time now.
+    changed_at = midday_in_the_past(sandbox)
+    cursor = PollCursor(created_at=changed_at - timedelta(seconds=1)).encode()
     target, other = sandbox.ct_customers()[:2]
     sandbox.ct_update(target["id"], {"action": "changeEmail", "email": "Moved.Here@Example.org"})
     sandbox.ct_update(other["id"], {"action": "setFirstName", "firstName": "Sensed"})
     sandbox.ct_update(other["id"], {"action": "setMiddleName", "middleName": "NoMessage"})
 
-    result = tick(sandbox)
+    result = tick(sandbox, cursor)
     (request,) = result.run_requests or []
-    assert request.job_name == "customer_sync" and request.partition_key == datetime.now(UTC).strftime("%Y-%m-%d")
-    scope = request.run_config["ops"]["fluent__customers"]["config"]
-    assert sorted(scope["ids"]) == sorted([target["id"], other["id"]])
-    assert tick(sandbox).run_requests[0].run_key == request.run_key  # re-evaluation: the same run, not a new one
+    assert request.job_name == "customers_sync" and request.partition_key == changed_at.strftime("%Y-%m-%d")
+    assert sorted(scope_of(request)["ids"]) == sorted([target["id"], other["id"]])
+    assert scope_of(request, "commercetools__customers") == scope_of(request)  # both assets: one scope
+    assert [r.run_key for r in tick(sandbox, cursor).run_requests or []] == [
+        request.run_key
+    ]  # re-evaluation: the same run
 
     metadata = materialization_metadata(execute(sandbox, request))
     assert (metadata["mode"], metadata["records_read"], metadata["updated"]) == ("delta", 2, 2)
@@ -181,14 +193,26 @@ def test_disabled_messages_fail_the_tick_with_instructions(sandbox: Sandbox) -> 
 
 
 def test_a_retention_gap_requests_full_days_and_a_deletion_reconciliation(sandbox: Sandbox) -> None:
-    since = datetime.now(UTC) - timedelta(days=20)
+    before = sandbox.ct.clock.now()  # the emulator's clock (not moved here) and the sensor's agree
+    since = before - timedelta(days=20)
     old_cursor = PollCursor(created_at=since, id="x").encode()
     requests = tick(sandbox, old_cursor).run_requests or []
-    full_days = sorted(r.partition_key for r in requests if r.job_name == "customer_sync")
-    assert full_days[0] == since.strftime("%Y-%m-%d") and full_days[-1] == datetime.now(UTC).strftime("%Y-%m-%d")
-    assert len(full_days) == 21
-    assert all(r.run_config["ops"]["fluent__customers"]["config"]["ids"] == [] for r in requests if r.partition_key)
-    assert [r.job_name for r in requests if r.job_name != "customer_sync"] == ["reconcile_customer_deletions"]
+    after = sandbox.ct.clock.now()
+    assert {r.job_name for r in requests} == {"customers_sync"}
+    resyncs = [r for r in requests if not scope_of(r).get("reconcile_deletions")]
+    full_days = sorted(str(r.partition_key) for r in resyncs)
+    # The gap ends with the tick's day: the day of `before`, or of `after` should midnight have passed meanwhile.
+    last = full_days[-1]
+    assert last in {before.strftime("%Y-%m-%d"), after.strftime("%Y-%m-%d")}
+    assert full_days == days_between(since.date(), date.fromisoformat(last))
+    assert len(full_days) == 21 + (last != before.strftime("%Y-%m-%d"))
+    assert all(
+        scope_of(r).get("ids", []) == [] and scope_of(r, "commercetools__customers").get("ids", []) == []
+        for r in resyncs
+    )
+    (deletions,) = [r for r in requests if scope_of(r).get("reconcile_deletions")]
+    assert deletions.partition_key == last
+    assert scope_of(deletions, "commercetools__customers")["reconcile_deletions"] is True
 
 
 # -- deletions and reconciliation ---------------------------------------------------------------------
@@ -201,15 +225,18 @@ def test_a_deleted_customer_is_marked_in_fluent_and_later_changes_are_ignored(sa
     sandbox.ct_delete(target["id"])
 
     (request,) = tick(sandbox).run_requests or []
-    assert request.job_name == "delete_customers"
-    assert execute(sandbox, request).success
+    assert request.job_name == "customers_sync" and scope_of(request)["deleted_ids"] == [target["id"]]
+    result = execute(sandbox, request)
+    assert result.success
+    metadata = materialization_metadata(result)
+    assert (metadata["mode"], metadata["deactivated"], metadata["failed"]) == ("delete", 1, 0)
     fluent = sandbox.fluent_by_username()[fluent_username("1", target["email"])]
     attributes = {a["name"]: a["value"] for a in fluent["attributes"]}
     assert attributes["ctDeleted"] is True and fluent["promotionOptIn"] is False
     assert [e.status for e in Ledger(sandbox.ledger_url).entries("customer", source_ids=[target["id"]])] == ["deleted"]
 
     sandbox.fluent_admin.clear_request_counts()
-    stale = materialization_metadata(sandbox.sync(day, assets=[fluent_customers]))  # its staged copy still exists
+    stale = materialization_metadata(sandbox.sync(day, assets=[FLUENT_CUSTOMERS_ASSET]))  # its staged copy exists
     assert stale["superseded"] >= 1 and sandbox.mutations() == {"createCustomer": 0, "updateCustomer": 0}
 
 
@@ -220,12 +247,23 @@ def test_reconciliation_marks_deletions_that_sent_no_message(sandbox: Sandbox) -
     gone = modified_on(sandbox.ct_customers(), day)[:2]
     for customer in gone:
         sandbox.ct_delete(customer["id"])
-    result = reconcile_customer_deletions.execute_in_process(resources=sandbox.resources())
-    output = result.get_step_success_events()[0]
-    assert result.success and output is not None
+    schedule = next(s for s in ENTITY_DEFINITIONS["customers"].schedules if s.name.endswith("deletion_reconciliation"))
+    request = schedule(build_schedule_context(scheduled_execution_time=sandbox.ct.clock.now()))
+    assert isinstance(request, RunRequest)
+    result = execute(sandbox, request)
+    assert result.success
+    metadata = materialization_metadata(result)
+    # Both were pushed before (marked in Fluent); nothing else is missing from commercetools.
+    assert (metadata["mode"], metadata["deactivated"], metadata["gone"], metadata["failed"]) == (
+        "reconcile-deletions", 2, 0, 0
+    )  # fmt: skip
     statuses = {e.key.source_id: e.status for e in Ledger(sandbox.ledger_url).entries("customer")}
     assert {statuses[c["id"]] for c in gone} == {"deleted"}
     assert sum(status == "deleted" for status in statuses.values()) == 2
+    in_fluent = sandbox.fluent_by_username()
+    for customer in gone:  # marked in Fluent, which cannot delete customers
+        fluent = in_fluent[fluent_username("1", customer["email"])]
+        assert {"name": "ctDeleted", "type": "BOOLEAN", "value": True} in fluent["attributes"]
 
 
 def test_redrive_marks_a_failed_customer_that_was_deleted_meanwhile(
@@ -241,16 +279,63 @@ def test_redrive_marks_a_failed_customer_that_was_deleted_meanwhile(
     result = run_redrive(sandbox)
     assert result.success and ledger.entries("customer", status="failed") == []
     assert [e.status for e in ledger.entries("customer", source_ids=[failed.key.source_id])] == ["deleted"]
+    assert materialization_metadata(result)["gone"] == 1  # never reached Fluent: only the ledger learns it
     (evaluation,) = result.get_asset_check_evaluations()
     assert evaluation.passed
 
 
-def test_the_reconciliation_schedule_resyncs_the_last_days() -> None:
-    schedule, deletions = build_reconciliation_schedules(MessagesSettings(reconciliation_days=3))
-    when = datetime.now(UTC).replace(hour=2, minute=0, second=0, microsecond=0)
-    requests = schedule(build_schedule_context(scheduled_execution_time=when))
-    assert [r.partition_key for r in requests] == [
-        (when - timedelta(days=n)).strftime("%Y-%m-%d") for n in (3, 2, 1, 0)
-    ]
-    assert all(r.run_config["ops"]["commercetools__customers"]["config"]["ids"] == [] for r in requests)
-    assert deletions.job_name == "reconcile_customer_deletions"
+def test_the_reconciliation_schedules_resync_the_last_days_and_look_for_deletions() -> None:
+    schedule, deletions = build_entity(CUSTOMERS, TARGETS, MessagesSettings(reconciliation_days=3)).schedules
+    when = date(2026, 11, 20)
+    context = build_schedule_context(scheduled_execution_time=datetime_at(when, 2))
+    requests = schedule(context)
+    assert isinstance(requests, list)
+    assert [r.partition_key for r in requests] == [str(when - timedelta(days=n)) for n in (3, 2, 1, 0)]
+    assert all(r.job_name == "customers_sync" for r in requests)
+    assert all(scope_of(r, "commercetools__customers").get("ids", []) == [] for r in requests)
+    request = deletions(build_schedule_context(scheduled_execution_time=datetime_at(when, 2)))
+    assert isinstance(request, RunRequest)
+    assert (deletions.job_name, request.partition_key) == ("customers_sync", str(when))
+    assert scope_of(request)["reconcile_deletions"] is True and scope_of(request).get("ids", []) == []
+
+
+def datetime_at(day: date, hour: int) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+
+# -- waiting records -----------------------------------------------------------------------------------------
+
+
+def test_the_waiting_sensor_requests_a_run_once_what_a_record_waits_for_has_synced(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    ledger = Ledger(url)
+    ledger.migrate()
+    sensor = build_waiting_sensor(MessagesSettings(), [CUSTOMERS], jobs=ENTITY_DEFINITIONS["customers"].jobs[:1])
+
+    def waiting_tick() -> SensorResult:
+        with build_sensor_context(resources={"ledger": LedgerResource(url=url)}) as context:
+            result = sensor(context)
+        assert isinstance(result, SensorResult)
+        return result
+
+    def record(outcome: Outcome) -> None:
+        ledger.claim([Claim(outcome.key, 1)], owner="r", lease_seconds=60)
+        ledger.record([outcome], owner="r", run_id="r")
+
+    def waiting_on(source_id: str, *needs: str) -> Outcome:
+        return Outcome(LedgerKey("customer", source_id, "1"), "waiting", 1, partition_key="2026-11-20",
+                       waiting_for=tuple(Dependency("customer", source_id=n) for n in needs))  # fmt: skip
+
+    record(waiting_on("c1", "p1"))
+    record(waiting_on("c2", "p1", "p2"))
+    assert waiting_tick().run_requests == []  # nothing it waits for is in Fluent
+    record(Outcome(LedgerKey("customer", "p1", "1"), "synced", 1, fluent_ref="1_p1", fluent_id="9"))
+
+    (request,) = waiting_tick().run_requests or []
+    assert (request.job_name, request.partition_key) == ("customers_sync", "2026-11-20")
+    assert scope_of(request)["ids"] == ["c1"] and scope_of(request, "commercetools__customers")["ids"] == ["c1"]
+    assert [r.run_key for r in waiting_tick().run_requests or []] == [request.run_key]  # the same run, not a new one
+    time.sleep(0.01)
+    record(waiting_on("c1", "p1"))  # that run could not push it after all: it waits again
+    assert [r.run_key for r in waiting_tick().run_requests or []] != [request.run_key]  # so it is tried again
+    ledger.engine.dispose()

@@ -24,27 +24,45 @@ FAILURE_TABLE_ROWS = 200  # the ledger keeps them all; the UI shows the most rec
 class SyncScope(Config):
     """Which records of the partition a run covers.
 
-    Empty ``ids``: every record whose current ``lastModifiedAt`` falls in the partition (a backfill or a full
-    re-sync). With ``ids``: only those records, re-read from commercetools by id (a delta run from the messages
-    sensor, or a targeted re-sync); then exactly one partition may be selected.
+    Default: every record whose current ``lastModifiedAt`` falls in the partition (a backfill or a full re-sync).
+    The other scopes cover exactly one partition and re-read records by id:
+
+    * ``ids``: those records (a delta run from the messages sensor, or a targeted re-sync);
+    * ``redrive``: the entity's failed records (or, with ``ids``, those) from any partition;
+    * ``deleted_ids``: records deleted in commercetools, deactivated in Fluent without a re-read;
+    * ``reconcile_deletions``: every record the ledger knows and commercetools no longer has, deactivated.
+
+    Records asked for by id that commercetools no longer returns (deleted, unpublished) are deactivated too.
     """
 
     ids: list[str] = Field(default_factory=list, description="commercetools ids to re-read; empty = whole partition")
+    redrive: bool = Field(default=False, description="re-read and push the entity's failed records (or `ids`)")
+    deleted_ids: list[str] = Field(default_factory=list, description="commercetools ids deleted there")
+    reconcile_deletions: bool = Field(default=False, description="deactivate what commercetools no longer has")
     trigger: str = Field(default="", description="why the run was requested (set by sensors and schedules)")
 
     @property
     def mode(self) -> str:
+        if self.redrive:
+            return "redrive"
+        if self.deleted_ids:
+            return "delete"
+        if self.reconcile_deletions:
+            return "reconcile-deletions"
         return "delta" if self.ids else "full"
 
-    def dataset_name(self) -> str:
-        """Named by the ids (not the run) so that re-executing a failed step finds what its upstream staged."""
-        if not self.ids:
+    def dataset_name(self, root_run_id: str) -> str:
+        """Named by the ids (or, when the run finds them itself, by the root run) and not by the run, so that
+        re-executing a failed step finds what its upstream staged."""
+        if self.mode == "full":
             return FULL
-        return "delta-" + hashlib.sha256("\n".join(sorted(set(self.ids))).encode()).hexdigest()[:16]
+        chosen = self.ids or self.deleted_ids
+        basis = "\n".join(sorted(set(chosen))) if chosen else root_run_id
+        return f"delta-{self.mode}-" + hashlib.sha256(basis.encode()).hexdigest()[:16]
 
     def check_partitions(self, partition_keys: Sequence[str]) -> None:
-        if self.ids and len(partition_keys) != 1:
-            raise ValueError(f"a run with ids covers one partition, not {len(partition_keys)}")
+        if self.mode != "full" and len(partition_keys) != 1:
+            raise ValueError(f"a {self.mode} run covers one partition, not {len(partition_keys)}")
 
 
 _PROBLEM_SCHEMA = TableSchema(
@@ -92,26 +110,34 @@ def report_metadata(report: SyncReport, *, mode: str, run_id: str, partitions: S
                                          f"{partitions[0]} .. {partitions[-1]} ({len(partitions)})"),
         "records_read": report.records_read,
         **{name: counts.get(name, 0) for name in
-           ("created", "updated", "unchanged", "linked", "superseded", "skipped", "failed")},
+           ("created", "updated", "unchanged", "linked", "superseded", "skipped", "waiting", "failed",
+            "deactivated", "gone", "noted")},
         "records_per_second": MetadataValue.float(round(report.records_per_second, 1)),
         "seconds": MetadataValue.float(round(report.seconds, 2)),
         "failures": problem_table(report.failures, run_id),
         "skips": problem_table(report.skips, run_id),
+        "waiting_records": problem_table(report.waiting, run_id),
+        "notes": problem_table(report.notes, run_id),
     }  # fmt: skip
 
 
 def outstanding_failures(
     ledger: Ledger, entity_type: str, redrive_job: str
 ) -> tuple[bool, AssetCheckSeverity, dict[str, Any]]:
-    """The failures check, from the ledger: red while any record is failed, whichever partition it came from."""
+    """The failures check, from the ledger: red while any record is failed, whichever partition it came from.
+    Waiting records are listed beside the failures: they are pushed on their own once what they wait for has
+    synced, so they do not fail the check."""
     failed = ledger.entries(entity_type, status="failed", limit=FAILURE_TABLE_ROWS)
+    waiting = ledger.entries(entity_type, status="waiting", limit=FAILURE_TABLE_ROWS)
     counts = ledger.status_counts(entity_type)
     metadata: dict[str, Any] = {
-        "failed": counts.get("failed", 0),
-        "synced": counts.get("synced", 0),
-        "skipped": counts.get("skipped", 0),
+        **{name: counts.get(name, 0) for name in ("failed", "waiting", "synced", "skipped", "deleted", "inactive")},
         "outstanding_failures": _table([_ledger_row(entry) for entry in failed]),
-        "redrive": MetadataValue.md(f"Re-drive from **Jobs > {redrive_job}** (empty `ids` = every failed record)."),
+        "waiting_records": _table([_ledger_row(entry) for entry in waiting]),
+        "redrive": MetadataValue.md(
+            f"Re-drive from **Jobs > {redrive_job} > Launchpad**: pick any partition (e.g. today's); empty `ids` "
+            "re-drives every failed record, whichever partition it came from."
+        ),
     }
     return counts.get("failed", 0) == 0, AssetCheckSeverity.ERROR, metadata
 

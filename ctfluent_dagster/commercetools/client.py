@@ -35,15 +35,11 @@ from ctfluent_dagster.transport import (
 
 MAX_PAGE_SIZE = 500  # the API's `limit` maximum
 IDS_PER_QUERY = 100  # keeps `id in :ids` URLs far below common URL length limits
-# Reading needs only `view_*`; `manage_project` grants everything and is refused outright.
-READ_SCOPES = ("view_customers", "view_messages", "view_project_settings", "view_stores")
+# Reading needs only `view_*`; `manage_project` grants everything and is refused outright. These are what the
+# core reads (messages, the project's message settings); each entity declares the scopes of its own resources.
+BASE_READ_SCOPES = ("view_messages", "view_project_settings")
 _SCOPE_NAME = re.compile(r"^[a-z_]+$")
-# Returned by the API (hashed) but never needed by the sync: dropped before anything is staged.
-_CUSTOMER_SECRETS = ("password",)
-
-
-def _without_secrets(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in record.items() if k not in _CUSTOMER_SECRETS} for record in page]
+Params = Sequence[tuple[str, str]]
 
 
 class CommercetoolsSettings(BaseModel):
@@ -54,7 +50,7 @@ class CommercetoolsSettings(BaseModel):
     project_key: str
     client_id: str
     client_secret: SecretStr
-    scopes: tuple[str, ...] = READ_SCOPES
+    scopes: tuple[str, ...] = BASE_READ_SCOPES
     region: str | None = None
     api_url: str | None = None
     auth_url: str | None = None
@@ -202,12 +198,15 @@ class CommercetoolsClient(BearerJsonApi):
         with_total: bool = False,
         variables: Mapping[str, str | Sequence[str]] | None = None,
         expand: Sequence[str] = (),
+        extra: Params = (),
     ) -> PagedQueryResponse[dict[str, Any]]:
-        """One page of `GET /{projectKey}/{resource}` with the API's own query parameters."""
+        """One page of `GET /{projectKey}/{resource}` with the API's own query parameters (``extra``: the
+        resource's own, e.g. ``staged=false`` for product projections)."""
         params: list[tuple[str, str]] = [
             ("limit", str(limit)),
             ("offset", str(offset)),
             ("withTotal", "true" if with_total else "false"),
+            *extra,
         ]
         if where:
             params.append(("where", where))
@@ -225,6 +224,7 @@ class CommercetoolsClient(BearerJsonApi):
         where: str | None = None,
         variables: Mapping[str, str | Sequence[str]] | None = None,
         page_size: int = MAX_PAGE_SIZE,
+        extra: Params = (),
     ) -> Iterator[list[dict[str, Any]]]:
         """Every matching record, page by page, by id cursor; stops on a short page, never on `total`."""
         last_id: str | None = None
@@ -236,6 +236,7 @@ class CommercetoolsClient(BearerJsonApi):
                 sort=["id asc"],
                 limit=page_size,
                 variables=variables,
+                extra=extra,
             )
             if page.results:
                 yield page.results
@@ -243,25 +244,23 @@ class CommercetoolsClient(BearerJsonApi):
             if page.count < page_size:
                 return
 
-    def customers_modified_between(
-        self, start: datetime, end: datetime, page_size: int = MAX_PAGE_SIZE
+    def modified_between(
+        self, resource: str, start: datetime, end: datetime, *, extra: Params = (), page_size: int = MAX_PAGE_SIZE
     ) -> Iterator[list[dict[str, Any]]]:
-        """Customers whose *current* `lastModifiedAt` lies in ``[start, end)``, as raw JSON pages."""
+        """Records whose *current* `lastModifiedAt` lies in ``[start, end)``, as raw JSON pages."""
         window = all_of(f"lastModifiedAt >= {timestamp(start)}", f"lastModifiedAt < {timestamp(end)}")
-        for page in self.iterate_by_id("customers", where=window, page_size=page_size):
-            yield _without_secrets(page)
+        yield from self.iterate_by_id(resource, where=window, page_size=page_size, extra=extra)
 
-    def customers_by_ids(self, ids: Sequence[str]) -> Iterator[list[dict[str, Any]]]:
-        """The current state of these customers (missing ids, e.g. deleted ones, are simply absent)."""
+    def by_ids(self, resource: str, ids: Sequence[str], *, extra: Params = ()) -> Iterator[list[dict[str, Any]]]:
+        """The current state of these records (missing ids, e.g. deleted ones, are simply absent)."""
         unique = sorted(set(ids))
         for start in range(0, len(unique), IDS_PER_QUERY):
             chunk = unique[start : start + IDS_PER_QUERY]
-            for page in self.iterate_by_id("customers", where="id in :ids", variables={"ids": chunk}):
-                yield _without_secrets(page)
+            yield from self.iterate_by_id(resource, where="id in :ids", variables={"ids": chunk}, extra=extra)
 
-    def all_ids(self, resource: str, where: str | None = None) -> Iterator[str]:
+    def all_ids(self, resource: str, where: str | None = None, *, extra: Params = ()) -> Iterator[str]:
         """Only the ids of a resource (for reconciliation), page by page."""
-        for page in self.iterate_by_id(resource, where=where):
+        for page in self.iterate_by_id(resource, where=where, extra=extra):
             yield from (record["id"] for record in page)
 
     def project(self) -> Project:

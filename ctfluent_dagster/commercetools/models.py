@@ -6,7 +6,9 @@ keep their payload in ``Message.model_extra``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,28 +59,37 @@ class Address(CtModel):
     email: str | None = None
 
 
-class Customer(CtModel):
-    id: str
-    version: int
-    created_at: datetime
-    last_modified_at: datetime
-    email: str
-    key: str | None = None
-    customer_number: str | None = None
-    external_id: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    middle_name: str | None = None
-    title: str | None = None
-    salutation: str | None = None
-    company_name: str | None = None
-    date_of_birth: str | None = None
-    addresses: list[Address] = Field(default_factory=list)
-    default_shipping_address_id: str | None = None
-    default_billing_address_id: str | None = None
-    locale: str | None = None
-    stores: list[StoreKeyReference] = Field(default_factory=list)
-    custom: CustomFields | None = None
+class Money(CtModel):
+    """``CentPrecisionMoney`` (or ``HighPrecisionMoney``): the value is ``centAmount / 10**fractionDigits``."""
+
+    currency_code: str
+    cent_amount: int
+    fraction_digits: int = 2
+    type: str = "centPrecision"
+
+    @property
+    def amount(self) -> Decimal:
+        return Decimal(self.cent_amount).scaleb(-self.fraction_digits)
+
+
+LocalizedString = dict[str, str]
+
+
+def localized(value: LocalizedString | None, chain: Sequence[str], any_locale: bool = True) -> str | None:
+    """The text in the first locale of ``chain`` that has one (``en`` also matches ``en-US``); else, with
+    ``any_locale``, the text of the first locale in alphabetical order; else None."""
+    if not value:
+        return None
+    for locale in chain:
+        if value.get(locale):
+            return value[locale]
+        language = locale.split("-")[0]
+        for candidate in sorted(value):
+            if candidate.split("-")[0] == language and value[candidate]:
+                return value[candidate]
+    if any_locale:
+        return next((value[locale] for locale in sorted(value) if value[locale]), None)
+    return None
 
 
 class MessagesConfiguration(CtModel):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ctfluent_dagster.commercetools.models import Customer
+from ctfluent_dagster.entities.customers.models import Customer
 
 
 def add_loyalty_tier(payload: dict[str, Any], customer: Customer) -> dict[str, Any]:

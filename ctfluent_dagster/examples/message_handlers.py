@@ -3,9 +3,10 @@
     messages:
       handlers: ["ctfluent_dagster.examples.message_handlers:TaggedCustomerUpsert"]
 
-It keeps the name ``customer.upsert`` with a higher priority, so the shipped route now uses it: the runs it plans
-are the shipped ones, tagged for the CRM team (Dagster can filter, alert and limit concurrency by tag). A handler
-for a new route works the same way: give it the name the route's ``handler`` refers to.
+It keeps the name ``customer.upsert`` with a higher priority, so the shipped route now uses it. Its constructor
+takes the handler it replaces, so the runs it plans are the shipped ones, tagged for the CRM team (Dagster can
+filter, alert and limit concurrency by tag). A handler for a new route works the same way: give it the name the
+route's ``handler`` refers to (and a constructor without arguments).
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from ctfluent_dagster.commercetools.models import Message
-from ctfluent_dagster.messages.handlers import CustomerUpsertHandler
-from ctfluent_dagster.messages.routing import Route, RunPlan
+from ctfluent_dagster.messages.routing import MessageHandler, Route, RunPlan
 
 
-class TaggedCustomerUpsert(CustomerUpsertHandler):
+class TaggedCustomerUpsert:
     name = "customer.upsert"
     priority = 10  # beats the shipped handler (priority 0)
+
+    def __init__(self, replaces: MessageHandler) -> None:
+        self.replaces = replaces
 
     def plan(self, route: Route, day: str, resource_ids: Sequence[str], messages: Sequence[Message]) -> list[RunPlan]:
         return [
             replace(plan, tags={**plan.tags, "team": "crm"})
-            for plan in super().plan(route, day, resource_ids, messages)
+            for plan in self.replaces.plan(route, day, resource_ids, messages)
         ]

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -126,6 +127,18 @@ def error_from_graphql(errors: Sequence[Mapping[str, Any]], status: int | None =
     return FluentGraphQLError(details, status)
 
 
+def _graphql_values(value: Any) -> Any:
+    """Variables as JSON: money is kept as ``Decimal`` up to here and sent as Fluent's ``Float`` (the shortest
+    float that reads back as the same decimal, so 19.99 stays 19.99 on the wire)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {key: _graphql_values(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_graphql_values(item) for item in value]
+    return value
+
+
 class FluentClient(BearerJsonApi):
     api_name = "fluent"
 
@@ -214,7 +227,11 @@ class FluentClient(BearerJsonApi):
         return self.call(
             "POST",
             "/graphql",
-            json={"query": operation.document, "variables": dict(variables), "operationName": operation.name},
+            json={
+                "query": operation.document,
+                "variables": _graphql_values(variables),
+                "operationName": operation.name,
+            },
             parse=parse_answer,
             retry_safe=operation.retry_safe,
         )

@@ -1,14 +1,21 @@
-"""The GraphQL documents the project sends to Fluent: one named operation per file in ``operations/``.
+"""The GraphQL documents the project sends to Fluent: one named operation per ``.graphql`` file.
 
-Every file is validated against the real Fluent schema by a test. A document changed at run time (an extension
-hook altering the selected fields) is validated again before it is sent, by :class:`FluentClient`.
+Each entity keeps its documents in its own ``operations/`` folder (the core keeps the few it needs itself in
+``fluent/operations/``); :class:`OperationSet` loads one folder. Every file is validated against the real Fluent
+schema by a test. A document changed at run time (an extension hook altering the selected fields) is validated
+again before it is sent, by :class:`FluentClient`.
+
+Whether a mutation may be sent again after a lost answer is declared in its file, by a comment line
+``# retry-safe: <why>`` (e.g. keyed by a unique ref, so a replayed create fails as "already exists" and an update
+sets the same values again). Queries are always safe to retry; other mutations never are.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cached_property
 from pathlib import Path
 
 from graphql import (
@@ -24,11 +31,8 @@ from graphql import (
     visit,
 )
 
-OPERATIONS_DIR = Path(__file__).with_name("operations")
-
-# Mutations keyed by a business key: replaying an applied create fails as "already exists" (which the sync
-# resolves by lookup), and an update sets the same values again. Only these may be retried after a lost answer.
-KEYED_MUTATIONS = frozenset({"CreateCustomer", "UpdateCustomer"})
+CORE_OPERATIONS_DIR = Path(__file__).with_name("operations")
+_RETRY_SAFE = re.compile(r"^#\s*retry-safe:\s*\S", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -37,11 +41,11 @@ class Operation:
     document: str
     is_mutation: bool
     root_field: str
-    keyed: bool = False  # a batch of a keyed mutation is keyed too
+    keyed: bool = False  # declared retry-safe in its file; a batch of a keyed mutation is keyed too
 
     @property
     def retry_safe(self) -> bool:
-        return not self.is_mutation or self.keyed or self.name in KEYED_MUTATIONS
+        return not self.is_mutation or self.keyed
 
     def _definition(self) -> OperationDefinitionNode:
         definition = parse(self.document).definitions[0]
@@ -119,13 +123,25 @@ def _load(path: Path) -> Operation:
         document=document,
         is_mutation=definition.operation is OperationType.MUTATION,
         root_field=root[0].name.value,
+        keyed=bool(_RETRY_SAFE.search(document)),
     )
 
 
-@cache
-def all_operations() -> dict[str, Operation]:
-    return {path.stem: _load(path) for path in sorted(OPERATIONS_DIR.glob("*.graphql"))}
+class OperationSet:
+    """The operations of one folder, by name (loaded once)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @cached_property
+    def by_name(self) -> dict[str, Operation]:
+        return {path.stem: _load(path) for path in sorted(self.directory.glob("*.graphql"))}
+
+    def __getitem__(self, name: str) -> Operation:
+        try:
+            return self.by_name[name]
+        except KeyError:
+            raise KeyError(f"no operation {name!r} in {self.directory}") from None
 
 
-def operation(name: str) -> Operation:
-    return all_operations()[name]
+CORE_OPERATIONS = OperationSet(CORE_OPERATIONS_DIR)

@@ -14,8 +14,9 @@ sync_state = Table(
     metadata,
     Column("entity_type", String(32), primary_key=True),
     Column("source_id", String(64), primary_key=True),
-    # The Fluent retailer (customers) or catalogue the record was pushed to; "" when none could be chosen.
-    Column("target_key", String(64), primary_key=True),
+    # Which Fluent record of the source this row is: the retailer (customers), the catalogue (categories,
+    # standard products), catalogue and SKU (variants); "" when none could be chosen.
+    Column("target_key", String(255), primary_key=True),
     Column("status", String(16), nullable=False),
     # A masked pointer to the source record (e.g. "j***@e***.com") for failure lists; never personal data.
     Column("label", String(320)),
@@ -23,6 +24,9 @@ sync_state = Table(
     Column("fluent_ref", String(512)),
     Column("fluent_id", String(64)),
     Column("payload_hash", String(64)),
+    # Fingerprint of what the mapping depended on (settings, code): with an equal commercetools version, an equal
+    # fingerprint means the record would map to the same thing, so a no-change run need not even read it.
+    Column("config_hash", String(64)),
     Column("error_code", String(64)),
     Column("error_message", Text),
     Column("attempts", Integer, nullable=False, server_default="0"),
@@ -30,6 +34,12 @@ sync_state = Table(
     Column("partition_key", String(64)),
     Column("lease_owner", String(64)),
     Column("lease_expires_at", DateTime(timezone=True)),
+    # "host:pid" of the process holding the lease: a claimer on the same host sees at once that it died.
+    Column("lease_holder", String(128)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # JSON list of the Fluent records a "waiting" record references and that are not in Fluent yet.
+    Column("waiting_for", Text),
     Index("ix_ctfluent_sync_state_status", "entity_type", "status"),
+    Index("ix_ctfluent_sync_state_ref", "entity_type", "fluent_ref"),
+    Index("ix_ctfluent_sync_state_lease", "lease_owner"),
 )

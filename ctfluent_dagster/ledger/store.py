@@ -3,10 +3,16 @@
 It makes re-runs cheap (an unchanged payload hash sends nothing), keeps runs that race on the same records
 apart, and remembers failures until they are re-driven.
 
-Racing runs (a backfill, a sensor run and a re-drive may touch one customer at once) are kept apart by *leases*:
+Racing runs (a backfill, a sensor run and a re-drive may touch one record at once) are kept apart by *leases*:
 before pushing, a run claims its records in one short transaction; a record leased by another live run is
 "busy" and waits, and a record whose ledger version is newer than the run's copy is "superseded" and never
-pushed (so an old partition never overwrites a newer change). Leases of a dead run expire.
+pushed (so an old partition never overwrites a newer change). Leases are short and renewed by the holding run's
+heartbeat, so a dead run's leases lapse quickly; a lease whose holder is known to be dead (its process is gone on
+this host, or the orchestrator says the run ended) is taken over at once.
+
+A record that references another entity's Fluent record (a product its categories) is resolved through the
+ledger: :meth:`Ledger.resolve` finds the referenced records that are in Fluent; a record whose references are not
+there yet is recorded as "waiting", with what it waits for.
 
 ``CTFLUENT_LEDGER_URL`` selects the database: SQLite by default, PostgreSQL in production.
 """
@@ -16,9 +22,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import socket
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -35,7 +44,11 @@ from ctfluent_dagster.settings import state_dir
 
 log = logging.getLogger(__name__)
 
-Status = Literal["pending", "synced", "skipped", "failed", "deleted"]
+# deleted: gone from commercetools for good, later changes of the id are ignored; inactive: deactivated in Fluent
+# (e.g. an unpublished product), pushed again when it comes back.
+Status = Literal["pending", "synced", "skipped", "waiting", "failed", "deleted", "inactive"]
+# Whether a lease owner (a run id) is still running: True/False, or None when it cannot be told.
+Liveness = Callable[[str], bool | None]
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _PG_DEADLOCK = "40P01"
 _DEADLOCK_RETRIES = 5
@@ -59,6 +72,38 @@ class LedgerKey:
 
 
 @dataclass(frozen=True)
+class Dependency:
+    """A Fluent record another record references, named by its commercetools id or by its Fluent ref."""
+
+    entity_type: str
+    source_id: str | None = None
+    ref: str | None = None
+    target_key: str | None = None  # when the source has several Fluent records (one per retailer)
+    label: str = field(default="", compare=False)  # how to name it to a user, e.g. the category key
+
+    def describe(self) -> str:
+        return f"{self.entity_type} {self.label or self.ref or self.source_id}"
+
+    def to_json(self) -> dict[str, str]:
+        fields = {"entity_type": self.entity_type, "source_id": self.source_id, "ref": self.ref,
+                  "target_key": self.target_key, "label": self.label}  # fmt: skip
+        return {name: value for name, value in fields.items() if value}
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, str]) -> Dependency:
+        return cls(value["entity_type"], value.get("source_id"), value.get("ref"), value.get("target_key"),
+                   value.get("label", ""))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FluentIdentity:
+    """A record the ledger knows to be in Fluent."""
+
+    ref: str
+    id: str | None
+
+
+@dataclass(frozen=True)
 class LedgerEntry:
     key: LedgerKey
     status: Status
@@ -73,6 +118,7 @@ class LedgerEntry:
     run_id: str | None
     partition_key: str | None
     updated_at: datetime
+    waiting_for: tuple[Dependency, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,11 +128,21 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Busy:
+    """A record another live run holds, and until when its lease runs (unless renewed)."""
+
+    claim: Claim
+    owner: str
+    until: datetime
+
+
+@dataclass(frozen=True)
 class ClaimResult:
     claimed: list[tuple[Claim, LedgerEntry]]  # leased to us; the entry is the state before this run
     superseded: list[tuple[Claim, LedgerEntry]]  # the ledger holds a newer version, or the record was deleted
-    busy: list[Claim]  # leased by another live run
+    busy: list[Busy]  # leased by another live run
     siblings: list[LedgerEntry]  # other targets of the same source records, not claimed
+    taken_over: dict[str, int] = field(default_factory=dict)  # dead runs whose leases we took, with counts
 
 
 @dataclass(frozen=True)
@@ -101,6 +157,27 @@ class Outcome:
     error_code: str | None = None
     error_message: str | None = None
     partition_key: str | None = None
+    waiting_for: tuple[Dependency, ...] = ()
+    config_hash: str | None = None
+
+
+def current_holder() -> str:
+    """This process, as a lease holder."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _holder_is_dead(holder: str | None) -> bool:
+    """True only when the holder is a process of this host that no longer exists."""
+    host, _, pid = (holder or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def payload_fingerprint(payload: Any) -> str:
@@ -129,6 +206,7 @@ def _entry(row: Any) -> LedgerEntry:
         run_id=row.run_id,
         partition_key=row.partition_key,
         updated_at=_utc(row.updated_at) or datetime.now(UTC),
+        waiting_for=tuple(Dependency.from_json(d) for d in json.loads(row.waiting_for or "[]")),
     )
 
 
@@ -162,8 +240,14 @@ class Ledger:
 
     # -- claims and outcomes -----------------------------------------------------------------------
 
-    def claim(self, claims: Sequence[Claim], owner: str, lease_seconds: float) -> ClaimResult:
-        """Lease these records to ``owner`` unless another run holds them or the ledger knows a newer version."""
+    def claim(
+        self, claims: Sequence[Claim], owner: str, lease_seconds: float, is_alive: Liveness | None = None
+    ) -> ClaimResult:
+        """Lease these records to ``owner`` unless another live run holds them or the ledger knows a newer version.
+
+        A lease is taken over at once when its holder's process is gone from this host, or ``is_alive`` says its
+        run has ended; otherwise it is respected until it expires.
+        """
         if not claims:
             return ClaimResult([], [], [], [])
         entity_types = {c.key.entity_type for c in claims}
@@ -172,7 +256,7 @@ class Ledger:
         (entity_type,) = entity_types
         for attempt in range(_DEADLOCK_RETRIES):
             try:
-                return self._claim_once(entity_type, claims, owner, lease_seconds)
+                return self._claim_once(entity_type, claims, owner, lease_seconds, is_alive)
             except OperationalError as exc:
                 # Racing claims lock rows in one key order, but PostgreSQL may still pick one as a deadlock
                 # victim (e.g. against a concurrent insert); the victim's transaction rolled back: try again.
@@ -181,8 +265,19 @@ class Ledger:
                 log.info("ledger claim chosen as a deadlock victim; retrying")
         raise AssertionError("unreachable")
 
-    def _claim_once(self, entity_type: str, claims: Sequence[Claim], owner: str, lease_seconds: float) -> ClaimResult:
+    def _claim_once(
+        self, entity_type: str, claims: Sequence[Claim], owner: str, lease_seconds: float, is_alive: Liveness | None
+    ) -> ClaimResult:
         now = datetime.now(UTC)
+        dead: dict[str, bool] = {}
+
+        def ended(row: Any) -> bool:
+            if row.lease_owner not in dead:
+                dead[row.lease_owner] = _holder_is_dead(row.lease_holder) or (
+                    is_alive is not None and is_alive(row.lease_owner) is False
+                )
+            return dead[row.lease_owner]
+
         source_ids = sorted({c.key.source_id for c in claims})
         with self.engine.begin() as conn:
             self._insert_missing(conn, claims, now)
@@ -195,14 +290,19 @@ class Ledger:
             rows = {(r.source_id, r.target_key): r for r in conn.execute(query)}
             claimed: list[tuple[Claim, LedgerEntry]] = []
             superseded: list[tuple[Claim, LedgerEntry]] = []
-            busy: list[Claim] = []
+            busy: list[Busy] = []
+            taken_over: dict[str, int] = defaultdict(int)
             for claim in claims:
                 row = rows.pop((claim.key.source_id, claim.key.target_key))
                 entry = _entry(row)
                 lease_expiry = _utc(row.lease_expires_at)
-                if row.lease_owner not in (None, owner) and lease_expiry is not None and lease_expiry > now:
-                    busy.append(claim)
-                elif row.status == "deleted" or (row.source_version or 0) > claim.version:
+                live_lease = row.lease_owner not in (None, owner) and lease_expiry is not None and lease_expiry > now
+                if live_lease and lease_expiry is not None and not ended(row):
+                    busy.append(Busy(claim, row.lease_owner, lease_expiry))
+                    continue
+                if live_lease:
+                    taken_over[row.lease_owner] += 1
+                if row.status == "deleted" or (row.source_version or 0) > claim.version:
                     superseded.append((claim, entry))
                 else:
                     claimed.append((claim, entry))
@@ -215,9 +315,24 @@ class Ledger:
                             [(c.key.source_id, c.key.target_key) for c, _ in claimed]
                         ),
                     )
-                    .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds))
+                    .values(
+                        lease_owner=owner,
+                        lease_expires_at=now + timedelta(seconds=lease_seconds),
+                        lease_holder=current_holder(),
+                    )
                 )
-        return ClaimResult(claimed, superseded, busy, [_entry(r) for r in rows.values()])
+        siblings = [_entry(r) for r in rows.values()]
+        return ClaimResult(claimed, superseded, busy, siblings, dict(taken_over))
+
+    def renew(self, owner: str, lease_seconds: float) -> int:
+        """Extend every lease ``owner`` holds (the run's heartbeat); returns how many."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                sync_state.update()
+                .where(sync_state.c.lease_owner == owner)
+                .values(lease_expires_at=datetime.now(UTC) + timedelta(seconds=lease_seconds))
+            )
+        return int(result.rowcount)
 
     def _insert_missing(self, conn: Connection, claims: Sequence[Claim], now: datetime) -> None:
         values = [
@@ -235,7 +350,8 @@ class Ledger:
         conn.execute(dialect_insert(sync_state).on_conflict_do_nothing(), values)
 
     def record(self, outcomes: Sequence[Outcome], owner: str, run_id: str, retire: Iterable[LedgerKey] = ()) -> int:
-        """Write outcomes of leased records and release them; delete ``retire`` (stale skips/failures).
+        """Write outcomes of leased records and release them; delete ``retire`` (rows of targets
+        the source no longer maps to, that need nothing in Fluent).
 
         Returns how many outcomes were written: fewer than given means a lease had expired and another run took
         the record over (its outcome wins).
@@ -267,8 +383,11 @@ class Ledger:
                         attempts=case((bindparam("status") == "failed", sync_state.c.attempts + 1), else_=0),
                         run_id=run_id,
                         partition_key=bindparam("partition_key"),
+                        waiting_for=bindparam("waiting_for"),
+                        config_hash=bindparam("config_hash"),
                         lease_owner=None,
                         lease_expires_at=None,
+                        lease_holder=None,
                         updated_at=now,
                     )
                 )
@@ -288,6 +407,8 @@ class Ledger:
                             "error_code": o.error_code,
                             "error_message": o.error_message,
                             "partition_key": o.partition_key,
+                            "waiting_for": json.dumps([d.to_json() for d in o.waiting_for]) if o.waiting_for else None,
+                            "config_hash": o.config_hash,
                         }
                         for o in outcomes
                     ],
@@ -299,7 +420,7 @@ class Ledger:
                         sync_state.c.entity_type == key.entity_type,
                         sync_state.c.source_id == key.source_id,
                         sync_state.c.target_key == key.target_key,
-                        sync_state.c.status.in_(["pending", "skipped", "failed"]),
+                        sync_state.c.status.in_(["pending", "skipped", "waiting", "failed", "inactive"]),
                         (sync_state.c.lease_owner.is_(None)) | (sync_state.c.lease_expires_at < now),
                     )
                 )
@@ -317,8 +438,90 @@ class Ledger:
                         sync_state.c.target_key == key.target_key,
                         sync_state.c.lease_owner == owner,
                     )
-                    .values(lease_owner=None, lease_expires_at=None)
+                    .values(lease_owner=None, lease_expires_at=None, lease_holder=None)
                 )
+
+    # -- the cheap no-change path and references ---------------------------------------------------
+
+    def unchanged(self, entity_type: str, candidates: Sequence[tuple[LedgerKey, int, str]]) -> set[LedgerKey]:
+        """Of these (key, commercetools version, payload hash), the ones the ledger holds as synced with the same
+        version and hash: nothing to do for them, and no need to claim or record them."""
+        if not candidates:
+            return set()
+        query = select(
+            sync_state.c.source_id, sync_state.c.target_key, sync_state.c.source_version, sync_state.c.payload_hash
+        ).where(
+            sync_state.c.entity_type == entity_type,
+            sync_state.c.source_id.in_(sorted({key.source_id for key, _, _ in candidates})),
+            sync_state.c.status == "synced",
+        )
+        with self.engine.connect() as conn:
+            known = {(r.source_id, r.target_key): (r.source_version, r.payload_hash) for r in conn.execute(query)}
+        return {
+            key
+            for key, version, payload_hash in candidates
+            if known.get((key.source_id, key.target_key)) == (version, payload_hash)
+        }
+
+    def settled(
+        self, entity_type: str, versions: Sequence[tuple[str, int]], config_hash: str
+    ) -> dict[str, Counter[str]]:
+        """Of these (commercetools id, version), the sources with nothing to do: every Fluent record of theirs is
+        synced or skipped at this version with this mapping fingerprint (others are only deactivated targets), so
+        mapping them again would give the same. Returns their record counts by status."""
+        if not versions:
+            return {}
+        wanted = dict(versions)
+        query = select(
+            sync_state.c.source_id, sync_state.c.status, sync_state.c.source_version, sync_state.c.config_hash
+        ).where(sync_state.c.entity_type == entity_type, sync_state.c.source_id.in_(sorted(wanted)))
+        rows: dict[str, list[Any]] = defaultdict(list)
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                rows[row.source_id].append(row)
+        settled: dict[str, Counter[str]] = {}
+        for source_id, source_rows in rows.items():
+            live = [r for r in source_rows if r.status not in ("inactive", "deleted")]
+            if live and all(
+                r.status in ("synced", "skipped")
+                and r.source_version == wanted[source_id]
+                and r.config_hash == config_hash
+                for r in live
+            ):
+                settled[source_id] = Counter(r.status for r in live)
+        return settled
+
+    def resolve(self, dependencies: Iterable[Dependency]) -> dict[Dependency, FluentIdentity]:
+        """The referenced records that are in Fluent, by the ledger (created, and not deleted since)."""
+        by_source: dict[str, set[str]] = defaultdict(set)
+        by_ref: dict[str, set[str]] = defaultdict(set)
+        wanted = set(dependencies)
+        for dependency in wanted:
+            if dependency.source_id is not None:
+                by_source[dependency.entity_type].add(dependency.source_id)
+            elif dependency.ref is not None:
+                by_ref[dependency.entity_type].add(dependency.ref)
+        columns = (sync_state.c.entity_type, sync_state.c.source_id, sync_state.c.target_key,
+                   sync_state.c.fluent_ref, sync_state.c.fluent_id)  # fmt: skip
+        in_fluent = (sync_state.c.fluent_ref.is_not(None), sync_state.c.status != "deleted")
+        rows: list[Any] = []
+        with self.engine.connect() as conn:
+            for column, wanted_values in ((sync_state.c.source_id, by_source), (sync_state.c.fluent_ref, by_ref)):
+                for entity_type, values in wanted_values.items():
+                    where = (sync_state.c.entity_type == entity_type, column.in_(sorted(values)), *in_fluent)
+                    rows += conn.execute(select(*columns).where(*where)).all()
+        found: dict[Dependency, FluentIdentity] = {}
+        for row in sorted(rows, key=lambda r: (r.entity_type, r.source_id, r.target_key)):
+            record = FluentIdentity(row.fluent_ref, row.fluent_id)
+            for candidate in (
+                Dependency(row.entity_type, source_id=row.source_id),
+                Dependency(row.entity_type, source_id=row.source_id, target_key=row.target_key),
+                Dependency(row.entity_type, ref=row.fluent_ref),
+                Dependency(row.entity_type, ref=row.fluent_ref, target_key=row.target_key),
+            ):
+                if candidate in wanted:
+                    found.setdefault(candidate, record)
+        return found
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -326,24 +529,28 @@ class Ledger:
         self,
         entity_type: str,
         *,
-        status: Status | None = None,
+        status: Status | Sequence[Status] | None = None,
         source_ids: Sequence[str] | None = None,
         limit: int | None = None,
     ) -> list[LedgerEntry]:
         query = select(sync_state).where(sync_state.c.entity_type == entity_type)
         if status is not None:
-            query = query.where(sync_state.c.status == status)
+            query = query.where(sync_state.c.status.in_([status] if isinstance(status, str) else list(status)))
         if source_ids is not None:
             query = query.where(sync_state.c.source_id.in_(list(source_ids)))
         query = query.order_by(sync_state.c.updated_at.desc(), sync_state.c.source_id).limit(limit)
         with self.engine.connect() as conn:
             return [_entry(row) for row in conn.execute(query)]
 
-    def source_ids(self, entity_type: str, *, exclude_status: Status | None = None) -> set[str]:
-        """The commercetools ids the ledger knows (for reconciliation)."""
+    def source_ids(
+        self, entity_type: str, *, status: Sequence[Status] | None = None, exclude_status: Sequence[Status] = ()
+    ) -> set[str]:
+        """The commercetools ids the ledger knows (for reconciliation and re-drive)."""
         query = select(sync_state.c.source_id).where(sync_state.c.entity_type == entity_type).distinct()
-        if exclude_status is not None:
-            query = query.where(sync_state.c.status != exclude_status)
+        if status is not None:
+            query = query.where(sync_state.c.status.in_(list(status)))
+        if exclude_status:
+            query = query.where(sync_state.c.status.not_in(list(exclude_status)))
         with self.engine.connect() as conn:
             return {str(source_id) for (source_id,) in conn.execute(query)}
 

@@ -1,6 +1,7 @@
 """Routes and handlers: which messages lead to which runs.
 
-A route (see ``routes.yaml``) selects messages by resource type and message type and names a handler; handlers
+A route (each entity ships its own ``routes.yaml``, after the Fluent Connect SDK's ``application-connector.yml``)
+selects messages by resource type and message type and names a handler; handlers
 are looked up by name in a registry where, for the same name, the highest priority wins, so a user can add a
 handler or replace a shipped one by configuration (a dotted path), without forking the project.
 
@@ -13,6 +14,7 @@ runs, which Dagster then does not launch twice.
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +27,6 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from ctfluent_dagster.commercetools.models import Message
 from ctfluent_dagster.hooks import load_callable
 
-SHIPPED_ROUTES = Path(__file__).resolve().parent.parent / "routes.yaml"
 # Token messages carry a password-reset or email-verification token: never routed, never logged.
 NEVER_ROUTED = frozenset({"CustomerPasswordTokenCreated", "CustomerEmailTokenCreated"})
 
@@ -50,9 +51,12 @@ class Route(BaseModel):
         return message.resource.type_id == self.type_id and message.type in self.inclusion_filter
 
 
-def load_routes(path: str | Path | None = None) -> list[Route]:
-    document = yaml.safe_load(Path(path or SHIPPED_ROUTES).read_text(encoding="utf-8")) or {}
-    routes = [Route.model_validate(route) for route in document.get("routes") or []]
+def load_routes(paths: str | Path | Sequence[str | Path]) -> list[Route]:
+    """The routes of one YAML file, or of several (each entity ships its own), in order."""
+    routes: list[Route] = []
+    for path in [paths] if isinstance(paths, str | Path) else paths:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        routes += [Route.model_validate(route) for route in document.get("routes") or []]
     names = [route.name for route in routes]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
@@ -72,8 +76,11 @@ class RunPlan:
 
 
 class MessageHandler(Protocol):
-    name: str
-    priority: int
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def priority(self) -> int: ...
 
     def plan(self, route: Route, day: str, resource_ids: Sequence[str], messages: Sequence[Message]) -> list[RunPlan]:
         """The runs that process these resources (changed on ``day``, per ``messages``)."""
@@ -90,12 +97,18 @@ class HandlerRegistry:
 
     @classmethod
     def with_configured(cls, shipped: Iterable[MessageHandler], dotted_paths: Iterable[str]) -> HandlerRegistry:
-        """Shipped handlers plus configured ones: a dotted path to a handler object or a class to instantiate."""
+        """Shipped handlers plus configured ones: a dotted path to a handler object or a class to instantiate. A
+        class whose constructor takes one argument gets the handler it replaces (same name), to build on it."""
+        registry = cls(shipped)
         configured: list[MessageHandler] = []
         for path in dotted_paths:
             target = load_callable(path)
-            configured.append(cast(MessageHandler, target() if isinstance(target, type) else target))
-        return cls([*shipped, *configured])
+            if isinstance(target, type):
+                takes_replaced = len(inspect.signature(target).parameters) == 1
+                name = str(getattr(target, "name", ""))
+                target = target(registry.get(name)) if takes_replaced else target()
+            configured.append(cast(MessageHandler, target))
+        return cls([*registry._handlers.values(), *configured])
 
     def get(self, name: str) -> MessageHandler:
         try:

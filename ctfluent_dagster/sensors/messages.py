@@ -22,9 +22,11 @@ from dagster import (
 )
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from ctfluent_dagster.messages.handlers import CUSTOMER_SYNC_JOB, SHIPPED_HANDLERS, customer_sync_run_config
+from ctfluent_dagster.assets.factory import deletion_reconciliation_request, full_resync_requests, op_names
+from ctfluent_dagster.entity import EntityDeclaration
+from ctfluent_dagster.messages.handlers import DeleteHandler, SyncHandler
 from ctfluent_dagster.messages.poller import Gap, MessagePoller, PollCursor
-from ctfluent_dagster.messages.routing import HandlerRegistry, RunPlan, load_routes, route_messages
+from ctfluent_dagster.messages.routing import HandlerRegistry, MessageHandler, RunPlan, load_routes, route_messages
 from ctfluent_dagster.partitions import daily_partitions, days_between
 from ctfluent_dagster.resources import CommercetoolsResource, SyncSettingsResource
 from ctfluent_dagster.settings import MessagesSettings
@@ -46,34 +48,39 @@ def _run_request(plan: RunPlan) -> RunRequest:
     )
 
 
-def _gap_requests(gap: Gap, deletions_job: str) -> list[RunRequest]:
+def shipped_handlers(entities: Sequence[EntityDeclaration]) -> list[MessageHandler]:
+    """``<typeId>.upsert`` and ``<typeId>.delete`` for each entity: runs of the entity's own sync job."""
+    handlers: list[MessageHandler] = []
+    for entity in entities:
+        names = op_names(entity)
+        handlers.append(SyncHandler(f"{entity.source.type_id}.upsert", entity.sync_job, names))
+        handlers.append(DeleteHandler(f"{entity.source.type_id}.delete", entity.sync_job, names))
+    return handlers
+
+
+def _gap_requests(gap: Gap, entities: Sequence[EntityDeclaration]) -> list[RunRequest]:
     """Re-sync every day of the gap in full, and look for deletions the lost messages would have carried."""
     since = gap.since.isoformat()
-    requests = [
-        RunRequest(
-            run_key=f"retention-gap:{since}:{day}",
-            job_name=CUSTOMER_SYNC_JOB,
-            partition_key=day,
-            run_config=customer_sync_run_config([], f"retention gap since {since}"),
-            tags={"ctfluent/trigger": "retention-gap"},
-        )
-        for day in days_between(gap.since.date(), gap.until.date())
-    ]
-    requests.append(
-        RunRequest(
-            run_key=f"retention-gap:{since}:deletions",
-            job_name=deletions_job,
-            tags={"ctfluent/trigger": "retention-gap"},
-        )
-    )
+    days = days_between(gap.since.date(), gap.until.date())
+    trigger = f"retention gap since {since}"
+    requests: list[RunRequest] = []
+    for entity in entities:
+        requests += full_resync_requests(entity, days, f"retention-gap:{since}", trigger, "retention-gap")
+        if days:  # the deactivations are recorded on the gap's last day
+            key = f"retention-gap:{since}:{entity.name}:deletions"
+            requests.append(deletion_reconciliation_request(entity, days[-1], key, trigger))
     return requests
 
 
 def build_messages_sensor(
     settings: MessagesSettings,
+    entities: Sequence[EntityDeclaration],
     jobs: Sequence[JobDefinition | UnresolvedAssetJobDefinition],
-    deletions_job: str,
 ) -> SensorDefinition:
+    """The messages sensor for these entities: their routes (or the configured routes file) and handlers."""
+    shipped = shipped_handlers(entities)
+    shipped_routes = [entity.routes for entity in entities]
+
     @sensor(
         name=SENSOR_NAME,
         minimum_interval_seconds=settings.poll_interval_seconds,
@@ -92,8 +99,9 @@ def build_messages_sensor(
             max_pages=current.max_pages_per_tick,
         )
         polled = poller.poll(PollCursor.decode(context.cursor))  # raises: the tick fails, the cursor stays
-        registry = HandlerRegistry.with_configured(SHIPPED_HANDLERS, current.handlers)
-        routing = route_messages(polled.messages, load_routes(current.routes_file), registry, current.max_ids_per_run)
+        registry = HandlerRegistry.with_configured(shipped, current.handlers)
+        routes = load_routes(current.routes_file or shipped_routes)
+        routing = route_messages(polled.messages, routes, registry, current.max_ids_per_run)
 
         requests = []
         for plan in routing.plans:
@@ -107,7 +115,7 @@ def build_messages_sensor(
                 f"{polled.gap.until:%Y-%m-%d %H:%M} UTC may have expired (kept {polled.retention_days} days); "
                 "re-syncing those days in full and reconciling deletions"
             )
-            requests += _gap_requests(polled.gap, deletions_job)
+            requests += _gap_requests(polled.gap, entities)
         context.log.info(
             f"{polled.pages} page(s), {len(polled.messages)} new message(s) ({polled.late} late, "
             f"{polled.duplicates} already seen); routed: {_counts(routing.routed)}; "

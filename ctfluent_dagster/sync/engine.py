@@ -1,44 +1,68 @@
-"""The sync core shared by every entity: plan, claim, decide, push concurrently, record, report.
+"""The sync core shared by every entity: plan, claim, resolve references, decide, push concurrently, record.
 
-An :class:`EntitySync` (customers today; products and orders next) knows how to map a commercetools record and
-how to create, update and find it in Fluent. The engine knows everything else:
+An :class:`EntitySync` (customers, categories, products, ...) knows how to map a commercetools record and how to
+create, update, find and deactivate it in Fluent. The engine knows everything else:
 
+* cheap no-change runs: records whose commercetools version and payload hash equal the ledger's synced ones cost
+  one bulk comparison per chunk, no claim and no write;
 * change detection: a record whose mapped payload hash equals the last synced one sends nothing;
-* version guard and racing runs: via ledger claims (see ``ledger/store.py``);
+* version guard and racing runs: via ledger claims (see ``ledger/store.py``), kept alive by a heartbeat;
+* references: a record that needs other Fluent records (a product its categories) gets them resolved through the
+  ledger; when one is not in Fluent yet the record ends **waiting** for it, and :meth:`SyncEngine.resume_waiting`
+  pushes it once it can be;
 * self-healing: create hits "already exists" -> find it, then update (``upsert``) or just link
   (``create_only``); update hits "not found" -> create;
-* every record ends synced, skipped (with the mapping's reason) or failed (with the API's code and message).
+* gone records (deleted or unpublished in commercetools) and targets a record no longer has (a removed variant)
+  are deactivated in Fluent, as the entity defines it;
+* every record ends synced, skipped (with the mapping's reason), waiting (with what for), failed (with the API's
+  code and message), or deactivated.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections import Counter, deque
-from collections.abc import Sequence
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar, cast
 
 from ctfluent_dagster.fluent.client import FluentAlreadyExistsError, FluentNotFoundError
-from ctfluent_dagster.ledger.store import Claim, Ledger, LedgerEntry, LedgerKey, Outcome
-from ctfluent_dagster.transport import ApiError
+from ctfluent_dagster.ledger.store import (
+    Busy,
+    Claim,
+    Dependency,
+    FluentIdentity,
+    Ledger,
+    LedgerEntry,
+    LedgerKey,
+    Liveness,
+    Outcome,
+)
+from ctfluent_dagster.staging import StagedChunk
+from ctfluent_dagster.transport import ApiError, TemporaryApiError
 
 log = logging.getLogger(__name__)
 
 UpdatePolicy = Literal["upsert", "create_only"]
-Change = Literal["created", "updated", "linked", "unchanged", "superseded", "skipped", "failed"]
+GoneStatus = Literal["deleted", "inactive"]
+Change = Literal[
+    "created", "updated", "linked", "unchanged", "superseded", "skipped", "waiting", "failed", "deactivated", "gone"
+]
 Action = Literal["skip", "unchanged", "linked", "create", "update"]
 RecordT = TypeVar("RecordT")
 RecordT_contra = TypeVar("RecordT_contra", contravariant=True)
 PushT = TypeVar("PushT")
+WAITING_CODE = "WAITING"
+# Statuses of a Fluent record the ledger tracks whose source or target is gone; nothing to deactivate again.
+_RETIRED = ("deleted", "inactive")
+# Rounds of references within one chunk (a category tree's depth); deeper ones wait for resume_waiting.
+_MAX_LEVELS = 8
 
-
-@dataclass(frozen=True)
-class FluentIdentity:
-    ref: str
-    id: str | None = None
+__all__ = ["FluentIdentity"]  # re-exported: entities build identities from the engine's module
 
 
 @dataclass(frozen=True)
@@ -49,6 +73,11 @@ class PlannedPush(Generic[PushT]):
     payload_hash: str  # of what Fluent would hold; equal hashes mean nothing to send
     payload: PushT
     label: str  # masked, human-readable pointer to the source record for failure tables
+    requires: tuple[Dependency, ...] = ()  # Fluent records this one references
+    # What the mapping had to change to fit Fluent (e.g. a summary cut to 255 characters): shown with the run.
+    notes: tuple[str, ...] = ()
+    # Filled by the engine before the push: the Fluent ref and id of each of ``requires``.
+    resolved: Mapping[Dependency, FluentIdentity] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -57,6 +86,21 @@ class PlannedSkip:
     version: int
     reason: str
     label: str
+
+
+@dataclass(frozen=True)
+class PlannedRetire:
+    """A Fluent record whose source is gone, or that its source no longer has: deactivate it."""
+
+    key: LedgerKey
+    version: int
+    label: str
+    ref: str | None  # None: never reached Fluent, only the ledger learns it is gone
+    # "deleted" ignores later changes of the id; a dropped target (a removed variant) may come back: "inactive".
+    status: GoneStatus
+
+
+Plan = PlannedPush[PushT] | PlannedSkip | PlannedRetire
 
 
 class EntitySync(Protocol[RecordT_contra, PushT]):
@@ -78,10 +122,14 @@ class EntitySync(Protocol[RecordT_contra, PushT]):
 
     def find(self, ref: str) -> FluentIdentity | None: ...
 
+    def deactivate(self, ref: str) -> FluentIdentity:
+        """What "gone from commercetools" means in Fluent (a status, a marker attribute)."""
+        ...
+
 
 @dataclass(frozen=True)
 class ProblemRow:
-    """One failed or skipped record, as shown in the UI (no personal data beyond the masked label)."""
+    """One failed, skipped or waiting record, as shown in the UI (no personal data beyond the masked label)."""
 
     source_id: str
     version: int
@@ -91,6 +139,10 @@ class ProblemRow:
     message: str
     partition_key: str | None
 
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.source_id, self.target_key
+
 
 @dataclass
 class SyncReport:
@@ -98,6 +150,8 @@ class SyncReport:
     counts: Counter[str] = field(default_factory=Counter)
     failures: list[ProblemRow] = field(default_factory=list)
     skips: list[ProblemRow] = field(default_factory=list)
+    waiting: list[ProblemRow] = field(default_factory=list)
+    notes: list[ProblemRow] = field(default_factory=list)  # pushed, with what the mapping had to adapt
     records_read: int = 0
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
@@ -112,10 +166,10 @@ class SyncReport:
 
     def add(self, change: Change, row: ProblemRow | None = None) -> None:
         self.counts[change] += 1
-        if row is not None:
-            rows = self.failures if change == "failed" else self.skips
-            if len(rows) < self.max_rows:
-                rows.append(row)
+        tables = {"failed": self.failures, "skipped": self.skips, "waiting": self.waiting}
+        rows = tables.get(change)
+        if row is not None and rows is not None and len(rows) < self.max_rows:
+            rows.append(row)
 
 
 @dataclass(frozen=True)
@@ -124,7 +178,7 @@ class _Result:
     outcome: Outcome
 
 
-Done = list[tuple[PlannedPush[PushT] | PlannedSkip, _Result]]
+Done = list[tuple[Plan[PushT], _Result]]
 
 
 @dataclass
@@ -137,13 +191,27 @@ class _Chunk(Generic[PushT]):
     partition_key: str | None
 
 
+def _error_code(exc: ApiError) -> str:
+    return exc.code or (f"HTTP {exc.status}" if exc.status else type(exc).__name__)
+
+
+def ready_waiting(ledger: Ledger, entity_type: str, limit: int = 2000) -> list[LedgerEntry]:
+    """Waiting records whose references are all in Fluent now: ready to be pushed."""
+    waiting = ledger.entries(entity_type, status="waiting", limit=limit)
+    resolved = ledger.resolve(d for entry in waiting for d in entry.waiting_for)
+    return [entry for entry in waiting if all(d in resolved for d in entry.waiting_for)]
+
+
 class SyncEngine(Generic[RecordT, PushT]):
-    """Use as a context manager (it owns the worker threads); call :meth:`sync_chunk` per chunk of records.
+    """Use as a context manager (it owns the worker threads and the lease heartbeat); call :meth:`sync_chunk` per
+    chunk of records.
 
     Chunks are pipelined: while the workers push one chunk, the caller's thread reads, maps and claims the next,
-    so the workers never wait for the ledger or the mapping. Records another run holds are retried at the end.
-    Creates and updates go to Fluent ``batch_size`` per request (alias batching); a batch that fails is pushed
-    again one record at a time, which isolates the failing record and heals the others.
+    so the workers never wait for the ledger or the mapping. Records another live run holds are retried at the end.
+    Creates and updates go to Fluent ``batch_size`` per request (alias batching). A batch that fails permanently
+    is pushed again one record at a time, which isolates the failing record and heals the others; a batch that
+    still fails temporarily after the retry budget fails as a whole (one outage must not cost a retry budget per
+    record).
     """
 
     def __init__(
@@ -155,20 +223,36 @@ class SyncEngine(Generic[RecordT, PushT]):
         concurrency: int = 8,
         batch_size: int = 1,
         policy: UpdatePolicy = "upsert",
-        lease_seconds: float = 900.0,
+        gone_status: GoneStatus = "deleted",
+        deactivate_dropped: bool = False,
+        lease_seconds: float = 60.0,
         busy_poll_seconds: float = 0.5,
+        is_alive: Liveness | None = None,
+        config_hash: str | None = None,
+        logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
     ) -> None:
+        """``config_hash``: a fingerprint of everything the mapping depends on besides the record (settings, code);
+        with it, records the ledger holds as settled at their version are skipped before they are even parsed."""
         self.ledger = ledger
         self.entity = entity
         self.run_id = run_id
         self.policy = policy
+        self.gone_status = gone_status
+        self.deactivate_dropped = deactivate_dropped
         self.batch_size = max(1, batch_size)
         self.lease_seconds = lease_seconds
         self.busy_poll_seconds = busy_poll_seconds
+        self.is_alive = is_alive
+        self.config_hash = config_hash
+        self.log = logger or log
         self.report = SyncReport()
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"sync-{entity.entity_type}")
         self._in_flight: deque[_Chunk[PushT]] = deque()
-        self._busy: list[tuple[list[PlannedPush[PushT] | PlannedSkip], str | None]] = []
+        self._waited: set[LedgerKey] = set()  # records that ended waiting in this run (they may move on later)
+        self._busy: list[tuple[list[Plan[PushT]], str | None, Mapping[str, set[str]] | None, list[Busy]]] = []
+        self._stop_heartbeat = threading.Event()
+        self._heartbeat = threading.Thread(target=self._beat, name=f"lease-heartbeat-{run_id[:8]}", daemon=True)
+        self._heartbeat.start()
 
     def __enter__(self) -> SyncEngine[RecordT, PushT]:
         return self
@@ -181,79 +265,237 @@ class SyncEngine(Generic[RecordT, PushT]):
                 self._finish()
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
+            self._stop_heartbeat.set()
+            self._heartbeat.join()
             # Whatever was claimed but not recorded (the run is failing) goes back to other runs at once.
             unrecorded = [key for chunk in self._in_flight for key in chunk.keys]
             if unrecorded:
                 self.ledger.release(unrecorded, owner=self.run_id)
             self.report.finished = time.monotonic()
 
+    def _beat(self) -> None:
+        """Renew this run's leases well before they lapse: a run that dies stops renewing, so they lapse soon."""
+        while not self._stop_heartbeat.wait(self.lease_seconds / 4):
+            try:
+                self.ledger.renew(self.run_id, self.lease_seconds)
+            except Exception:  # a missed beat is retried at the next one; the lease is 4 beats long
+                log.warning("renewing the leases of run %s failed", self.run_id, exc_info=True)
+
     # -- the pipeline ------------------------------------------------------------------------------
+
+    def sync_staged(self, chunk: StagedChunk, partition_key: str | None = None) -> None:
+        """A staged chunk: sources settled at their version (nothing changed, same mapping) are counted with one
+        bulk comparison and never parsed or mapped; the others are synced."""
+        settled = (
+            self.ledger.settled(self.entity.entity_type, list(zip(chunk.ids, chunk.versions, strict=True)),
+                                self.config_hash)
+            if self.config_hash else {}
+        )  # fmt: skip
+        for counts in settled.values():
+            self.report.counts["unchanged"] += counts["synced"]
+            self.report.counts["skipped"] += counts["skipped"]
+        self.report.records_read += len(settled)
+        self.sync_chunk(cast(list[RecordT], chunk.records(skip=settled)), partition_key)
 
     def sync_chunk(self, records: Sequence[RecordT], partition_key: str | None = None) -> None:
         self.report.records_read += len(records)
-        plans = [plan for record in records for plan in self.entity.plan(record)]
-        self._claim_and_submit(plans, partition_key)
+        plans: list[Plan[PushT]] = [plan for record in records for plan in self.entity.plan(record)]
+        mapped = mapped_targets(plans)
+        levels = self._levels(self._drop_unchanged(plans))
+        for level, level_plans in enumerate(levels):
+            if level:  # references within the chunk (a parent category): recorded before what references them
+                self._record_chunks(keep_in_flight=0)
+            self._claim_and_submit(level_plans, partition_key, mapped)
         self._record_chunks(keep_in_flight=1)
 
-    def _claim_and_submit(self, plans: list[PlannedPush[PushT] | PlannedSkip], partition_key: str | None) -> None:
+    def _levels(self, plans: list[Plan[PushT]]) -> list[list[Plan[PushT]]]:
+        """Plans in rounds: a record that references another record of the same chunk and entity comes a round
+        after it, so that it finds it in Fluent instead of waiting for a later pass."""
+        level_of: dict[str, int] = {}
+        pending = list(plans)
+        in_chunk = {plan.key.source_id for plan in plans}
+        levels: list[list[Plan[PushT]]] = []
+        while pending:
+            current, later = [], []
+            for plan in pending:
+                inner = [
+                    d.source_id for d in (plan.requires if isinstance(plan, PlannedPush) else ())
+                    if d.entity_type == self.entity.entity_type and d.source_id in in_chunk
+                    and d.source_id != plan.key.source_id
+                ]  # fmt: skip
+                if all(source in level_of for source in inner) or len(levels) >= _MAX_LEVELS:
+                    current.append(plan)
+                else:
+                    later.append(plan)
+            for plan in current:
+                level_of.setdefault(plan.key.source_id, len(levels))
+            levels.append(current)
+            pending = later
+        return levels
+
+    def retire(self, source_ids: Iterable[str], partition_key: str | None = None) -> None:
+        """These commercetools records are gone (deleted, unpublished): deactivate their Fluent records."""
+        ids = sorted(set(source_ids))
+        if not ids:
+            return
+        known = self.ledger.entries(self.entity.entity_type, source_ids=ids)
+        status = self.gone_status
+        plans: list[Plan[PushT]] = [
+            PlannedRetire(e.key, e.source_version or 0, e.label or "", e.fluent_ref, status) for e in known
+        ]
+        plans += [
+            PlannedRetire(LedgerKey(self.entity.entity_type, source_id, ""), 0, "", None, status)
+            for source_id in sorted(set(ids) - {e.key.source_id for e in known})
+        ]
+        self._claim_and_submit(plans, partition_key)
+        self._record_chunks(keep_in_flight=0)
+
+    def resume_waiting(
+        self, reread: Callable[[Sequence[str]], Iterable[Sequence[RecordT]]], id_of: Callable[[RecordT], str]
+    ) -> None:
+        """Push the waiting records whose references have reached Fluent, re-read by id (their current state), until
+        none is left that can move (a chain of parents moves one level per round)."""
+        self._record_chunks(keep_in_flight=0)
+        tried: set[str] = set()
+        while True:
+            ready = [e for e in ready_waiting(self.ledger, self.entity.entity_type) if e.key.source_id not in tried]
+            if not ready:
+                return
+            by_partition: dict[str | None, set[str]] = defaultdict(set)
+            for entry in ready:
+                by_partition[entry.partition_key].add(entry.key.source_id)
+            self.log.info("%d waiting %s record(s) can be pushed now", len(ready), self.entity.entity_type)
+            for partition_key, ids in by_partition.items():
+                found: set[str] = set()
+                for page in reread(sorted(ids)):
+                    self.sync_chunk(page, partition_key)
+                    found.update(id_of(record) for record in page)
+                self.retire(ids - found, partition_key)
+                tried |= ids
+            self._record_chunks(keep_in_flight=0)
+
+    def _drop_unchanged(self, plans: list[Plan[PushT]]) -> list[Plan[PushT]]:
+        """Records the ledger holds as synced at this version with this payload: counted, not claimed."""
+        pushes = [p for p in plans if isinstance(p, PlannedPush)]
+        same = self.ledger.unchanged(self.entity.entity_type, [(p.key, p.version, p.payload_hash) for p in pushes])
+        if not same:
+            return plans
+        self.report.counts["unchanged"] += len(same)
+        return [plan for plan in plans if not (isinstance(plan, PlannedPush) and plan.key in same)]
+
+    def _claim_and_submit(
+        self, plans: list[Plan[PushT]], partition_key: str | None, mapped: Mapping[str, set[str]] | None = None
+    ) -> None:
+        """``mapped``: every Fluent target each source record maps to now (also those not in ``plans``, e.g.
+        unchanged): the ledger's other targets of those sources are ones the source dropped."""
+        if not plans:
+            return
         by_key = {plan.key: plan for plan in plans}
-        planned_targets: dict[str, set[str]] = {}
-        for plan in plans:
-            planned_targets.setdefault(plan.key.source_id, set()).add(plan.key.target_key)
         claims = self.ledger.claim(
-            [Claim(plan.key, plan.version) for plan in plans], owner=self.run_id, lease_seconds=self.lease_seconds
+            [Claim(plan.key, plan.version) for plan in plans],
+            owner=self.run_id,
+            lease_seconds=self.lease_seconds,
+            is_alive=self.is_alive,
         )
+        for owner, count in claims.taken_over.items():
+            self.log.warning("took over %d record(s) leased by run %s, which is no longer running", count, owner)
         self.report.counts["superseded"] += len(claims.superseded)
         if claims.busy:
-            self._busy.append(([by_key[claim.key] for claim in claims.busy], partition_key))
+            self._busy.append(([by_key[b.claim.key] for b in claims.busy], partition_key, mapped, claims.busy))
+        resolved = self.ledger.resolve(
+            {d for claim, _ in claims.claimed if isinstance(p := by_key[claim.key], PlannedPush) for d in p.requires}
+        )
         futures: list[Future[Done[PushT]]] = []
         groups: dict[Action, list[tuple[PlannedPush[PushT], LedgerEntry]]] = {"create": [], "update": []}
         for claim, prior in claims.claimed:
             plan = by_key[claim.key]
+            if isinstance(plan, PlannedPush) and plan.requires:
+                missing = [d for d in plan.requires if d not in resolved]
+                if missing:
+                    futures.append(_completed([(plan, self._waiting(plan, missing, partition_key))]))
+                    continue
+                plan = replace(plan, resolved={d: resolved[d] for d in plan.requires})
             action = self._decide(plan, prior)
             if isinstance(plan, PlannedPush) and action in groups:
                 groups[action].append((plan, prior))
+            elif isinstance(plan, PlannedRetire) and plan.ref and prior.status not in _RETIRED:
+                futures.append(self._pool.submit(self._apply_one, plan, prior, partition_key))
             else:  # decided without asking Fluent
                 futures.append(_completed([(plan, self._apply(plan, prior, partition_key))]))
         for action, items in groups.items():
             for start in range(0, len(items), self.batch_size):
                 batch = items[start : start + self.batch_size]
                 futures.append(self._pool.submit(self._push_batch, action, batch, partition_key))
-        retire = [
-            sibling.key
+        dropped = [  # Fluent records the source had before and no longer maps to (a removed variant, a store left)
+            sibling
             for sibling in claims.siblings
-            if sibling.key.target_key not in planned_targets.get(sibling.key.source_id, set())
+            if mapped is not None
+            and sibling.key.source_id in mapped
+            and sibling.key.target_key not in mapped[sibling.key.source_id]
         ]
+        never_pushed = ("pending", "skipped", "waiting", "failed", "inactive")
+        # Forgotten unless they are in Fluent and the entity deactivates what its source dropped (below).
+        retire = [s.key for s in dropped if s.status in never_pushed and not (self.deactivate_dropped and s.fluent_ref)]
         keys = [claim.key for claim, _ in claims.claimed]
         self._in_flight.append(_Chunk(keys, futures, retire, partition_key))
+        if self.deactivate_dropped:
+            stale = [s for s in dropped if s.fluent_ref and s.status != "inactive"]
+            for sibling in stale:
+                self.log.info("%s %s no longer exists in commercetools: deactivating it", sibling.key.entity_type,
+                              sibling.fluent_ref)  # fmt: skip
+            self._claim_and_submit(
+                [PlannedRetire(s.key, s.source_version or 0, s.label or "", s.fluent_ref, "inactive") for s in stale],
+                partition_key,
+            )
 
     def _record_chunks(self, keep_in_flight: int) -> None:
         while len(self._in_flight) > keep_in_flight:
             chunk = self._in_flight[0]
             done = [pair for future in chunk.futures for pair in future.result()]
-            outcomes = [result.outcome for _, result in done]
+            outcomes = [replace(result.outcome, config_hash=self.config_hash) for _, result in done]
             written = self.ledger.record(outcomes, owner=self.run_id, run_id=self.run_id, retire=chunk.retire)
             if written < len(outcomes):
-                log.warning("%d outcomes were not recorded: their leases expired", len(outcomes) - written)
+                self.log.warning("%d outcomes were not recorded: their leases expired", len(outcomes) - written)
             self._in_flight.popleft()
             for plan, result in done:
+                if plan.key in self._waited:  # it waited earlier in this run: only its latest outcome counts
+                    self._waited.discard(plan.key)
+                    self.report.counts["waiting"] -= 1
+                    key = (plan.key.source_id, plan.key.target_key)
+                    self.report.waiting = [row for row in self.report.waiting if row.key != key]
+                if result.change == "waiting":
+                    self._waited.add(plan.key)
                 self.report.add(result.change, self._problem_row(plan, result, chunk.partition_key))
+                if isinstance(plan, PlannedPush) and plan.notes and result.outcome.status == "synced":
+                    self._note(plan, chunk.partition_key)
 
     def _finish(self) -> None:
         self._record_chunks(keep_in_flight=0)
         while self._busy:
-            waiting = sum(len(plans) for plans, _ in self._busy)
-            log.info("%d records are being synced by another run; waiting for their leases", waiting)
+            holders: Counter[str] = Counter(b.owner for *_, busy in self._busy for b in busy)
+            until = max(b.until for *_, busy in self._busy for b in busy)
+            self.log.info(
+                "%d %s record(s) are being synced by other run(s) (%s); waiting for their leases, at the latest "
+                "until %s UTC unless those runs keep running",
+                sum(holders.values()), self.entity.entity_type,
+                ", ".join(f"run {owner}: {count}" for owner, count in holders.most_common()),
+                until.strftime("%H:%M:%S"),
+            )  # fmt: skip
             time.sleep(self.busy_poll_seconds)
             busy, self._busy = self._busy, []
-            for plans, partition_key in busy:
-                self._claim_and_submit(plans, partition_key)
+            for plans, partition_key, mapped, _ in busy:
+                self._claim_and_submit(plans, partition_key, mapped)
             self._record_chunks(keep_in_flight=0)
 
-    def _problem_row(
-        self, plan: PlannedPush[PushT] | PlannedSkip, result: _Result, partition_key: str | None
-    ) -> ProblemRow | None:
-        if result.change not in ("failed", "skipped"):
+    def _note(self, plan: PlannedPush[PushT], partition_key: str | None) -> None:
+        self.report.counts["noted"] += 1
+        if len(self.report.notes) < self.report.max_rows:
+            row = ProblemRow(plan.key.source_id, plan.version, plan.key.target_key, plan.label, "NOTE",
+                             "; ".join(plan.notes), partition_key)  # fmt: skip
+            self.report.notes.append(row)
+
+    def _problem_row(self, plan: Plan[PushT], result: _Result, partition_key: str | None) -> ProblemRow | None:
+        if result.change not in ("failed", "skipped", "waiting"):
             return None
         return ProblemRow(
             source_id=plan.key.source_id,
@@ -267,32 +509,45 @@ class SyncEngine(Generic[RecordT, PushT]):
 
     # -- one record --------------------------------------------------------------------------------
 
-    def _apply(self, plan: PlannedPush[PushT] | PlannedSkip, prior: LedgerEntry, partition_key: str | None) -> _Result:
+    def _apply_one(self, plan: Plan[PushT], prior: LedgerEntry, partition_key: str | None) -> Done[PushT]:
+        return [(plan, self._apply(plan, prior, partition_key))]
+
+    def _waiting(self, plan: PlannedPush[PushT], missing: Sequence[Dependency], partition_key: str | None) -> _Result:
+        reason = "waiting for " + ", ".join(d.describe() for d in missing) + " to reach Fluent"
+        outcome = Outcome(plan.key, "waiting", plan.version, label=plan.label, error_code=WAITING_CODE,
+                          error_message=reason, partition_key=partition_key, waiting_for=tuple(missing))  # fmt: skip
+        return _Result("waiting", outcome)
+
+    def _failed(self, plan: Plan[PushT], exc: ApiError, partition_key: str | None) -> _Result:
+        outcome = Outcome(plan.key, "failed", plan.version, label=plan.label, error_code=_error_code(exc),
+                          error_message=exc.message, partition_key=partition_key)  # fmt: skip
+        return _Result("failed", outcome)
+
+    def _apply(self, plan: Plan[PushT], prior: LedgerEntry, partition_key: str | None) -> _Result:
         if isinstance(plan, PlannedSkip):
-            outcome = Outcome(
-                plan.key,
-                "skipped",
-                plan.version,
-                label=plan.label,
-                error_code="SKIPPED",
-                error_message=plan.reason,
-                partition_key=partition_key,
-            )
+            outcome = Outcome(plan.key, "skipped", plan.version, label=plan.label, error_code="SKIPPED",
+                              error_message=plan.reason, partition_key=partition_key)  # fmt: skip
             return _Result("skipped", outcome)
+        if isinstance(plan, PlannedRetire):
+            return self._retire(plan, prior, partition_key)
         try:
             change, identity = self._push(plan, prior)
         except ApiError as exc:
-            outcome = Outcome(
-                plan.key,
-                "failed",
-                plan.version,
-                label=plan.label,
-                error_code=exc.code or (f"HTTP {exc.status}" if exc.status else type(exc).__name__),
-                error_message=exc.message,
-                partition_key=partition_key,
-            )
-            return _Result("failed", outcome)
+            return self._failed(plan, exc, partition_key)
         return self._synced(plan, change, identity, partition_key)
+
+    def _retire(self, plan: PlannedRetire, prior: LedgerEntry, partition_key: str | None) -> _Result:
+        change: Change = "gone"
+        if plan.ref and prior.status not in _RETIRED:
+            try:
+                self.entity.deactivate(plan.ref)
+            except ApiError as exc:
+                failed = self._failed(plan, exc, partition_key)
+                message = f"deactivating failed: {failed.outcome.error_message}"
+                return _Result("failed", replace(failed.outcome, error_message=message))
+            change = "deactivated"
+        outcome = Outcome(plan.key, plan.status, plan.version, label=plan.label, partition_key=partition_key)
+        return _Result(change, outcome)
 
     def _synced(
         self, plan: PlannedPush[PushT], change: Change, identity: FluentIdentity, partition_key: str | None
@@ -309,8 +564,8 @@ class SyncEngine(Generic[RecordT, PushT]):
         )
         return _Result(change, outcome)
 
-    def _decide(self, plan: PlannedPush[PushT] | PlannedSkip, prior: LedgerEntry) -> Action:
-        if isinstance(plan, PlannedSkip):
+    def _decide(self, plan: Plan[PushT], prior: LedgerEntry) -> Action:
+        if isinstance(plan, PlannedSkip | PlannedRetire):
             return "skip"
         known_ref = prior.fluent_ref
         if known_ref and prior.status == "synced" and prior.payload_hash == plan.payload_hash:
@@ -329,7 +584,7 @@ class SyncEngine(Generic[RecordT, PushT]):
             try:
                 return "updated", self.entity.update(plan, prior.fluent_ref)
             except FluentNotFoundError:
-                log.info("%s %s is gone from Fluent; creating it again", self.entity.entity_type, plan.label)
+                self.log.info("%s %s is gone from Fluent; creating it again", self.entity.entity_type, plan.label)
         try:
             return "created", self.entity.create(plan)
         except FluentAlreadyExistsError:
@@ -356,9 +611,23 @@ class SyncEngine(Generic[RecordT, PushT]):
                     (plan, self._synced(plan, change, identity, partition_key))
                     for (plan, _), identity in zip(items, identities, strict=True)
                 ]
+            except TemporaryApiError as exc:
+                # The retry budget is spent: Fluent is down or throttling. Pushing each record again would spend
+                # it once per record; they fail together and are retried by a later run or a re-drive.
+                self.log.warning("a batch of %d %ss failed temporarily (%s); not retrying it record by record",
+                                 len(items), action, _error_code(exc))  # fmt: skip
+                return [(plan, self._failed(plan, exc, partition_key)) for plan, _ in items]
             except ApiError as exc:
-                log.info("a batch of %d %ss failed (%s); pushing them one by one", len(items), action, exc.code)
+                self.log.info("a batch of %d %ss failed (%s); pushing them one by one", len(items), action, exc.code)
         return [(plan, self._apply(plan, prior, partition_key)) for plan, prior in items]
+
+
+def mapped_targets(plans: Iterable[Plan[PushT]]) -> dict[str, set[str]]:
+    """The Fluent targets each source record maps to, by commercetools id."""
+    targets: dict[str, set[str]] = defaultdict(set)
+    for plan in plans:
+        targets[plan.key.source_id].add(plan.key.target_key)
+    return targets
 
 
 def _completed(value: Done[PushT]) -> Future[Done[PushT]]:

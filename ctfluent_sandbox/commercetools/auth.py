@@ -3,7 +3,8 @@ each API call makes.
 
 Scopes are ``<name>:<projectKey>`` strings. ``manage_<x>`` implies ``view_<x>``, ``manage_project`` implies every
 scope of its project. A token request without ``scope`` gets all scopes of the client; requesting one the client
-does not have is ``400 invalid_scope``.
+does not have is ``400 invalid_scope``. An endpoint names one or more scopes, any one of which suffices ("Either the
+scope ``view_products`` or ``view_categories`` is required", as the spec words its ``security`` lists).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +35,12 @@ PROJECT_SCOPES = (
     "view_orders",
     "manage_orders",
     "view_products",
+    "manage_products",
+    "view_published_products",
+    "view_categories",
+    "manage_categories",
+    "view_product_types",
+    "manage_product_types",
     "view_payments",
 )
 
@@ -143,15 +150,23 @@ class Authority:
             return None
         return token
 
-    def authorize(self, authorization: str | None, scope: str, project_key: str) -> Token:
-        """The token of an API call, which must grant ``scope`` (unqualified) on ``project_key``."""
+    def authorize(self, authorization: str | None, scopes: Sequence[str], project_key: str) -> Token:
+        """The token of an API call, which must grant one of ``scopes`` (unqualified) on ``project_key``."""
         scheme, _, value = (authorization or "").partition(" ")
         token = self._live(value.strip()) if scheme.lower() == "bearer" else None
         if token is None:
             raise OAuthError(401, "invalid_token", "invalid_token")
-        wanted = f"{scope}:{project_key}"
-        if not any(implies(granted, wanted) for granted in token.scopes):
-            raise OAuthError(
-                403, "insufficient_scope", f"Insufficient scope. One of the following scopes is missing: {scope}"
-            )
+        require(token.scopes, scopes, project_key)
         return token
+
+
+def require(granted: Iterable[str], scopes: Sequence[str], project_key: str) -> None:
+    """403 ``insufficient_scope`` unless ``granted`` allows one of ``scopes`` (unqualified) on ``project_key``; also
+    for what a handler decides itself (``staged=true`` projections need ``view_products``)."""
+    wanted = [f"{scope}:{project_key}" for scope in scopes]
+    if not any(implies(have, want) for have in granted for want in wanted):
+        raise OAuthError(
+            403,
+            "insufficient_scope",
+            f"Insufficient scope. One of the following scopes is missing: {', '.join(scopes)}",
+        )

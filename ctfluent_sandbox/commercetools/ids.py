@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import string
-import uuid
 
 _ADDRESS_ID_ALPHABET = string.ascii_letters + string.digits
 
@@ -16,7 +15,10 @@ class IdSource:
         self.rng = rng or random.Random()
 
     def uuid(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        """``str(uuid.UUID(int=<128 random bits>, version=4))``, formatted directly: seeding makes many."""
+        bits = self.rng.getrandbits(128) & ~(0xC000 << 48) | (0x8000 << 48)  # variant RFC 4122
+        digits = "%032x" % (bits & ~(0xF000 << 64) | (4 << 76))  # version 4
+        return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
     def address_id(self) -> str:
         return "".join(self.rng.choices(_ADDRESS_ID_ALPHABET, k=8))

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,7 +23,7 @@ from typing import Any
 from ctfluent_sandbox.clock import Clock, iso_ms
 from ctfluent_sandbox.commercetools.ids import IdSource
 from ctfluent_sandbox.commercetools.predicates import ANY_SCHEMA, Schema
-from ctfluent_sandbox.commercetools.store import Collection, Resource
+from ctfluent_sandbox.commercetools.store import Collection, Resource, clone
 
 MESSAGE_SCHEMA = Schema(
     {
@@ -121,7 +120,7 @@ class MessageLog:
             }
             if identifiers:
                 message["resourceUserProvidedIdentifiers"] = dict(identifiers)
-            message.update(copy.deepcopy(dict(change.fields)))
+            message.update(clone(dict(change.fields)))
             self.collection.put(message)
             self._visible_at[message["id"]] = at + timedelta(seconds=self.settings.delay_for(change.type))
 

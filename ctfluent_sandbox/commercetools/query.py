@@ -43,7 +43,7 @@ def parse_query(params: MultiMapping[str], schema: Schema) -> QueryRequest:
         sort=[_sort_key(text, schema) for text in params.getall("sort", [])],
         limit=_bounded_int(params, "limit", DEFAULT_LIMIT, MAX_LIMIT),
         offset=_bounded_int(params, "offset", 0, MAX_OFFSET),
-        with_total=_boolean(params, "withTotal", default=True),
+        with_total=flag(params, "withTotal", default=True),
         expand=params.getall("expand", []),
     )
 
@@ -75,7 +75,8 @@ def _bounded_int(params: MultiMapping[str], name: str, default: int, maximum: in
     return value
 
 
-def _boolean(params: MultiMapping[str], name: str, default: bool) -> bool:
+def flag(params: MultiMapping[str], name: str, default: bool) -> bool:
+    """A boolean query parameter (``withTotal``, ``staged``); anything but true/false is 400."""
     raw = params.get(name)
     if raw is None:
         return default

@@ -2,12 +2,13 @@
 write runs in, and the update machinery (version check, atomic action list, version bump, unique checks).
 
 A new resource type (orders, products, payments) is a ``ResourceKind``: a :class:`Collection`, a draft builder,
-a table of update actions, and what its messages carry.
+a table of update actions, what its messages carry and, where a write reaches other resources (a moved category
+moves its subtree), hooks for that. Drafts name other resources by ``ResourceIdentifier``; :func:`resolve` finds
+them in the collections of the :class:`WriteContext`.
 """
 
 from __future__ import annotations
 
-import copy
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -20,6 +21,7 @@ from ctfluent_sandbox.commercetools.errors import (
     CtError,
     concurrent_modification,
     duplicate_field,
+    invalid_field,
     invalid_json,
     invalid_operation,
     referenced_resource_not_found,
@@ -27,9 +29,9 @@ from ctfluent_sandbox.commercetools.errors import (
 from ctfluent_sandbox.commercetools.ids import IdSource
 from ctfluent_sandbox.commercetools.messages import Change
 from ctfluent_sandbox.commercetools.predicates import ANY_SCHEMA, Leaf, Schema
-from ctfluent_sandbox.commercetools.store import Collection, Resource
+from ctfluent_sandbox.commercetools.store import Collection, Resource, clone
 
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{2,256}$")
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{2,256}$")  # keys, and the slugs of products and categories
 REFERENCE_SCHEMA = Schema({"typeId": "string", "id": "string", "key": "string"})
 CUSTOM_FIELDS_SCHEMA = Schema({"type": REFERENCE_SCHEMA, "fields": ANY_SCHEMA})
 # The fields every resource type has (BaseResource in the API), for each type's predicate schema.
@@ -74,7 +76,7 @@ class WriteContext:
     moment: datetime  # the time of the write: lastModifiedAt and the messages' createdAt
     client_id: str
     ids: IdSource
-    stores: Collection
+    collections: Mapping[str, Collection]  # every resource type a write may reference, by typeId
     types: CustomTypes
 
     @property
@@ -95,9 +97,15 @@ class ResourceKind:
     collection: Collection
     create: Callable[[Mapping[str, Any], WriteContext], tuple[Resource, list[Change]]]
     actions: Mapping[str, ActionHandler]
-    identifiers: Callable[[Resource], dict[str, str]]  # resourceUserProvidedIdentifiers
+    identifiers: Callable[[Resource], dict[str, Any]]  # resourceUserProvidedIdentifiers
     deleted: Callable[[Resource], list[Change]]  # the messages of a deletion
     created_as: str | None = None  # the create response wraps the resource in this field (CustomerSignInResult)
+    # What a stored update does to other resources, given the resource before and after it (a moved category
+    # moves its subtree). Runs once the update has succeeded, so a failing request changes nothing.
+    after_update: Callable[[Resource, Resource, WriteContext], None] | None = None
+    # Runs once a deletion is certain (its version matched): refuses it by raising before changing anything (a
+    # product type still in use), or carries it over to other resources (a category takes its subtree along).
+    on_delete: Callable[[Resource, WriteContext], None] | None = None
 
 
 def expect_version(current: Resource, version: Any) -> None:
@@ -117,7 +125,7 @@ def run_actions(
     requested = body.get("actions")
     if not isinstance(requested, list):
         raise invalid_json("actions: Missing required value")
-    updated = copy.deepcopy(current)
+    updated = clone(current)
     changes: list[Change] = []
     for position, action in enumerate(requested):
         name = action.get("action") if isinstance(action, dict) else None
@@ -189,14 +197,77 @@ def optional_list(source: Mapping[str, Any], name: str) -> list[Any]:
 def optional_key(source: Mapping[str, Any], name: str = "key") -> str | None:
     value = optional_str(source, name)
     if value is not None and not KEY_PATTERN.match(value):
-        raise CtError(
-            400,
-            "InvalidField",
-            f"The value '{value}' is not valid for field '{name}'. Allowed are 2-256 characters [A-Za-z0-9_-].",
-            field=name,
-            invalidValue=value,
-        )
+        raise _not_a_key(name, value)
     return value
+
+
+def _not_a_key(field: str, value: str) -> CtError:
+    message = f"The value '{value}' is not valid for field '{field}'. Allowed are 2-256 characters [A-Za-z0-9_-]."
+    return invalid_field(field, value, message)
+
+
+def optional_bool(source: Mapping[str, Any], name: str, default: bool) -> bool:
+    value = source.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise invalid_json(f"{name}: expected a boolean")
+    return value
+
+
+def localized(source: Mapping[str, Any], name: str) -> dict[str, str] | None:
+    """A ``LocalizedString`` field (``{locale: text}``), or None when absent."""
+    value = source.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise invalid_json(f"{name}: expected a LocalizedString")
+    return value
+
+
+def required_localized(source: Mapping[str, Any], name: str) -> dict[str, str]:
+    value = localized(source, name)
+    if not value:
+        raise invalid_json(f"{name}: Missing required value")
+    return value
+
+
+def slug(source: Mapping[str, Any], name: str = "slug") -> dict[str, str]:
+    """A required slug: a LocalizedString whose every value matches :data:`KEY_PATTERN`."""
+    value = required_localized(source, name)
+    for locale, text in value.items():
+        if not KEY_PATTERN.match(text):
+            raise _not_a_key(f"{name}.{locale}", text)
+    return value
+
+
+def slug_entries(value: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Unique index entries of a slug: it is unique per locale, and a DuplicateField names ``slug.<locale>``."""
+    return [(f"slug.{locale}", text) for locale, text in value.items()]
+
+
+def reference(type_id: str, resource_id: str) -> dict[str, str]:
+    return {"typeId": type_id, "id": resource_id}
+
+
+def resolve(identifier: Any, type_id: str, ctx: WriteContext, field: str) -> Resource:
+    """The resource a ``ResourceIdentifier`` (``{typeId?, id|key}``) names: 400 ReferencedResourceNotFound when
+    none matches."""
+    if not isinstance(identifier, dict):
+        raise invalid_json(f"{field}: expected a ResourceIdentifier")
+    collection = ctx.collections[type_id]
+    key, resource_id = identifier.get("key"), identifier.get("id")
+    if isinstance(key, str):
+        found = collection.find("key", key)
+        if found is None:
+            raise referenced_resource_not_found(type_id, key=key)
+        return found
+    if isinstance(resource_id, str):
+        found = collection.get(resource_id)
+        if found is None:
+            raise referenced_resource_not_found(type_id, id=resource_id)
+        return found
+    raise invalid_json(f"{field}: a ResourceIdentifier needs an 'id' or a 'key'")
 
 
 def custom_fields(draft: Any, ctx: WriteContext) -> dict[str, Any]:
@@ -214,17 +285,7 @@ def custom_fields(draft: Any, ctx: WriteContext) -> dict[str, Any]:
 
 def store_reference(identifier: Any, ctx: WriteContext) -> dict[str, str]:
     """A ``StoreResourceIdentifier`` (by key or id) as the ``StoreKeyReference`` resources carry."""
-    if not isinstance(identifier, dict):
-        raise invalid_json("stores: expected a StoreResourceIdentifier")
-    if isinstance(identifier.get("key"), str):
-        store = ctx.stores.find("key", identifier["key"])
-        if store is None:
-            raise referenced_resource_not_found("store", key=identifier["key"])
-    else:
-        store = ctx.stores.get(str(identifier.get("id")))
-        if store is None:
-            raise referenced_resource_not_found("store", id=str(identifier.get("id")))
-    return {"typeId": "store", "key": store["key"]}
+    return {"typeId": "store", "key": resolve(identifier, "store", ctx, "stores")["key"]}
 
 
 def no_custom_type() -> CtError:

@@ -18,6 +18,7 @@ from ctfluent_sandbox.commercetools.resources import (
     ResourceKind,
     WriteContext,
     custom_fields,
+    localized,
     new_resource_fields,
     optional_key,
     optional_list,
@@ -53,11 +54,9 @@ def create(draft: Mapping[str, Any], ctx: WriteContext) -> tuple[Resource, list[
     if key is None:
         raise required_field("key")
     store: Resource = {**new_resource_fields(ctx), "key": key}
-    name = draft.get("name")
+    name = localized(draft, "name")
     if name is not None:
-        if not isinstance(name, dict) or not all(isinstance(v, str) for v in name.values()):
-            raise invalid_json("name: expected a LocalizedString")
-        store["name"] = dict(name)
+        store["name"] = name
     store["languages"] = _strings(draft, "languages")
     store["countries"] = [{"code": code} for code in _country_codes(draft)]
     for list_name, type_id in _CHANNEL_LISTS.items():

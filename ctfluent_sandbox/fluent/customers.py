@@ -14,7 +14,6 @@ from graphql import GraphQLResolveInfo
 
 from ctfluent_sandbox.fluent.connections import search
 from ctfluent_sandbox.fluent.engine import ResolverRegistry, request_context
-from ctfluent_sandbox.fluent.errors import NOT_FOUND, FluentError
 from ctfluent_sandbox.fluent.store import Record, TableSpec, upsert_by
 
 USERNAME = ("username",)
@@ -55,9 +54,7 @@ def create_customer(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]
 @RESOLVERS.mutation("updateCustomer")
 def update_customer(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Record:
     context = request_context(info)
-    existing = context.store.find("customers", USERNAME, (input["username"],))
-    if existing is None:
-        raise FluentError(NOT_FOUND, f"Customer with username '{input['username']}' not found")
+    existing = context.store.find_required("customers", USERNAME, (input["username"],))
     changes = {name: value for name, value in input.items() if value is not None and name != "attributes"}
     if input.get("attributes") is not None:
         changes["attributes"] = upsert_by(existing["attributes"], input["attributes"], ("name",))

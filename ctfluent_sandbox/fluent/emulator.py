@@ -6,6 +6,7 @@
 | ``POST /graphql`` | ``{query, variables, operationName}`` with ``Authorization: Bearer <token>`` |
 | ``GET``/``PUT /_admin/config`` | ``{error_code_placement: extensions/message/both, token_ttl_seconds}`` |
 | ``POST /_admin/retailers`` | add a retailer ``{id?, ref, tradingName?}`` |
+| ``POST /_admin/product-catalogues`` | add a product catalogue ``{ref, type?, name?, description?, retailerRefs?}`` |
 
 The base class adds the shared admin routes (state, reset, request counts, faults, clock). A GraphQL request is
 counted, and matched by fault rules, as ``POST /graphql``, its operation name and its root field names.
@@ -27,8 +28,9 @@ from aiohttp import web
 from ctfluent_sandbox.app import ADMIN_PREFIX, Emulator
 from ctfluent_sandbox.clock import Clock, iso_ms
 from ctfluent_sandbox.faults import FaultRule, retry_after_header
-from ctfluent_sandbox.fluent import customers, retailers
+from ctfluent_sandbox.fluent import catalogues, categories, customers, products, retailers
 from ctfluent_sandbox.fluent.auth import Account, OAuthError, TokenIssuer
+from ctfluent_sandbox.fluent.catalogues import CATALOGUES, new_product_catalogue
 from ctfluent_sandbox.fluent.engine import GraphQLEngine, InputValidator, RequestContext, ResolverRegistry
 from ctfluent_sandbox.fluent.errors import ERROR_PLACEMENTS, FAULT_MESSAGES, ErrorPlacement, FluentError, error_entry
 from ctfluent_sandbox.fluent.limits import (
@@ -43,13 +45,19 @@ from ctfluent_sandbox.fluent.store import EntityStore
 
 GRAPHQL_PATH = "/graphql"
 SCHEMA_SDL = Path(__file__).with_name("schema.graphql").read_text(encoding="utf-8")
-TABLES = (*retailers.TABLES, *customers.TABLES)
-RESOLVERS = ResolverRegistry.combine((retailers.RESOLVERS, customers.RESOLVERS))
+TABLES = (*retailers.TABLES, *customers.TABLES, *catalogues.TABLES, *categories.TABLES, *products.TABLES)
+RESOLVERS = ResolverRegistry.combine(
+    (retailers.RESOLVERS, customers.RESOLVERS, catalogues.RESOLVERS, categories.RESOLVERS, products.RESOLVERS)
+)
 
 DEFAULT_RETAILERS: tuple[Mapping[str, str], ...] = (
     {"id": "1", "ref": "CTFLUENT_EU", "tradingName": "ctfluent EU"},
     {"id": "2", "ref": "CTFLUENT_US", "tradingName": "ctfluent US"},
     {"id": "3", "ref": "CTFLUENT_AU", "tradingName": "ctfluent AU"},
+)
+# Fluent's naming for a retailer's master catalogue; retailerRefs holds retailer ids, as in COMPATIBILITY:<id>.
+DEFAULT_PRODUCT_CATALOGUES: tuple[Mapping[str, Any], ...] = (
+    {"ref": "PC:MASTER:1", "type": "MASTER", "name": "ctfluent EU master catalogue", "retailerRefs": ["1"]},
 )
 
 
@@ -78,6 +86,7 @@ class FluentEmulator(Emulator):
         username: str = "sync-user",
         password: str = "sync-password",
         retailers: Iterable[Mapping[str, str]] = DEFAULT_RETAILERS,
+        product_catalogues: Iterable[Mapping[str, Any]] = DEFAULT_PRODUCT_CATALOGUES,
         token_ttl_seconds: int = 86_400,
         error_code_placement: ErrorPlacement = "both",
     ) -> None:
@@ -85,6 +94,7 @@ class FluentEmulator(Emulator):
         self._retailer_seed = [dict(retailer) for retailer in retailers]
         if not self._retailer_seed:
             raise ValueError("the emulator needs at least one retailer (the API user belongs to the first)")
+        self._catalogue_seed = [dict(catalogue) for catalogue in product_catalogues]
         self._default_config: tuple[int, ErrorPlacement] = (token_ttl_seconds, error_code_placement)
         self.error_code_placement: ErrorPlacement = error_code_placement
         account = Account(client_id, client_secret, username, password, retailer_id=self._retailer_seed[0]["id"])
@@ -110,6 +120,7 @@ class FluentEmulator(Emulator):
                 web.get(f"{ADMIN_PREFIX}/config", self._admin_config),
                 web.put(f"{ADMIN_PREFIX}/config", self._admin_set_config),
                 web.post(f"{ADMIN_PREFIX}/retailers", self._admin_add_retailer),
+                web.post(f"{ADMIN_PREFIX}/product-catalogues", self._admin_add_product_catalogue),
             ]
         )
 
@@ -138,7 +149,7 @@ class FluentEmulator(Emulator):
             return {"config": self._config(), **{name: _jsonable(records) for name, records in tables.items()}}
 
     def reset_store(self) -> None:
-        """Default retailers, no customers, no tokens, configuration as constructed."""
+        """Seeded retailers and product catalogues, nothing else, no tokens, configuration as constructed."""
         with self._lock:
             self.store.clear()
             self.auth.clear()
@@ -146,6 +157,8 @@ class FluentEmulator(Emulator):
             now = self._now()
             for seed in self._retailer_seed:
                 self.store.insert("retailers", new_retailer(seed["ref"], seed.get("tradingName"), now), seed["id"])
+            for catalogue in self._catalogue_seed:
+                self.store.insert(CATALOGUES, new_product_catalogue(catalogue, now))
 
     def _now(self) -> datetime:
         """The clock at the millisecond precision Fluent shows: a timestamp a client read back and uses as a
@@ -222,9 +235,21 @@ class FluentEmulator(Emulator):
         if not isinstance(ref, str) or not (retailer_id is None or str(retailer_id).isdigit()):
             return web.json_response({"error": "expected {id?: numeric, ref: string, tradingName?}"}, status=400)
         record = new_retailer(ref, body.get("tradingName"), self._now())
+        return self._admin_insert("retailers", record, None if retailer_id is None else str(retailer_id))
+
+    async def _admin_add_product_catalogue(self, request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        try:
+            record = new_product_catalogue(body, self._now())
+        except ValueError as error:
+            return web.json_response({"error": str(error)}, status=400)
+        return self._admin_insert(CATALOGUES, record)
+
+    def _admin_insert(self, table: str, record: dict[str, Any], record_id: str | None = None) -> web.Response:
+        """Store what an admin route seeds: 201 with the record, or 409 when its id or key is taken."""
         try:
             with self._lock:
-                created = self.store.insert("retailers", record, None if retailer_id is None else str(retailer_id))
+                created = self.store.insert(table, record, record_id)
         except FluentError as error:
             return web.json_response({"error": error.message}, status=409)
         return web.json_response(_jsonable(created), status=201)

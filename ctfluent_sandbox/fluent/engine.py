@@ -1,6 +1,6 @@
 """GraphQL execution for the Fluent emulator, independent of any one entity.
 
-An entity (customers today; orders, products, ... later) brings SDL in ``schema.graphql``, max lengths in
+An entity (customers, the product catalogue; orders ... later) brings SDL in ``schema.graphql``, max lengths in
 ``limits.py``, a :class:`~ctfluent_sandbox.fluent.store.TableSpec` and resolvers on a :class:`ResolverRegistry`.
 This module binds the resolvers onto graphql-core's ``build_schema`` result and runs requests:
 

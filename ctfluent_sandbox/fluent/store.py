@@ -26,6 +26,12 @@ class TableSpec:
     name: str  # e.g. "customers"
     entity: str  # the GraphQL type, for messages: "Customer"
     unique: tuple[UniqueKey, ...] = ()  # each a tuple of record fields, e.g. (("username",),)
+    duplicate_code: str = UNIQUE_VIOLATION  # products answer a duplicate with Fluent's C0128E instead
+
+
+def _shown(key: UniqueKey, values: Iterable[Any]) -> str:
+    """A unique key's values for messages: ``catalogue 'PC:MASTER:1', ref 'shoes'``."""
+    return ", ".join(f"{name} '{value}'" for name, value in zip(key, values, strict=True))
 
 
 @dataclass
@@ -50,8 +56,8 @@ class _Table:
         for key in self.spec.unique:
             owner = self.index[key].get(self.key_values(key, record))
             if owner is not None and owner != record["id"]:
-                shown = ", ".join(f"{name} '{record.get(name)}'" for name in key)
-                raise FluentError(UNIQUE_VIOLATION, f"{self.spec.entity} with {shown} already exists")
+                shown = _shown(key, self.key_values(key, record))
+                raise FluentError(self.spec.duplicate_code, f"{self.spec.entity} with {shown} already exists")
 
 
 # One undo entry: (table, id, record before the change, or None when the change was the insert).
@@ -88,6 +94,12 @@ class EntityStore:
     def find(self, table: str, key: UniqueKey, values: tuple[Any, ...]) -> Record | None:
         record_id = self._tables[table].index[key].get(values)
         return None if record_id is None else self._tables[table].rows[record_id]
+
+    def find_required(self, table: str, key: UniqueKey, values: tuple[Any, ...]) -> Record:
+        record = self.find(table, key, values)
+        if record is None:
+            raise FluentError(NOT_FOUND, f"{self._specs[table].entity} with {_shown(key, values)} not found")
+        return record
 
     def records(self, table: str) -> list[Record]:
         """All records of a table in id order."""

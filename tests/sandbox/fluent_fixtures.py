@@ -94,7 +94,8 @@ def fluent_server_fixture() -> Iterator[str]:
 
 @pytest.fixture(name="fluent")
 def fluent_fixture(fluent_server: str) -> FluentClient:
-    """A client of a freshly reset emulator (default retailers, no customers, no faults, clock reset)."""
+    """A client of a freshly reset emulator (seeded retailers and product catalogue, nothing else, no faults,
+    clock reset)."""
     client = FluentClient(fluent_server)
     client.admin.reset()
     return client

@@ -1,4 +1,5 @@
-"""The emulator's responses validate against the official commercetools OpenAPI spec (``../shared``).
+"""The emulator's responses validate against the official commercetools OpenAPI spec (``../shared``): customers,
+stores, the project, the catalogue (categories, product types, products, projections), messages and errors.
 
 Every message is validated against its own ``components/schemas/<type>Message`` schema: the base ``Message``
 schema does not check type-specific fields. Two artefacts of generating the spec from RAML are repaired before
@@ -16,11 +17,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 from openapi_schema_validator import OAS30Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from tests.sandbox.catalogue_fixtures import (
+    SHIRT_TYPE,
+    create,
+    create_category,
+    create_product,
+    delete,
+    image,
+    names,
+    price,
+    update,
+    updated,
+)
 from tests.sandbox.ct_fixtures import PROJECT, CtSandbox, running
 
 SPEC_URI = "urn:commercetools:openapi"
@@ -237,3 +251,141 @@ def test_actions_without_a_message_type_have_none_in_the_spec(spec: Spec) -> Non
         assert not spec.has(f"Customer{name}Message")
     assert not spec.has("CustomerStoreAddedMessage") and not spec.has("CustomerStoreRemovedMessage")
     assert spec.has("CustomerStoresSetMessage")
+
+
+# -- the catalogue: categories, product types, products, projections -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Iterator[CtSandbox]:
+    """A seeded catalogue on an emulator of its own (the customer tests above count their messages)."""
+    with running(messages_enabled=True) as sandbox:
+        sandbox.emulator.seed(customers=0, days=30, seed=4, products=60)
+        create(sandbox, "/product-types", SHIRT_TYPE)
+        yield sandbox
+
+
+def test_catalogue_resources_and_pages(spec: Spec, catalogue: CtSandbox) -> None:
+    ct = catalogue
+    for path, schema in (
+        ("/categories", "Category"),
+        ("/product-types", "ProductType"),
+        ("/products", "Product"),
+        ("/product-projections", "ProductProjection"),
+    ):
+        page = ct.ok(path, limit="500")
+        spec.check(page, f"{schema}PagedQueryResponse")
+        spec.check(ct.ok(f"{path}/{page['results'][0]['id']}"), schema)
+    staged = ct.ok("/product-projections", staged="true", limit="500", withTotal="false")
+    spec.check(staged, "ProductProjectionPagedQueryResponse")
+    assert any(not p["published"] for p in staged["results"]) and any(p["hasStagedChanges"] for p in staged["results"])
+    product = ct.ok("/products", limit="1", where="masterData(hasStagedChanges = true)")["results"][0]
+    assert product["masterData"]["current"] != product["masterData"]["staged"]
+    spec.check(product, "Product")
+    assert spec.errors({**product, "masterData": {**product["masterData"], "published": "yes"}}, "Product")
+
+
+# every catalogue message type the emulator produces, and the writes that produce it
+_CATALOGUE_PRODUCERS: list[dict[str, Any]] = [
+    {"action": "changeSlug", "slug": names("oas-tee-2")},
+    {"action": "addVariant", "sku": "oas-2", "images": [image("https://img.example/oas/2.jpg")], "staged": False},
+    {"action": "addPrice", "variantId": 2, "price": price("JPY", 3300, country="JP")},
+    {"action": "setPrices", "variantId": 2, "prices": [price("KWD", 1250)], "staged": False},
+    {"action": "addExternalImage", "variantId": 1, "image": {**image("https://img.example/oas/x.jpg"), "label": "x"}},
+    {"action": "addToCategory", "category": {"typeId": "category", "key": "oas-shirts"}, "orderHint": "0.1"},
+    {"action": "publish"},
+    {"action": "removeFromCategory", "category": {"typeId": "category", "key": "oas-shirts"}, "staged": False},
+    {"action": "removeVariant", "id": 2},
+    {"action": "revertStagedChanges"},
+    {"action": "unpublish"},
+]
+
+
+def test_every_catalogue_message_validates_against_its_own_schema(spec: Spec, catalogue: CtSandbox) -> None:
+    ct = catalogue
+    category = create_category(ct, "oas-shirts", key="oas-shirts", externalId="E-9")
+    updated(ct, "/categories", category, {"action": "changeSlug", "slug": names("oas-shirts-2", de="oas-hemden")})
+    product = create_product(ct, "oas-tee", key="oas-tee", publish=True)
+    for action in _CATALOGUE_PRODUCERS:
+        product = updated(ct, "/products", product, action)
+    price_id = product["masterData"]["staged"]["masterVariant"]["prices"][0]["id"]
+    product = updated(
+        ct, "/products", product, {"action": "changePrice", "priceId": price_id, "price": price("EUR", 5)}
+    )
+    product = updated(
+        ct,
+        "/products",
+        product,
+        {"action": "changePrice", "priceId": price_id, "price": price("EUR", 6), "staged": False},
+        {"action": "removePrice", "priceId": price_id},
+    )
+    assert delete(ct, "/products", product).status_code == 200
+    page = ct.ok("/messages", sort=["createdAt asc", "id asc"], limit="500", expand="resource")
+    spec.check(page, "MessagePagedQueryResponse")
+    types = set()
+    for message in page["results"]:
+        spec.check(message, f"{message['type']}Message")
+        types.add(message["type"])
+    assert types == {
+        "CategoryCreated",
+        "CategorySlugChanged",
+        "ProductCreated",
+        "ProductSlugChanged",
+        "ProductVariantAdded",
+        "ProductPriceAdded",
+        "ProductPricesSet",
+        "ProductImageAdded",
+        "ProductAddedToCategory",
+        "ProductPublished",
+        "ProductRemovedFromCategory",
+        "ProductVariantDeleted",
+        "ProductRevertedStagedChanges",
+        "ProductUnpublished",
+        "ProductPriceChanged",
+        "ProductPriceRemoved",
+        "ProductDeleted",
+    }
+
+
+def test_catalogue_error_responses(spec: Spec, catalogue: CtSandbox) -> None:
+    ct = catalogue
+    product = create_product(ct, "oas-errors", key="oas-errors")
+    create_product(ct, "oas-taken")
+    shirt = ct.ok("/product-types/key=shirt")
+    duplicated = {**SHIRT_TYPE, "key": "twice", "attributes": [SHIRT_TYPE["attributes"][0]] * 2}
+    two_euro_prices = {"sku": "e-2", "prices": [price("EUR", 1), price("EUR", 2)]}
+
+    def set_attribute(name: str, value: Any) -> requests.Response:
+        return update(
+            ct, "/products", product, {"action": "setAttribute", "variantId": 1, "name": name, "value": value}
+        )
+
+    draft = {"productType": {"key": "shirt"}, "name": names("N"), "slug": names("n-n")}
+    cases = [
+        (set_attribute("x", 1), "AttributeNameDoesNotExist"),
+        (set_attribute("color", "pink"), "InvalidField"),
+        (update(ct, "/products", product, {"action": "addVariant", **two_euro_prices}), "DuplicatePriceScope"),
+        (update(ct, "/products", product, {"action": "changeSlug", "slug": names("oas-taken")}), "DuplicateField"),
+        (delete(ct, "/product-types", shirt), "ReferenceExists"),
+        (ct.post("/product-types", duplicated), "AttributeDefinitionAlreadyExists"),
+        (ct.post("/products", {**draft, "productType": {"key": "nope"}}), "ReferencedResourceNotFound"),
+        (ct.post("/products", {**draft, "variants": [{}]}), "RequiredField"),
+        (update(ct, "/products", {**product, "version": 9}, {"action": "publish"}), "ConcurrentModification"),
+    ]
+    for response, code in cases:
+        body = response.json()
+        spec.check(body, "ErrorResponse")
+        assert body["errors"][0]["code"] == code, body
+        spec.check(body["errors"][0], f"{code}Error")
+
+
+def test_silent_catalogue_actions_have_no_message_type_in_the_spec(spec: Spec) -> None:
+    """The catalogue writes that produce no message are exactly those the spec has no message type for."""
+    for name in ("NameChanged", "NameSet", "DescriptionSet", "KeySet", "SkuSet", "AttributeSet"):
+        assert not spec.has(f"Product{name}Message")
+    for name in ("NameChanged", "ParentChanged", "KeySet", "DescriptionSet", "OrderHintChanged", "Deleted"):
+        assert not spec.has(f"Category{name}Message")
+    assert not any(
+        schema.startswith("ProductType") and schema.endswith("Message")
+        for schema in spec.document["components"]["schemas"]
+    )

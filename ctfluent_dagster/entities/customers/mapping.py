@@ -19,15 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ctfluent_dagster.commercetools.models import Address, Customer
-from ctfluent_dagster.fluent.models import (
-    CUSTOMER_FIELD_LIMITS,
-    AttributeInput,
-    FluentCustomer,
-    RetailerId,
-    length_violations,
-)
-from ctfluent_dagster.settings import CustomerMappingSettings
+from ctfluent_dagster.commercetools.models import Address
+from ctfluent_dagster.entities.customers.models import CUSTOMER_FIELD_LIMITS, Customer, FluentCustomer
+from ctfluent_dagster.entities.customers.settings import CustomerMappingSettings
+from ctfluent_dagster.fluent.models import AttributeInput, RetailerId, length_violations
 
 # Attributes that change with every commercetools write; excluded from change detection so that a change Fluent
 # does not receive (a middle name, a locale) costs no update. They are refreshed with the next real change.

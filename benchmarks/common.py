@@ -1,0 +1,130 @@
+"""What the sync benchmarks share: a sandbox in its own process, the sync in a fresh child process (so its peak
+memory is its own), and CPU accounting of both."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import resource
+import signal
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from ctfluent_sandbox.cli import read_env_file
+
+REPO = Path(__file__).resolve().parent.parent
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_phases(env: dict[str, str], first_day: str, last_day: str, assets: Sequence[str], results: Any) -> None:
+    """In the child process: materialize each asset (``commercetools/customers``, ...) over the days, in order,
+    timing each."""
+    os.environ.update(env)
+    from dagster import AssetKey, DagsterInstance, materialize
+
+    from ctfluent_dagster.assets import ENTITY_DEFINITIONS
+    from ctfluent_dagster.definitions import defs
+
+    by_key = {key: a for entity in ENTITY_DEFINITIONS.values() for a in entity.assets for key in a.keys}
+    tags = {RANGE_START: first_day, RANGE_END: last_day}
+    instance = DagsterInstance.ephemeral()
+    phases: dict[str, Any] = {}
+    for name in assets:
+        cpu, wall = own_cpu_seconds(), time.perf_counter()
+        result = materialize([by_key[AssetKey(name.split("/"))]], resources=defs.resources, tags=tags,
+                             instance=instance)  # fmt: skip
+        events = result.get_asset_materialization_events()
+        metadata = {
+            k: v.value for k, v in events[0].materialization.metadata.items() if not hasattr(v.value, "records")
+        }
+        phases[name] = {"seconds": time.perf_counter() - wall, "cpu": own_cpu_seconds() - cpu, "metadata": metadata,
+                        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
+    phases["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    results.put(phases)
+
+
+def sync_once(env: dict[str, str], first_day: str, last_day: str, assets: Sequence[str]) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    child = context.Process(target=run_phases, args=(env, first_day, last_day, list(assets), results))
+    child.start()
+    while True:
+        try:
+            phases: dict[str, Any] = results.get(timeout=5)
+            break
+        except queue.Empty:
+            if not child.is_alive():
+                raise RuntimeError(f"the sync process failed (exit code {child.exitcode})") from None
+    child.join()
+    return phases
+
+
+@contextmanager
+def sandbox(
+    work: Path, seed_args: Sequence[str], settings: dict[str, str], latency_ms: float
+) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, str]]]:
+    """The sandbox (``ctfluent-sandbox`` with ``seed_args``) with ``latency_ms`` on every Fluent request, and the
+    code location's environment for it (``settings`` added, state under ``work``)."""
+    env_file = work / "sandbox.env"
+    command = [str(REPO / ".venv" / "bin" / "ctfluent-sandbox"), "--ct-port", "0", "--fluent-port", "0",
+               "--seed", "1", "--env-file", str(env_file), *seed_args]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not env_file.exists() or not env_file.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the sandbox did not start")
+            time.sleep(0.2)
+        env = read_env_file(env_file) | {
+            "CTFLUENT_STAGING_DIR": str(work / "staging"),
+            "CTFLUENT_LEDGER_URL": f"sqlite:///{work / 'ledger.sqlite'}",
+            "CTFLUENT_START_DATE": "2020-01-01",
+            **settings,
+        }
+        requests.post(f"{env['FLUENT_HOST']}/_admin/faults", json={"match": "POST /graphql", "latency_ms": latency_ms},
+                      timeout=10).raise_for_status()  # fmt: skip
+        yield process, env
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+def measured_runs(
+    process: subprocess.Popen[bytes], env: dict[str, str], days: int, assets: Sequence[str]
+) -> dict[str, Any]:
+    """An initial run and a second one with nothing changed, each with the sandbox's CPU and Fluent's request
+    counts."""
+    fluent_admin = f"{env['FLUENT_HOST']}/_admin"
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    first_day = time.strftime("%Y-%m-%d", time.gmtime(time.time() - (days + 1) * 86400))
+    runs: dict[str, Any] = {}
+    for label in ("initial", "no-change"):
+        requests.delete(f"{fluent_admin}/requests", timeout=10)
+        sandbox_cpu = process_cpu_seconds(process.pid)
+        runs[label] = sync_once(env, first_day, today, assets)
+        runs[label]["sandbox_cpu"] = process_cpu_seconds(process.pid) - sandbox_cpu
+        runs[label]["fluent_requests"] = requests.get(f"{fluent_admin}/requests", timeout=10).json()
+    return runs
+
+
+def mutations(run: dict[str, Any]) -> int:
+    by_target = run["fluent_requests"]["by_target"]
+    return sum(count for name, count in by_target.items() if name.startswith(("create", "update", "remove")))

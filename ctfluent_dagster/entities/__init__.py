@@ -1,0 +1,11 @@
+"""The registry of synced entities: one line per entity. Each entity is one folder beside this file.
+
+Order matters only for display; the asset graph orders the syncs by the references each target declares.
+"""
+
+from ctfluent_dagster.entities.categories.declaration import ENTITY as CATEGORIES
+from ctfluent_dagster.entities.customers.declaration import ENTITY as CUSTOMERS
+from ctfluent_dagster.entities.products.declaration import ENTITY as PRODUCTS
+from ctfluent_dagster.entity import EntityDeclaration
+
+ENTITIES: tuple[EntityDeclaration, ...] = (CATEGORIES, PRODUCTS, CUSTOMERS)

@@ -1,0 +1,53 @@
+"""Customers: commercetools customers -> Fluent customers (one per Fluent retailer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ctfluent_dagster.entities.customers.settings import CustomerMappingSettings
+from ctfluent_dagster.entities.customers.sync import ENTITY_TYPE, CustomerSync
+from ctfluent_dagster.entity import EntityDeclaration, Source, SyncContext, Target
+from ctfluent_dagster.preflight import PreflightCheck, retailer_checks
+
+# Returned by the API (hashed) but never needed by the sync: dropped before anything is staged.
+_SECRETS = ("password",)
+
+
+def _without_secrets(record: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in record.items() if name not in _SECRETS}
+
+
+def _build(context: SyncContext) -> CustomerSync:
+    return CustomerSync(context.fluent, context.entity_settings(CustomerMappingSettings), context.retailer_id)
+
+
+def _preflight(context: SyncContext) -> list[PreflightCheck]:
+    settings = context.entity_settings(CustomerMappingSettings)
+    retailers = [context.retailer_id, settings.default_retailer_id, *settings.store_retailers.values()]
+    return retailer_checks(context.fluent, [r for r in retailers if r])
+
+
+ENTITY = EntityDeclaration(
+    name="customers",
+    source=Source(
+        name="customers",
+        type_id="customer",
+        resource="customers",
+        scopes=("view_customers",),
+        description="commercetools customers whose current lastModifiedAt falls in the day (UTC), staged as Parquet.",
+        scrub=_without_secrets,
+    ),
+    targets=(
+        Target(
+            name="customers",
+            entity_type=ENTITY_TYPE,
+            description="Fluent customers (one per Fluent retailer) pushed from the staged commercetools customers.",
+            build=_build,
+            gone_status="deleted",  # commercetools never reuses an id; Fluent cannot delete: marked ctDeleted
+        ),
+    ),
+    settings=CustomerMappingSettings,
+    routes=Path(__file__).with_name("routes.yaml"),
+    preflight=_preflight,
+)

@@ -1,0 +1,110 @@
+"""Customers: how the sync engine maps, creates, updates, finds and marks them deleted in Fluent."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ctfluent_dagster.entities.customers.mapping import VOLATILE_ATTRIBUTES, SkippedCustomer, map_customer
+from ctfluent_dagster.entities.customers.models import CUSTOMER_FIELD_LIMITS, Customer, customer_update_input
+from ctfluent_dagster.entities.customers.settings import CustomerMappingSettings
+from ctfluent_dagster.fluent.client import FluentClient
+from ctfluent_dagster.fluent.models import length_violations
+from ctfluent_dagster.fluent.operations import OperationSet
+from ctfluent_dagster.hooks import LoadedHooks
+from ctfluent_dagster.ledger.store import LedgerKey, payload_fingerprint
+from ctfluent_dagster.privacy import mask_email
+from ctfluent_dagster.sync.engine import PlannedPush, PlannedSkip
+from ctfluent_dagster.sync.graphql_entity import GraphQLEntitySync
+from ctfluent_dagster.sync.invalid import invalid_record_skip
+
+ENTITY_TYPE = "customer"
+OPERATIONS = OperationSet(Path(__file__).with_name("operations"))
+# What a customer deleted in commercetools looks like in Fluent (which cannot delete customers).
+DELETED_ATTRIBUTE = {"name": "ctDeleted", "type": "BOOLEAN", "value": True}
+
+
+@dataclass(frozen=True)
+class CustomerPush:
+    create_input: dict[str, Any]
+    customer: Customer
+
+
+def _change_fingerprint(create_input: Mapping[str, Any]) -> str:
+    stable = dict(create_input)
+    stable["attributes"] = [a for a in create_input.get("attributes", []) if a.get("name") not in VOLATILE_ATTRIBUTES]
+    return payload_fingerprint(stable)
+
+
+class CustomerSync(GraphQLEntitySync[CustomerPush]):
+    entity_type = ENTITY_TYPE
+
+    def __init__(
+        self,
+        fluent: FluentClient,
+        settings: CustomerMappingSettings,
+        default_retailer_id: str | None,
+        hooks: LoadedHooks | None = None,
+    ) -> None:
+        super().__init__(
+            fluent,
+            create=OPERATIONS["CreateCustomer"],
+            update=OPERATIONS["UpdateCustomer"],
+            find=OPERATIONS["CustomerByRef"],
+            hooks=hooks or LoadedHooks.load(settings.hooks),
+        )
+        self.settings = settings
+        self.default_retailer_id = default_retailer_id
+
+    def plan(self, record: Mapping[str, Any]) -> list[PlannedPush[CustomerPush] | PlannedSkip]:
+        try:
+            customer = Customer.model_validate(record)
+        except ValidationError as exc:
+            return [invalid_record_skip(ENTITY_TYPE, record, exc)]
+        label = mask_email(customer.email)
+        plans: list[PlannedPush[CustomerPush] | PlannedSkip] = []
+        for mapped in map_customer(customer, self.settings, self.default_retailer_id):
+            key = LedgerKey(ENTITY_TYPE, customer.id, mapped.retailer_id or "")
+            if isinstance(mapped, SkippedCustomer):
+                plans.append(PlannedSkip(key, customer.version, mapped.reason, label))
+                continue
+            create_input = mapped.payload.create_input()
+            # The mapping checked Fluent's lengths; a payload hook may have changed the values since.
+            problems = []
+            if self.hooks.payload:
+                create_input = self.hooks.apply_payload(create_input, customer)
+                problems = length_violations(create_input, CUSTOMER_FIELD_LIMITS)
+            if problems:
+                reason = "too long for Fluent after hooks: " + "; ".join(problems)
+                plans.append(PlannedSkip(key, customer.version, reason, label))
+                continue
+            plans.append(
+                PlannedPush(
+                    key=key,
+                    version=customer.version,
+                    ref=create_input["username"],
+                    payload_hash=_change_fingerprint(create_input),
+                    payload=CustomerPush(create_input, customer),
+                    label=label,
+                )
+            )
+        return plans
+
+    def create_input(self, push: PlannedPush[CustomerPush]) -> dict[str, Any]:
+        return push.payload.create_input
+
+    def update_input(self, push: PlannedPush[CustomerPush], ref: str) -> dict[str, Any]:
+        return customer_update_input(push.payload.create_input, ref)
+
+    def find_variables(self, ref: str) -> dict[str, Any]:
+        return {"ref": ref}
+
+    def deactivate_input(self, ref: str) -> dict[str, Any]:
+        return {"username": ref, "promotionOptIn": False, "attributes": [DELETED_ATTRIBUTE]}
+
+    def hook_subject(self, push: PlannedPush[CustomerPush]) -> Customer:
+        return push.payload.customer

@@ -1,0 +1,181 @@
+"""commercetools product projection -> one Fluent standard product and one variant product per variant: pure
+functions, no I/O.
+
+* refs: a variant's ref is its SKU, always (orders reference variants by SKU); a variant without SKU is skipped
+  with the reason. The standard product's ref is the product key; without key, per ``without_key`` (the
+  commercetools id, or a skip). Standard and variant refs share one namespace per catalogue: a standard ref equal
+  to one of the product's SKUs follows ``ref_collision``, so that the variant keeps its SKU.
+* gtin (required, max 20): the configured variant attribute; missing, per ``missing_gtin`` (a skip with the reason,
+  or the SKU when it fits). Never a made-up placeholder. The standard product takes its master variant's.
+* name and summary in the locale chain (a summary cut to Fluent's 255 characters is recorded with the run);
+  type per product type, else the configured default; tax type when configured.
+* prices (variants): per currency, the unscoped price as ``Decimal(centAmount) / 10**fractionDigits``.
+* attributes: the configured variant attributes (enum -> label, localized -> the locale chain, sets -> lists), the
+  images as ``imageUrls``, and the commercetools identity (product id and key, variant id).
+* categories: the commercetools category ids, resolved to Fluent categories through the ledger when sent (the
+  product waits until they are in Fluent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ctfluent_dagster.commercetools.models import localized
+from ctfluent_dagster.entities.categories.mapping import cut
+from ctfluent_dagster.entities.products.models import (
+    PRODUCT_FIELD_LIMITS,
+    SUMMARY_LIMIT,
+    ProductProjection,
+    Variant,
+)
+from ctfluent_dagster.entities.products.settings import ProductSettings
+from ctfluent_dagster.fluent.models import AttributeInput, length_violations
+
+GTIN_LIMIT = PRODUCT_FIELD_LIMITS["gtin"]
+
+
+@dataclass(frozen=True)
+class MappedProduct:
+    """A Fluent standard or variant product without its catalogue, categories and standard-product link."""
+
+    ref: str
+    fields: dict[str, Any]
+    category_ids: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SkippedProduct:
+    reason: str
+    variant_id: int | None = None  # set for a skipped variant
+
+
+def standard_ref(product: ProductProjection, settings: ProductSettings) -> str | None:
+    base = product.key or (product.id if settings.without_key == "id" else None)
+    if base is None or base not in {v.sku for v in product.all_variants}:
+        return base
+    return base + settings.collision_suffix if settings.ref_collision == "suffix" else product.id
+
+
+def gtin(variant: Variant, settings: ProductSettings) -> str | None:
+    value = variant.attribute(settings.gtin_attribute)
+    if isinstance(value, str | int) and str(value).strip():
+        return str(value).strip()
+    if settings.missing_gtin == "sku" and variant.sku and len(variant.sku) <= GTIN_LIMIT:
+        return variant.sku
+    return None
+
+
+def attribute_input(name: str, value: Any, settings: ProductSettings) -> AttributeInput | None:
+    """A commercetools attribute value as a Fluent attribute (None for an empty value)."""
+    plain = _plain(value, settings)
+    if plain is None or plain in ("", []):
+        return None
+    if isinstance(plain, bool):
+        kind = "BOOLEAN"
+    elif isinstance(plain, int):
+        kind = "INTEGER"
+    elif isinstance(plain, float | Decimal):
+        kind = "FLOAT"
+    elif isinstance(plain, str):
+        kind = "STRING"
+    else:
+        kind = "JSON"
+    return AttributeInput(name=name, type=kind, value=plain)
+
+
+def _plain(value: Any, settings: ProductSettings) -> Any:
+    if isinstance(value, list):
+        return [_plain(item, settings) for item in value]
+    if isinstance(value, dict):
+        if "label" in value and "key" in value:  # enum / lenum: the label (localized for lenum)
+            return _plain(value["label"], settings)
+        if "typeId" in value and "id" in value:  # a reference: its id
+            return value["id"]
+        if "centAmount" in value and "currencyCode" in value:  # money
+            return str(Decimal(value["centAmount"]).scaleb(-int(value.get("fractionDigits", 2))))
+        if value and all(isinstance(v, str) for v in value.values()):  # ltext: a localized string
+            return localized(value, settings.locales, settings.any_locale)
+    return value
+
+
+def prices(variant: Variant, settings: ProductSettings) -> list[dict[str, Any]]:
+    by_currency: dict[str, Decimal] = {}
+    for price in variant.prices:
+        if not price.scoped:
+            by_currency.setdefault(price.value.currency_code, price.value.amount)
+    return [{"type": settings.price_type, "currency": currency, "value": amount}
+            for currency, amount in sorted(by_currency.items())]  # fmt: skip
+
+
+def _common(
+    product: ProductProjection, variant: Variant, settings: ProductSettings, kind: str
+) -> tuple[dict[str, Any], list[str]] | SkippedProduct:
+    """The fields standard and variant products share: type, gtin, name, summary, tax type."""
+    name = localized(product.name, settings.locales, settings.any_locale)
+    if not name:
+        return SkippedProduct(f"no name in {', '.join(settings.locales)}")
+    value = gtin(variant, settings)
+    if value is None:
+        return SkippedProduct(f"variant {variant.id} has no gtin (attribute {settings.gtin_attribute!r})")
+    notes: list[str] = []
+    summary = cut(localized(product.description, settings.locales, settings.any_locale), SUMMARY_LIMIT, "summary",
+                  notes)  # fmt: skip
+    fields: dict[str, Any] = {"type": kind, "gtin": value, "name": name}
+    if summary:
+        fields["summary"] = summary
+    if settings.tax_type is not None:
+        fields["taxType"] = settings.tax_type.model_dump()
+    return fields, notes
+
+
+def _finish(ref: str, fields: dict[str, Any], attributes: Sequence[AttributeInput | None],
+            product: ProductProjection, notes: list[str]) -> MappedProduct | SkippedProduct:  # fmt: skip
+    fields = {"ref": ref, **fields}
+    problems = length_violations(fields, PRODUCT_FIELD_LIMITS)
+    if problems:
+        return SkippedProduct("too long for Fluent: " + "; ".join(problems))
+    fields["attributes"] = [a.model_dump(by_alias=True) for a in attributes if a is not None]
+    return MappedProduct(ref, fields, tuple(c.id for c in product.categories), tuple(notes))
+
+
+def map_standard(product: ProductProjection, settings: ProductSettings) -> MappedProduct | SkippedProduct:
+    ref = standard_ref(product, settings)
+    if ref is None:
+        return SkippedProduct("the product has no key (without_key: skip)")
+    kind = settings.type_by_product_type.get(product.product_type.id, settings.standard_type)
+    common = _common(product, product.master_variant, settings, kind)
+    if isinstance(common, SkippedProduct):
+        return common
+    fields, notes = common
+    attributes = [
+        AttributeInput(name="ctProductId", type="STRING", value=product.id),
+        AttributeInput(name="ctProductKey", type="STRING", value=product.key) if product.key else None,
+    ]
+    return _finish(ref, fields, attributes, product, notes)
+
+
+def map_variants(product: ProductProjection, settings: ProductSettings) -> list[MappedProduct | SkippedProduct]:
+    results: list[MappedProduct | SkippedProduct] = []
+    for variant in product.all_variants:
+        if not variant.sku:
+            results.append(SkippedProduct(f"variant {variant.id} has no SKU, which orders reference it by", variant.id))
+            continue
+        common = _common(product, variant, settings, settings.variant_type)
+        if isinstance(common, SkippedProduct):
+            results.append(SkippedProduct(common.reason, variant.id))
+            continue
+        fields, notes = common
+        fields["prices"] = prices(variant, settings)
+        attributes = [
+            AttributeInput(name="ctProductId", type="STRING", value=product.id),
+            AttributeInput(name="ctVariantId", type="INTEGER", value=variant.id),
+            *(attribute_input(name, variant.attribute(name), settings) for name in settings.attributes),
+            attribute_input("imageUrls", [image.url for image in variant.images], settings),
+        ]
+        mapped = _finish(variant.sku, fields, attributes, product, notes)
+        results.append(SkippedProduct(mapped.reason, variant.id) if isinstance(mapped, SkippedProduct) else mapped)
+    return results

@@ -1,0 +1,134 @@
+"""What an entity declares: the one description from which its Dagster wiring is generated.
+
+Each synced entity lives in one folder under ``ctfluent_dagster/entities/`` (its commercetools read, pure mapping,
+``EntitySync`` with its GraphQL operations, message routes) and exports one :class:`EntityDeclaration`. The
+factories in ``assets/`` and ``sensors/`` build from it the commercetools and Fluent assets, the failures checks,
+the sync and re-drive jobs, deletion handling, the reconciliation schedules, the message routes and handlers and
+the retention-gap re-sync. Plain Python: nothing here imports Dagster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from ctfluent_dagster.commercetools.client import CommercetoolsClient, Params
+from ctfluent_dagster.fluent.client import FluentClient
+from ctfluent_dagster.preflight import PreflightCheck
+from ctfluent_dagster.sync.engine import EntitySync, GoneStatus, UpdatePolicy
+
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
+PACKAGE_DIR = Path(__file__).resolve().parent
+Record = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SyncContext:
+    """What building an entity's sync needs: the Fluent client and the configuration it maps with."""
+
+    fluent: FluentClient
+    retailer_id: str | None  # FLUENT_RETAILER_ID
+    catalogue_ref: str | None  # FLUENT_CATALOGUE_REF
+    settings: BaseModel  # the entity's own settings section
+
+    def entity_settings(self, kind: type[SettingsT]) -> SettingsT:
+        if not isinstance(self.settings, kind):
+            raise TypeError(f"expected {kind.__name__} settings, got {type(self.settings).__name__}")
+        return self.settings
+
+
+@dataclass(frozen=True)
+class Source:
+    """The commercetools side: one resource, read by day (``lastModifiedAt``) or by id, staged as Parquet."""
+
+    name: str  # asset ``commercetools/<name>``; the staging folder
+    type_id: str  # ``resource.typeId`` of its messages, e.g. "customer"
+    resource: str  # the API path, e.g. "customers", "product-projections"
+    scopes: tuple[str, ...]  # the view_* scopes reading it needs
+    description: str
+    extra: Params = ()  # the resource's own query parameters, e.g. (("staged", "false"),)
+    # Drops what the sync never needs before anything is staged (e.g. a customer's hashed password).
+    scrub: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+    def modified_between(self, client: CommercetoolsClient, start: Any, end: Any) -> Any:
+        return self._scrubbed(client.modified_between(self.resource, start, end, extra=self.extra))
+
+    def by_ids(self, client: CommercetoolsClient, ids: Sequence[str]) -> Any:
+        return self._scrubbed(client.by_ids(self.resource, ids, extra=self.extra))
+
+    def all_ids(self, client: CommercetoolsClient) -> Any:
+        return client.all_ids(self.resource, extra=self.extra)
+
+    def _scrubbed(self, pages: Any) -> Any:
+        scrub = self.scrub
+        if scrub is None:
+            yield from pages
+            return
+        for page in pages:
+            yield [scrub(record) for record in page]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One kind of Fluent record the source becomes (an entity may have several: standard and variant products)."""
+
+    name: str  # asset ``fluent/<name>``
+    entity_type: str  # the ledger's entity type, e.g. "customer"
+    description: str
+    build: Callable[[SyncContext], EntitySync[Record, Any]]
+    # Targets (of any entity) whose Fluent records this one's reference: upstream in the asset graph.
+    after: tuple[str, ...] = ()
+    # What gone from commercetools means: "deleted" (final: later changes of the id are ignored) or "inactive".
+    gone_status: GoneStatus = "deleted"
+    # Deactivate a Fluent record its source no longer maps to (a removed variant).
+    deactivate_dropped: bool = False
+
+
+@dataclass(frozen=True)
+class EntityDeclaration:
+    name: str  # the asset group, the settings section (``CTFLUENT_<NAME>__...``) and the jobs' names
+    source: Source
+    targets: tuple[Target, ...]
+    # The entity's settings section; an ``update_policy`` field there ("upsert"/"create_only") is honoured.
+    settings: type[BaseModel]
+    routes: Path  # the entity's message routes (YAML, see ``messages/routing.py``)
+    # Fluent records that must exist before this entity syncs (retailers, a catalogue), checked by ``preflight``.
+    preflight: Callable[[SyncContext], list[PreflightCheck]] | None = None
+
+    def update_policy(self, settings: BaseModel) -> UpdatePolicy:
+        policy: UpdatePolicy = getattr(settings, "update_policy", "upsert")
+        return policy
+
+    @property
+    def sync_job(self) -> str:
+        return f"{self.name}_sync"
+
+    @property
+    def redrive_job(self) -> str:
+        return f"redrive_failed_{self.name}"
+
+
+@cache
+def code_fingerprint() -> str:
+    """A hash of the project's code and operations: a new release may map differently."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.rglob("*")):
+        if path.suffix in (".py", ".graphql", ".yaml") and path.is_file():
+            digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def mapping_fingerprint(target: str, settings: BaseModel, *context: str | None) -> str:
+    """Everything a target's mapping depends on besides the record: the code, the entity's settings (hooks
+    included, by name) and the Fluent context (retailer, catalogue). Equal fingerprint and commercetools version
+    mean an equal mapping."""
+    basis = json.dumps([code_fingerprint(), target, settings.model_dump(mode="json"), list(context)], sort_keys=True)
+    return hashlib.sha256(basis.encode()).hexdigest()

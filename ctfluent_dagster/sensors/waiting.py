@@ -1,0 +1,78 @@
+"""``waiting_records_sensor``: pushes waiting records once what they wait for has reached Fluent.
+
+A record that references another entity's Fluent record that is not there yet (a product whose category has not
+synced) ends *waiting* in the ledger. A run resumes its own entity's waiting records before it ends; this sensor
+covers the rest (the category synced in a later run): each tick it finds the waiting records whose references
+are all in Fluent now and requests a delta run of their entity's sync job, per partition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from dagster import (
+    DefaultSensorStatus,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    sensor,
+)
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
+from ctfluent_dagster.assets.factory import op_names
+from ctfluent_dagster.entity import EntityDeclaration
+from ctfluent_dagster.ledger.store import LedgerEntry
+from ctfluent_dagster.messages.handlers import scoped_run_config
+from ctfluent_dagster.partitions import daily_partitions, partition_for
+from ctfluent_dagster.resources import LedgerResource
+from ctfluent_dagster.settings import MessagesSettings
+from ctfluent_dagster.sync.engine import ready_waiting
+
+SENSOR_NAME = "waiting_records_sensor"
+
+
+def _run_key(entity: EntityDeclaration, day: str, entries: Sequence[LedgerEntry]) -> str:
+    # New whenever a record waited again since (its ledger row changed), so a retry is never deduplicated away.
+    basis = "\n".join(sorted(f"{e.key.source_id}@{e.updated_at.isoformat()}" for e in entries))
+    return f"waiting:{entity.name}:{day}:{hashlib.sha256(basis.encode()).hexdigest()[:20]}"
+
+
+def build_waiting_sensor(
+    settings: MessagesSettings, entities: Sequence[EntityDeclaration], jobs: Sequence[UnresolvedAssetJobDefinition]
+) -> SensorDefinition:
+    @sensor(
+        name=SENSOR_NAME,
+        minimum_interval_seconds=settings.poll_interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING if settings.sensor_running else DefaultSensorStatus.STOPPED,
+        jobs=jobs,
+        description="Requests runs for waiting records whose references have reached Fluent.",
+    )
+    def waiting_records_sensor(context: SensorEvaluationContext, ledger: LedgerResource) -> SensorResult:
+        store = ledger.get_ledger()
+        today = partition_for(datetime.now(UTC))
+        requests = []
+        for entity in entities:
+            by_day: dict[str, list[LedgerEntry]] = defaultdict(list)
+            for target in entity.targets:
+                for entry in ready_waiting(store, target.entity_type, limit=settings.max_ids_per_run):
+                    day = entry.partition_key or today
+                    by_day[day if daily_partitions.has_partition_key(day) else today].append(entry)
+            for day, entries in sorted(by_day.items()):
+                ids = sorted({e.key.source_id for e in entries})
+                requests.append(
+                    RunRequest(
+                        run_key=_run_key(entity, day, entries),
+                        job_name=entity.sync_job,
+                        partition_key=day,
+                        run_config=scoped_run_config(op_names(entity), ids=ids, trigger="waiting records ready"),
+                        tags={"ctfluent/trigger": "waiting"},
+                    )
+                )
+                context.log.info(f"{entity.name} {day}: {len(ids)} waiting record(s) can be pushed now")
+        return SensorResult(run_requests=requests, skip_reason=None if requests else "no waiting record is ready")
+
+    return waiting_records_sensor

@@ -1,0 +1,90 @@
+"""Helpers shared by the test modules (test modules never import from each other)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from dagster import AssetKey, ExecuteInProcessResult
+
+from ctfluent_dagster.assets.factory import commercetools_key, fluent_key, op_names
+from ctfluent_dagster.entities.customers.declaration import ENTITY as CUSTOMERS
+from ctfluent_dagster.ledger.store import Ledger
+from ctfluent_dagster.messages.handlers import scoped_run_config
+from tests.harness import CUSTOMER_ASSETS, Sandbox
+
+FLUENT_CUSTOMERS = fluent_key(CUSTOMERS.targets[0])
+(COMMERCETOOLS_CUSTOMERS_ASSET,) = [a for a in CUSTOMER_ASSETS if commercetools_key(CUSTOMERS) in a.keys]
+(FLUENT_CUSTOMERS_ASSET,) = [a for a in CUSTOMER_ASSETS if FLUENT_CUSTOMERS in a.keys]
+
+
+def today(sandbox: Sandbox) -> str:
+    """Today's partition, by the commercetools emulator's clock (the one that stamps lastModifiedAt)."""
+    return sandbox.ct.clock.now().strftime("%Y-%m-%d")
+
+
+def busiest_day(sandbox: Sandbox) -> str:
+    """The past day with most customers (today's partition is re-staged whenever today is synced)."""
+    current = today(sandbox)
+    return next(day for day, _ in sandbox.days_with_customers().most_common() if day != current)
+
+
+def materialization_metadata(result: ExecuteInProcessResult, asset_key: AssetKey = FLUENT_CUSTOMERS) -> dict[str, Any]:
+    """The Fluent asset's metadata; a range run records the same on each partition's materialization."""
+    events = [e for e in result.get_asset_materialization_events() if e.asset_key == asset_key]
+    all_metadata = [{k: v.value for k, v in e.materialization.metadata.items()} for e in events]
+    assert all_metadata and all(m == all_metadata[0] for m in all_metadata)
+    return all_metadata[0]
+
+
+def check_passed(result: ExecuteInProcessResult) -> bool:
+    (evaluation,) = result.get_asset_check_evaluations()
+    return bool(evaluation.passed)
+
+
+def ledger(sandbox: Sandbox) -> Ledger:
+    return Ledger(sandbox.ledger_url)
+
+
+def run_redrive(sandbox: Sandbox, ids: list[str] | None = None) -> ExecuteInProcessResult:
+    """The customers' re-drive job as a user launches it: any one partition (today's), every failed customer or
+    the ``ids`` given."""
+    config = scoped_run_config(op_names(CUSTOMERS), redrive=True, ids=ids, trigger="re-drive") if ids else None
+    return sandbox.run_job(CUSTOMERS.redrive_job, today(sandbox), run_config=config)
+
+
+def midday_in_the_past(sandbox: Sandbox, days: int = 1) -> datetime:
+    """Set the commercetools emulator's clock back to 12:00 UTC ``days`` days ago and return that moment, so that
+    what a test changes lands on a known day, hours away from any midnight (the clock runs on from there)."""
+    now = sandbox.ct.clock.now()
+    noon = datetime.combine(now.date() - timedelta(days=days), time(12), tzinfo=now.tzinfo)
+    sandbox.ct.clock.advance((noon - now).total_seconds())
+    return noon
+
+
+def personal_data_found(text: str, customers: list[dict[str, Any]]) -> list[str]:
+    """Emails, phones, street names and full names of these customers that occur in ``text`` (raw or JSON-escaped)."""
+    found = []
+    for customer in customers:
+        values = [customer["email"], customer["email"].lower()]
+        values += [a[k] for a in customer.get("addresses", []) for k in ("phone", "mobile", "streetName") if a.get(k)]
+        if customer.get("firstName") and customer.get("lastName"):
+            values.append(f"{customer['firstName']} {customer['lastName']}")
+        found += [v for v in values if v in text or json.dumps(v)[1:-1] in text]
+    return found
+
+
+def dead_lease_holder() -> str:
+    """A lease holder (``host:pid``) of this host whose process has exited: no process has that pid now."""
+    while True:
+        process = subprocess.Popen([sys.executable, "-c", "pass"])
+        process.wait()
+        try:
+            os.kill(process.pid, 0)
+        except ProcessLookupError:
+            return f"{socket.gethostname()}:{process.pid}"

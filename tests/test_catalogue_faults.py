@@ -1,0 +1,144 @@
+"""The catalogue sync under injected Fluent faults, with a run killed mid-push and re-run at once: every published
+product and variant ends in Fluent exactly once with its prices and category links, and the re-run takes over the
+dead run's records at once instead of waiting for their leases."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dagster import DagsterInstance, materialize
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from ctfluent_dagster.assets import ENTITY_DEFINITIONS
+from ctfluent_dagster.ledger.schema import sync_state
+from ctfluent_dagster.ledger.store import Ledger
+from tests.harness import RANGE_END, RANGE_START, Sandbox
+
+CATALOGUE_ASSETS = [*ENTITY_DEFINITIONS["categories"].assets, *ENTITY_DEFINITIONS["products"].assets]
+# About one Fluent request in ten fails: rate limited, unavailable, or the connection drops before or after the write.
+FAULTS = (
+    {"match": "POST /graphql", "status": 429, "retry_after": 0, "every": 40},
+    {"match": "POST /graphql", "status": 503, "every": 40, "after": 10},
+    {"match": "POST /graphql", "drop": "before", "every": 40, "after": 20},
+    {"match": "POST /graphql", "drop": "after", "every": 40, "after": 30},
+)
+
+
+@pytest.fixture
+def catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    from ctfluent_sandbox.cli import SandboxCredentials
+    from ctfluent_sandbox.server import BackgroundSandbox
+
+    monkeypatch.setenv("CTFLUENT_STAGING_DIR", str(tmp_path / "staging"))
+    monkeypatch.delenv("CTFLUENT_SETTINGS_FILE", raising=False)
+    credentials = SandboxCredentials.fresh()
+    ct, fluent = credentials.emulators("ctfluent-demo")
+    ct.seed(customers=0, days=5, seed=3, products=150)
+    with BackgroundSandbox({"ct": (ct, 0), "fluent": (fluent, 0)}) as running:
+        env = credentials.connection_env(running.urls["ct"], running.urls["fluent"], ct.project_key)
+        yield Sandbox(ct, fluent, env, f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+
+
+def days(sandbox: Sandbox) -> tuple[str, str]:
+    found = sorted({r["lastModifiedAt"][:10] for kind in ("categories", "products") for r in sandbox.ct.state()[kind]})
+    return found[0], found[-1]
+
+
+def run_catalogue(sandbox: Sandbox, instance: DagsterInstance | None = None) -> Any:
+    first, last = days(sandbox)
+    return materialize(CATALOGUE_ASSETS, resources=sandbox.resources(), instance=instance,
+                       tags={RANGE_START: first, RANGE_END: last})  # fmt: skip
+
+
+def _killed_run(env: dict[str, str], first: str, last: str) -> None:
+    """The run that gets killed: the same materialization in a process of its own, with the code location's own
+    resources (from the environment)."""
+    os.environ.update(env)
+    from ctfluent_dagster.definitions import defs
+
+    materialize(CATALOGUE_ASSETS, resources=defs.resources, tags={RANGE_START: first, RANGE_END: last})
+
+
+def leased_variants(ledger_url: str) -> int:
+    store = Ledger(ledger_url)
+    query = select(sync_state.c.source_id).where(
+        sync_state.c.entity_type == "variant_product", sync_state.c.lease_owner.is_not(None)
+    )
+    try:
+        with store.engine.connect() as conn:
+            return len(conn.execute(query).all())
+    except OperationalError:  # the run has not created the ledger yet
+        return 0
+    finally:
+        store.engine.dispose()
+
+
+def test_faults_and_a_killed_run_end_with_every_product_exactly_once(
+    catalogue: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CTFLUENT_FLUENT_BATCH_SIZE", "1")  # slow enough to be killed mid-push
+    catalogue.fluent_admin.add_fault(match="POST /graphql", latency_ms=15)
+    for rule in FAULTS:
+        catalogue.fluent_admin.add_fault(**rule)
+    first, last = days(catalogue)
+    child_env = {**catalogue.env, "CTFLUENT_STAGING_DIR": os.environ["CTFLUENT_STAGING_DIR"],
+                 "CTFLUENT_FLUENT_BATCH_SIZE": "1", "CTFLUENT_LEDGER_URL": catalogue.ledger_url}  # fmt: skip
+    child = multiprocessing.get_context("spawn").Process(target=_killed_run, args=(child_env, first, last))
+    child.start()
+    deadline = time.monotonic() + 120
+    while leased_variants(catalogue.ledger_url) < 20:  # kill it while it pushes variants
+        assert child.is_alive() and time.monotonic() < deadline, "the first run ended before it could be killed"
+        time.sleep(0.05)
+    os.kill(child.pid or 0, signal.SIGKILL)
+    child.join()
+    assert leased_variants(catalogue.ledger_url) > 0  # the dead run left leases behind
+
+    instance = DagsterInstance.ephemeral()
+    result = run_catalogue(catalogue, instance)
+    assert result.success
+    messages = [e.message for e in instance.all_logs(result.run_id) if e.message]
+    assert any("took over" in m and "no longer running" in m for m in messages)
+    assert not any("being synced by other run" in m for m in messages)  # no wait for the dead run's leases
+
+    catalogue.fluent_admin.clear_faults()
+    # Records whose retries ran out under the faults are failed and re-driven; then everything is in Fluent.
+    assert run_catalogue(catalogue).success
+    store = Ledger(catalogue.ledger_url)
+    for entity_type in ("category", "standard_product", "variant_product"):
+        assert store.entries(entity_type, status="failed") == []
+
+    state = catalogue.fluent.state()
+    variants = state["variant_products"]
+    by_sku = {v["ref"]: v for v in variants}
+    assert len(by_sku) == len(variants)  # exactly once
+    assert len({s["ref"] for s in state["standard_products"]}) == len(state["standard_products"])
+    categories = {c["id"]: c.get("key") or c["id"] for c in catalogue.ct.state()["categories"]}
+    expected = 0
+    for product in catalogue.ct.state()["products"]:
+        if not product["masterData"]["published"]:
+            continue
+        current = product["masterData"]["current"]
+        for variant in [current["masterVariant"], *current["variants"]]:
+            sku = variant.get("sku")
+            if sku not in by_sku:
+                continue
+            expected += 1
+            assert sorted(by_sku[sku]["categories"]) == sorted(categories[c["id"]] for c in current["categories"])
+            prices = {(p["currency"], Decimal(str(p["value"]))) for p in by_sku[sku]["prices"]}
+            list_prices = {
+                (p["value"]["currencyCode"], Decimal(p["value"]["centAmount"]).scaleb(-p["value"]["fractionDigits"]))
+                for p in variant.get("prices", [])
+                if not any(p.get(k) for k in ("country", "channel", "customerGroup", "validFrom", "validUntil"))
+            }
+            assert prices == list_prices
+    synced = {e.fluent_ref for e in store.entries("variant_product", status="synced")}
+    assert expected == len(by_sku) == len(synced) > 100
