@@ -16,11 +16,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from benchmarks.common import measured_runs, mutations, sandbox
+from benchmarks.common import add_common_arguments, benchmark_runs, mutations
 
 READS = ("commercetools/categories", "commercetools/products")
 PUSHES = ("fluent/categories", "fluent/standard_products", "fluent/variant_products")
@@ -32,23 +30,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--products", type=int, default=10_000)
     parser.add_argument("--variants", type=int, default=5, help="variants per product")
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--latency-ms", type=float, default=20.0)
-    parser.add_argument("--concurrency", type=int, default=8, help="Fluent requests in flight (threads)")
-    parser.add_argument("--batch-size", type=int, default=10, help="mutations per Fluent request (1: none)")
+    add_common_arguments(parser)
     args = parser.parse_args()
 
-    settings = {
-        "CTFLUENT_FLUENT_CONCURRENCY": str(args.concurrency),
-        "CTFLUENT_FLUENT_BATCH_SIZE": str(args.batch_size),
-    }
-    seed_args = ["--customers", "0", "--products", str(args.products), "--variants", str(args.variants),
-                 "--days", str(args.days)]  # fmt: skip
-    with (
-        tempfile.TemporaryDirectory(prefix="ctfluent-bench-") as tmp,
-        sandbox(Path(tmp), seed_args, settings, args.latency_ms) as (process, env),
-    ):
-        runs = measured_runs(process, env, args.days, ASSETS)
+    seed_args = ["--customers", "0", "--products", str(args.products), "--variants", str(args.variants)]
+    runs = benchmark_runs(args, seed_args, ASSETS)
     report(args, runs)
 
 

@@ -3,12 +3,14 @@ memory is its own), and CPU accounting of both."""
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import os
 import queue
 import resource
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -128,3 +130,24 @@ def measured_runs(
 def mutations(run: dict[str, Any]) -> int:
     by_target = run["fluent_requests"]["by_target"]
     return sum(count for name, count in by_target.items() if name.startswith(("create", "update", "remove")))
+
+
+def benchmark_runs(args: argparse.Namespace, seed_args: Sequence[str], assets: Sequence[str]) -> dict[str, Any]:
+    """Seed a sandbox with ``seed_args``, then sync ``assets`` twice (initial, no change) with the benchmark's
+    Fluent latency, concurrency and batch size."""
+    settings = {
+        "CTFLUENT_FLUENT_CONCURRENCY": str(args.concurrency),
+        "CTFLUENT_FLUENT_BATCH_SIZE": str(args.batch_size),
+    }
+    with (
+        tempfile.TemporaryDirectory(prefix="ctfluent-bench-") as tmp,
+        sandbox(Path(tmp), [*seed_args, "--days", str(args.days)], settings, args.latency_ms) as (process, env),
+    ):
+        return measured_runs(process, env, args.days, assets)
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--concurrency", type=int, default=8, help="Fluent requests in flight (threads)")
+    parser.add_argument("--batch-size", type=int, default=10, help="mutations per Fluent request (1: none)")

@@ -15,11 +15,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from benchmarks.common import measured_runs, mutations, sandbox
+from benchmarks.common import add_common_arguments, benchmark_runs, mutations
 
 ASSETS = ("commercetools/customers", "fluent/customers")
 
@@ -27,22 +25,10 @@ ASSETS = ("commercetools/customers", "fluent/customers")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--latency-ms", type=float, default=20.0)
-    parser.add_argument("--concurrency", type=int, default=8, help="Fluent requests in flight (threads)")
-    parser.add_argument("--batch-size", type=int, default=10, help="mutations per Fluent request (1: none)")
+    add_common_arguments(parser)
     args = parser.parse_args()
 
-    settings = {
-        "CTFLUENT_FLUENT_CONCURRENCY": str(args.concurrency),
-        "CTFLUENT_FLUENT_BATCH_SIZE": str(args.batch_size),
-    }
-    seed_args = ["--customers", str(args.customers), "--days", str(args.days)]
-    with (
-        tempfile.TemporaryDirectory(prefix="ctfluent-bench-") as tmp,
-        sandbox(Path(tmp), seed_args, settings, args.latency_ms) as (process, env),
-    ):
-        runs = measured_runs(process, env, args.days, ASSETS)
+    runs = benchmark_runs(args, ["--customers", str(args.customers)], ASSETS)
     report(args, runs)
 
 
@@ -65,7 +51,8 @@ def report(args: argparse.Namespace, runs: dict[str, Any]) -> None:
         f"  bound N x latency / concurrency:  {bound:8.1f} s   (N = {created:,} Fluent customers created)",
         f"  push time / bound:                {push['seconds'] / bound:8.2f} x   (aim: <= 1.25)",
         f"  Fluent requests per customer:     {requests_total / n:8.3f}     ({requests_total:,} requests incl. login)",
-        f"  peak memory of the sync process:  {initial['peak_rss_mb']:8.0f} MB",
+        f"  peak memory of the sync process:  {initial['peak_rss_mb']:8.0f} MB   (after the stage: "
+        f"{stage['rss_mb']:.0f} MB)",
         f"  CPU of the sync process:          {stage['cpu'] + push['cpu']:8.1f} s   (push: {push['cpu']:.1f} s = "
         f"{push['cpu'] / push['seconds']:.0%} of one core, {1000 * push['cpu'] / n:.2f} ms per customer)",
         f"  CPU of the sandbox process:       {initial['sandbox_cpu']:8.1f} s   "

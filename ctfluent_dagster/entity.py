@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from ctfluent_dagster.commercetools.client import CommercetoolsClient, Params
+from ctfluent_dagster.commercetools.client import MAX_PAGE_SIZE, CommercetoolsClient, Params
 from ctfluent_dagster.fluent.client import FluentClient
 from ctfluent_dagster.preflight import PreflightCheck
 from ctfluent_dagster.sync.engine import EntitySync, GoneStatus, UpdatePolicy
@@ -54,14 +54,18 @@ class Source:
     scopes: tuple[str, ...]  # the view_* scopes reading it needs
     description: str
     extra: Params = ()  # the resource's own query parameters, e.g. (("staged", "false"),)
+    # Records per page read (and staged, and pushed, as one chunk): smaller for large records, so that a page in
+    # memory stays small.
+    page_size: int = MAX_PAGE_SIZE
     # Drops what the sync never needs before anything is staged (e.g. a customer's hashed password).
     scrub: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     def modified_between(self, client: CommercetoolsClient, start: Any, end: Any) -> Any:
-        return self._scrubbed(client.modified_between(self.resource, start, end, extra=self.extra))
+        pages = client.modified_between(self.resource, start, end, extra=self.extra, page_size=self.page_size)
+        return self._scrubbed(pages)
 
     def by_ids(self, client: CommercetoolsClient, ids: Sequence[str]) -> Any:
-        return self._scrubbed(client.by_ids(self.resource, ids, extra=self.extra))
+        return self._scrubbed(client.by_ids(self.resource, ids, extra=self.extra, page_size=self.page_size))
 
     def all_ids(self, client: CommercetoolsClient) -> Any:
         return client.all_ids(self.resource, extra=self.extra)

@@ -14,7 +14,7 @@ A full materialization supersedes the partition's deltas and removes them.
 from __future__ import annotations
 
 import json
-from collections.abc import Container, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -24,7 +24,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 FULL = "full"
-CHUNK_SIZE = 500
 _FIELDS: list[pa.Field[Any]] = [
     pa.field("id", pa.string()),
     pa.field("version", pa.int64()),
@@ -71,17 +70,20 @@ class DatasetWriter:
 
 @dataclass(frozen=True)
 class StagedChunk:
-    """Staged records as stored: their ids and versions, and their JSON, parsed only for what needs it."""
+    """One staged page: its ids and versions, and its JSON, read and parsed only for the records that need it."""
 
     ids: list[str]
     versions: list[int]
-    raw: list[str]
+    load_raw: Callable[[], list[str]]
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def records(self, skip: Container[str] = ()) -> list[dict[str, Any]]:
-        return [json.loads(raw) for source_id, raw in zip(self.ids, self.raw, strict=True) if source_id not in skip]
+        if all(source_id in skip for source_id in self.ids):
+            return []
+        raw = self.load_raw()
+        return [json.loads(text) for source_id, text in zip(self.ids, raw, strict=True) if source_id not in skip]
 
 
 class DatasetStore:
@@ -94,10 +96,9 @@ class DatasetStore:
     def writer(self, entity: str, partition_key: str, name: str = FULL) -> DatasetWriter:
         return DatasetWriter(self.path(entity, partition_key, name))
 
-    def read_chunks(
-        self, entity: str, partition_key: str, name: str = FULL, chunk_size: int = CHUNK_SIZE
-    ) -> Iterator[StagedChunk]:
-        """The records of a dataset, ``chunk_size`` at a time, unparsed until asked for."""
+    def read_chunks(self, entity: str, partition_key: str, name: str = FULL) -> Iterator[StagedChunk]:
+        """The records of a dataset, one written page (a Parquet row group) at a time; a page's JSON column is read
+        only when one of its records needs it."""
         path = self.path(entity, partition_key, name)
         if not path.exists():
             raise FileNotFoundError(
@@ -105,9 +106,15 @@ class DatasetStore:
                 "materialize the commercetools asset first"
             )
         with pq.ParquetFile(path) as parquet:
-            for batch in parquet.iter_batches(batch_size=chunk_size, columns=["id", "version", "record"]):
-                ids, versions, records = (batch.column(i).to_pylist() for i in range(3))
-                yield StagedChunk([str(i) for i in ids], [int(v or 0) for v in versions], [str(r) for r in records])
+            for group in range(parquet.num_row_groups):
+                keys = parquet.read_row_group(group, columns=["id", "version"])
+                ids = [str(value) for value in keys.column("id").to_pylist()]
+                versions = [int(value or 0) for value in keys.column("version").to_pylist()]
+
+                def load_raw(group: int = group) -> list[str]:
+                    return [str(v) for v in parquet.read_row_group(group, columns=["record"]).column(0).to_pylist()]
+
+                yield StagedChunk(ids, versions, load_raw)
 
     def write_gone(self, entity: str, partition_key: str, name: str, ids: Sequence[str]) -> None:
         path = self.path(entity, partition_key, name).with_suffix(".gone.json")

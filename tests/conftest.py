@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import Sandbox
+from tests.support import serve_sandbox
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = REPO_ROOT.parent / "shared"
@@ -69,19 +70,13 @@ def postgres_database(postgres_server: str) -> Iterator[str]:
 
 @pytest.fixture
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    """Both emulators over real HTTP on loopback, 300 seeded customers over 10 days, a fresh SQLite ledger,
-    and staging under the test's temporary directory."""
-    from ctfluent_sandbox.cli import SandboxCredentials
-    from ctfluent_sandbox.fluent.emulator import DEFAULT_PRODUCT_CATALOGUES
-    from ctfluent_sandbox.server import BackgroundSandbox
+    """The sandbox with 300 seeded customers over 10 days."""
+    with serve_sandbox(tmp_path, monkeypatch, customers=300, days=10, seed=7) as running:
+        yield running
 
-    monkeypatch.setenv("CTFLUENT_STAGING_DIR", str(tmp_path / "staging"))
-    monkeypatch.delenv("CTFLUENT_SETTINGS_FILE", raising=False)
-    credentials = SandboxCredentials.fresh()
-    ct, fluent = credentials.emulators("ctfluent-demo")
-    ct.seed(customers=300, days=10, seed=7)
-    with BackgroundSandbox({"ct": (ct, 0), "fluent": (fluent, 0)}) as running:
-        env = credentials.connection_env(running.urls["ct"], running.urls["fluent"], ct.project_key)
-        # The emulator's master catalogue, so that the code location is configured for every registered entity.
-        env.setdefault("FLUENT_CATALOGUE_REF", DEFAULT_PRODUCT_CATALOGUES[0]["ref"])
-        yield Sandbox(ct, fluent, env, f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+
+@pytest.fixture
+def catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """The sandbox with a seeded catalogue (60 products over 10 days) and 40 customers."""
+    with serve_sandbox(tmp_path, monkeypatch, customers=40, days=10, seed=11, products=60) as running:
+        yield running

@@ -7,9 +7,13 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from dagster import AssetKey, ExecuteInProcessResult
 
 from ctfluent_dagster.assets.factory import commercetools_key, fluent_key, op_names
@@ -88,3 +92,20 @@ def dead_lease_holder() -> str:
             os.kill(process.pid, 0)
         except ProcessLookupError:
             return f"{socket.gethostname()}:{process.pid}"
+
+
+@contextmanager
+def serve_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **seed: int) -> Iterator[Sandbox]:
+    """Both emulators over real HTTP on loopback, seeded with ``seed`` (see ``CommercetoolsEmulator.seed``), a
+    fresh SQLite ledger, and staging under the test's temporary directory."""
+    from ctfluent_sandbox.cli import SandboxCredentials
+    from ctfluent_sandbox.server import BackgroundSandbox
+
+    monkeypatch.setenv("CTFLUENT_STAGING_DIR", str(tmp_path / "staging"))
+    monkeypatch.delenv("CTFLUENT_SETTINGS_FILE", raising=False)
+    credentials = SandboxCredentials.fresh()
+    ct, fluent = credentials.emulators("ctfluent-demo")
+    ct.seed(**seed)
+    with BackgroundSandbox({"ct": (ct, 0), "fluent": (fluent, 0)}) as running:
+        env = credentials.connection_env(running.urls["ct"], running.urls["fluent"], ct.project_key)
+        yield Sandbox(ct, fluent, env, f"sqlite:///{tmp_path / 'ledger.sqlite'}")

@@ -22,6 +22,7 @@ from ctfluent_dagster.assets import ENTITY_DEFINITIONS
 from ctfluent_dagster.ledger.schema import sync_state
 from ctfluent_dagster.ledger.store import Ledger
 from tests.harness import RANGE_END, RANGE_START, Sandbox
+from tests.support import serve_sandbox
 
 CATALOGUE_ASSETS = [*ENTITY_DEFINITIONS["categories"].assets, *ENTITY_DEFINITIONS["products"].assets]
 # About one Fluent request in ten fails: rate limited, unavailable, or the connection drops before or after the write.
@@ -35,17 +36,8 @@ FAULTS = (
 
 @pytest.fixture
 def catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    from ctfluent_sandbox.cli import SandboxCredentials
-    from ctfluent_sandbox.server import BackgroundSandbox
-
-    monkeypatch.setenv("CTFLUENT_STAGING_DIR", str(tmp_path / "staging"))
-    monkeypatch.delenv("CTFLUENT_SETTINGS_FILE", raising=False)
-    credentials = SandboxCredentials.fresh()
-    ct, fluent = credentials.emulators("ctfluent-demo")
-    ct.seed(customers=0, days=5, seed=3, products=150)
-    with BackgroundSandbox({"ct": (ct, 0), "fluent": (fluent, 0)}) as running:
-        env = credentials.connection_env(running.urls["ct"], running.urls["fluent"], ct.project_key)
-        yield Sandbox(ct, fluent, env, f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    with serve_sandbox(tmp_path, monkeypatch, customers=0, days=5, seed=3, products=150) as running:
+        yield running
 
 
 def days(sandbox: Sandbox) -> tuple[str, str]:

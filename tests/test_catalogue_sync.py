@@ -6,38 +6,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
 from dagster import AssetsDefinition, ExecuteInProcessResult
 
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
 from ctfluent_dagster.ledger.store import Ledger
 from tests.harness import Sandbox
 
-CATALOGUE = "PC:MASTER:1"
 CATEGORY_ASSETS: list[AssetsDefinition] = ENTITY_DEFINITIONS["categories"].assets
 PRODUCT_ASSETS: list[AssetsDefinition] = ENTITY_DEFINITIONS["products"].assets
-
-
-@pytest.fixture
-def catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    """Both emulators with a seeded catalogue (60 products over 10 days) and 40 customers."""
-    from ctfluent_sandbox.cli import SandboxCredentials
-    from ctfluent_sandbox.server import BackgroundSandbox
-
-    monkeypatch.setenv("CTFLUENT_STAGING_DIR", str(tmp_path / "staging"))
-    monkeypatch.delenv("CTFLUENT_SETTINGS_FILE", raising=False)
-    credentials = SandboxCredentials.fresh()
-    ct, fluent = credentials.emulators("ctfluent-demo")
-    ct.seed(customers=40, days=10, seed=11, products=60)
-    with BackgroundSandbox({"ct": (ct, 0), "fluent": (fluent, 0)}) as running:
-        env = credentials.connection_env(running.urls["ct"], running.urls["fluent"], ct.project_key)
-        assert env["FLUENT_CATALOGUE_REF"] == CATALOGUE
-        yield Sandbox(ct, fluent, env, f"sqlite:///{tmp_path / 'ledger.sqlite'}")
 
 
 def all_days(sandbox: Sandbox) -> tuple[str, str]:

@@ -251,12 +251,16 @@ class CommercetoolsClient(BearerJsonApi):
         window = all_of(f"lastModifiedAt >= {timestamp(start)}", f"lastModifiedAt < {timestamp(end)}")
         yield from self.iterate_by_id(resource, where=window, page_size=page_size, extra=extra)
 
-    def by_ids(self, resource: str, ids: Sequence[str], *, extra: Params = ()) -> Iterator[list[dict[str, Any]]]:
+    def by_ids(
+        self, resource: str, ids: Sequence[str], *, extra: Params = (), page_size: int = MAX_PAGE_SIZE
+    ) -> Iterator[list[dict[str, Any]]]:
         """The current state of these records (missing ids, e.g. deleted ones, are simply absent)."""
         unique = sorted(set(ids))
         for start in range(0, len(unique), IDS_PER_QUERY):
             chunk = unique[start : start + IDS_PER_QUERY]
-            yield from self.iterate_by_id(resource, where="id in :ids", variables={"ids": chunk}, extra=extra)
+            yield from self.iterate_by_id(
+                resource, where="id in :ids", variables={"ids": chunk}, extra=extra, page_size=page_size
+            )
 
     def all_ids(self, resource: str, where: str | None = None, *, extra: Params = ()) -> Iterator[str]:
         """Only the ids of a resource (for reconciliation), page by page."""

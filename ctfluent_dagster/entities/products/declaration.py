@@ -32,6 +32,7 @@ ENTITY = EntityDeclaration(
         resource="product-projections",
         extra=(("staged", "false"),),  # published projections only, with their current data
         scopes=("view_published_products",),
+        page_size=100,  # a projection with its variants is ~7 KB of JSON: 100 per page keeps a page small
         description="Published commercetools product projections whose lastModifiedAt falls in the day (UTC), "
         "staged as Parquet.",
     ),
