@@ -52,7 +52,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         "CTFLUENT_SETTINGS_FILE": str(Path(__file__).resolve().parent.parent / "ctfluent.example.yaml"),
         "FLUENT_CATALOGUE_REF": "PC:MASTER:1",  # the emulator's master catalogue (the catalogue entities need one)
     }
-    with LocalStack(workdir, customers=150, days=DAYS, extra_env=settings) as running:
+    with LocalStack(workdir, customers=150, products=20, days=DAYS, extra_env=settings) as running:
         yield running
 
 
@@ -109,6 +109,23 @@ def test_a_backfill_launched_through_the_webserver_loads_every_seeded_customer(
     synced = [e for e in entries if e.status == "synced"]
     assert len(synced) > len(seeded)  # customers in several stores reached several retailers
     assert {e.fluent_ref for e in every_entry if e.status == "synced"} == set(fluent_customers(stack))
+
+
+def test_the_same_backfill_loads_the_catalogue_in_dependency_order(
+    stack: LocalStack, initial_load: InitialLoad
+) -> None:
+    ledger = Ledger(f"sqlite:///{stack.workdir / 'ledger.sqlite'}")
+    try:
+        by_type = {t: ledger.status_counts(t) for t in ("category", "standard_product", "variant_product")}
+    finally:
+        ledger.engine.dispose()
+    fluent = stack.fluent_admin.state()
+    ct = stack.ct_admin.state()
+    assert len(fluent["categories"]) == len(ct["categories"]) == by_type["category"]["synced"] > 0
+    assert len(fluent["standard_products"]) == by_type["standard_product"]["synced"] > 0
+    assert len(fluent["variant_products"]) == by_type["variant_product"]["synced"] > 0
+    # Nothing failed, nothing left waiting: parents before children, categories before products, in one run.
+    assert not any(counts.get("failed") or counts.get("waiting") for counts in by_type.values()), by_type
 
 
 def test_the_sensor_brings_storefront_edits_to_fluent(stack: LocalStack, sensor_running: None) -> None:
@@ -174,6 +191,10 @@ def test_the_ui_shows_lineage_and_a_failed_check(stack: LocalStack, sensor_runni
         # The customers group's lineage (the global one shows each entity's group collapsed).
         group = f"/locations/{REPOSITORY}@{LOCATION}/asset-groups/customers"
         lineage = visit(page, group, ["0 / 1 Passed", "commercetools"], "lineage.png")
+        catalogue = visit(
+            page, f"/locations/{REPOSITORY}@{LOCATION}/asset-groups/products",
+            ["standard_products", "variant_products"], "lineage-catalogue.png",
+        )  # fmt: skip
         checks = visit(
             page, "/assets/fluent/customers?view=checks", ["outstanding_failures", "u***@e***.com"], "failed-check.png"
         )
@@ -181,6 +202,8 @@ def test_the_ui_shows_lineage_and_a_failed_check(stack: LocalStack, sensor_runni
     # Both customer assets with their kinds, and the Fluent one's check failing.
     assert lineage.count("customers") >= 2 and "commercetools" in lineage and "fluent" in lineage
     assert "0 / 1 Passed" in lineage
+    # The catalogue: the commercetools products feed the standard and the variant products, categories upstream.
+    assert "standard_products" in catalogue and "variant_products" in catalogue and "categories" in catalogue
     assert "no_outstanding_failures" in checks and "Failed" in checks
     assert "u***@e***.com" in checks and "C0141E" in checks  # the failed push: masked record and Fluent code
 
