@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +28,7 @@ from ctfluent_dagster.sync.engine import EntitySync, GoneStatus, UpdatePolicy
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
 PACKAGE_DIR = Path(__file__).resolve().parent
 Record = Mapping[str, Any]
+Pages = Iterator[list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -60,17 +62,17 @@ class Source:
     # Drops what the sync never needs before anything is staged (e.g. a customer's hashed password).
     scrub: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
-    def modified_between(self, client: CommercetoolsClient, start: Any, end: Any) -> Any:
+    def modified_between(self, client: CommercetoolsClient, start: datetime, end: datetime) -> Pages:
         pages = client.modified_between(self.resource, start, end, extra=self.extra, page_size=self.page_size)
         return self._scrubbed(pages)
 
-    def by_ids(self, client: CommercetoolsClient, ids: Sequence[str]) -> Any:
+    def by_ids(self, client: CommercetoolsClient, ids: Sequence[str]) -> Pages:
         return self._scrubbed(client.by_ids(self.resource, ids, extra=self.extra, page_size=self.page_size))
 
-    def all_ids(self, client: CommercetoolsClient) -> Any:
+    def all_ids(self, client: CommercetoolsClient) -> Iterator[str]:
         return client.all_ids(self.resource, extra=self.extra)
 
-    def _scrubbed(self, pages: Any) -> Any:
+    def _scrubbed(self, pages: Pages) -> Pages:
         scrub = self.scrub
         if scrub is None:
             yield from pages
