@@ -3,7 +3,7 @@ sensor tick takes on a backlog of messages.
 
     .venv/bin/python benchmarks/delta_sync.py                       # 50 changes, a 10,000-message backlog
 
-The whole stack runs for real (sandbox + ``dagster dev`` with webserver and daemon). Part 1 changes one customer
+The whole stack runs for real (sandbox + ``dg dev`` with webserver and daemon). Part 1 changes one customer
 every ``--spacing`` seconds through the commercetools API and measures, per change, the time until Fluent shows
 it; aim: median under the sensor interval + the settle delay + 15 s. Part 2 stops the sensor, makes ``--backlog``
 changes, and evaluates the sensor in process tick by tick until it has caught up, timing each tick.

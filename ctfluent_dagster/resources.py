@@ -6,8 +6,6 @@ its value, in the UI and in run config.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
@@ -141,4 +139,5 @@ class SyncSettingsResource(ConfigurableResource):
         return self._settings
 
     def staging(self) -> DatasetStore:
-        return DatasetStore(Path(self.settings.staging_dir) if self.settings.staging_dir else state_dir() / "staging")
+        """The staged datasets: at ``staging_dir`` (a path or an object store URL), else under DAGSTER_HOME."""
+        return DatasetStore(self.settings.staging_dir or state_dir() / "staging")

@@ -51,7 +51,11 @@ class MessagesSettings(BaseModel):
 class SyncSettings(BaseSettings):
     """The core settings; :func:`settings_class` adds a section per registered entity (``customers``, ...)."""
 
-    model_config = SettingsConfigDict(env_prefix="CTFLUENT_", env_nested_delimiter="__", extra="ignore", frozen=True)
+    # An empty variable counts as unset: run launchers forward a variable by name, and deploy/ sets every one it
+    # forwards, empty unless configured (the Docker launcher refuses to start a run when one is missing).
+    model_config = SettingsConfigDict(
+        env_prefix="CTFLUENT_", env_nested_delimiter="__", env_ignore_empty=True, extra="ignore", frozen=True
+    )
 
     # First daily partition (UTC). History before it is not offered for backfill.
     start_date: date = date(2024, 1, 1)
@@ -66,7 +70,10 @@ class SyncSettings(BaseSettings):
     # the records of a run that died unseen are taken over after this long at the latest (at once when its
     # process is seen gone on this host or Dagster knows the run ended).
     lease_seconds: int = 60
-    # Where the commercetools asset keeps its per-partition Parquet datasets; default under DAGSTER_HOME.
+    # Where the commercetools asset keeps its per-partition Parquet datasets, for the Fluent assets to read: a local
+    # directory (default: under DAGSTER_HOME) or an object store URL (`s3://bucket/prefix`, `gs://...`, `az://...`),
+    # which runs whose steps execute on different machines (Kubernetes pods) need. Credentials and endpoints come
+    # from the store's own configuration (for S3 the AWS environment variables), never from here.
     staging_dir: str | None = None
     messages: MessagesSettings = Field(default_factory=MessagesSettings)
 
@@ -84,7 +91,7 @@ class SyncSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        yaml_file = Path(os.environ.get("CTFLUENT_SETTINGS_FILE", DEFAULT_SETTINGS_FILE))
+        yaml_file = Path(os.environ.get("CTFLUENT_SETTINGS_FILE") or DEFAULT_SETTINGS_FILE)  # empty: the default
         return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
 
 

@@ -61,6 +61,11 @@ class Emulator(abc.ABC):
         """Names a fault rule can match and the request counter counts; Fluent adds GraphQL operations."""
         return [f"{request.method} {request.path}"]
 
+    async def record_keys(self, request: web.Request) -> list[str]:
+        """The keys of the records a request writes, for fault rules with a ``share``; Fluent's are its mutation
+        inputs' usernames and refs. None by default: such a rule never fires here."""
+        return []
+
     @abc.abstractmethod
     def add_admin_routes(self, app: web.Application) -> None:
         """Emulator-specific admin routes (seeding, configuration)."""
@@ -110,7 +115,8 @@ class Emulator(abc.ABC):
         with self._counts_lock:
             self._total += 1
             self._counts.update(targets)
-        rules = self.faults.take(targets)
+        keys = await self.record_keys(request) if self.faults.picks_records else []
+        rules = self.faults.take(targets, keys)
         if not rules:
             return await handler(request)
         return await apply_faults(request, rules, handler, self.fault_response)

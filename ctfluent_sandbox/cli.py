@@ -1,6 +1,6 @@
 """``ctfluent-sandbox``: both emulators, seeded, on chosen loopback ports, until Ctrl-C or SIGTERM.
 
-    ctfluent-sandbox --ct-port 8081 --fluent-port 8082 --customers 1000 --products 500 --days 30 --seed 1
+    ctfluent-sandbox --ct-port 8081 --fluent-port 8082 --customers 1000 --products 500 --orders 2000 --days 30 --seed 1
 
 Prints the base URLs and credentials to use; ``--env-file`` also writes them as the ``CTP_*``/``FLUENT_*``
 variables the code location reads. Faults: ``--ct-fault``/``--fluent-fault "match=POST /graphql;status=503;times=2"``
@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--categories", type=int, help="categories to seed (default: a tree sized to the products; none without)"
     )
     parser.add_argument("--variants", type=int, help="variants per product (default: 1 to 6 at random)")
+    parser.add_argument(
+        "--orders", type=int, default=0, help="orders to seed, a payment each (default: %(default)s; needs products)"
+    )
+    parser.add_argument("--order-items", type=int, help="line items per order (default: 1 to 4 at random)")
     parser.add_argument("--days", type=int, default=30, help="spread their history over this many days")
     parser.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same data")
     parser.add_argument("--project-key", default="ctfluent-demo")
@@ -133,6 +137,8 @@ async def serve(args: argparse.Namespace) -> None:
         products=args.products,
         categories=args.categories,
         variants=args.variants,
+        orders=args.orders,
+        order_items=args.order_items,
     )
     emulators: dict[str, tuple[Emulator, int]] = {
         "ct": (commercetools, args.ct_port),
@@ -143,7 +149,8 @@ async def serve(args: argparse.Namespace) -> None:
     env = credentials.connection_env(urls["ct"], urls["fluent"], args.project_key)
     print(f"commercetools emulator: {urls['ct']}  (project {args.project_key}, messages "
           f"{'off' if args.no_messages else 'on'}, {seeded['customers']} customers, {seeded['products']} products "
-          f"in {seeded['categories']} categories over {args.days} days, seeded in {seeded['seconds']} s)")  # fmt: skip
+          f"in {seeded['categories']} categories, {seeded['orders']} orders over {args.days} days, seeded in "
+          f"{seeded['seconds']} s)")  # fmt: skip
     print(f"Fluent emulator:        {urls['fluent']}  (retailers 1, 2, 3)")
     print("admin APIs:             <url>/_admin/state, /_admin/faults, /_admin/requests")
     print("credentials:")

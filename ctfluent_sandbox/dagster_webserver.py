@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import requests
@@ -135,7 +135,13 @@ def _sensor_selector(name: str) -> dict[str, str]:
 def recent_days(days: int, today: datetime | None = None) -> list[str]:
     """The daily partitions from ``days`` days ago up to today (UTC), oldest first."""
     end = (today or datetime.now(UTC)).date()
-    return [(end - timedelta(days=offset)).isoformat() for offset in range(days, -1, -1)]
+    return days_since(end - timedelta(days=days), today)
+
+
+def days_since(first: date, today: datetime | None = None) -> list[str]:
+    """The daily partitions from ``first`` up to today (UTC) included, oldest first."""
+    end = (today or datetime.now(UTC)).date()
+    return [(first + timedelta(days=offset)).isoformat() for offset in range((end - first).days + 1)]
 
 
 def main() -> None:

@@ -3,7 +3,8 @@ products and customers running on it (a backfill of the seeded history, then the
 
 The sandbox starts empty of sync state each time (fresh emulators), so the demo's state (Dagster's history, the
 ledger, staged data) is started afresh under ``.dagster_home/`` too: a ledger that remembers customers a new
-Fluent emulator has never seen would push nothing.
+Fluent emulator has never seen would push nothing. The partitions start on the first day of the seeded history and
+the backfill covers every one of them, today's included, so a fresh demo ends fully materialized.
 """
 
 from __future__ import annotations
@@ -12,28 +13,97 @@ import argparse
 import shutil
 import signal
 import threading
-import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ctfluent_sandbox.dagster_webserver import recent_days
+from ctfluent_sandbox.dagster_webserver import days_since
 from ctfluent_sandbox.stack import REPO, LocalStack
+from ctfluent_sandbox.storefront import command as storefront_command
+
+DESCRIPTION = """\
+Run the whole sync locally until Ctrl-C:
+- the commercetools and Fluent emulators, seeded with a category tree, products
+  and customers whose history spans the last DAYS days;
+- the Dagster UI and daemon;
+- a backfill of every asset over that history: the daily partitions start on
+  its first day, so the backfill loads all of them, today's included;
+- the messages sensor, which brings each later change to Fluent within about
+  10 seconds.
+
+Each start is fresh: the emulators are reseeded and WORKDIR (Dagster's history,
+the ledger, the staged data, the logs) is deleted first."""
+
+EPILOG = """\
+examples:
+  scripts/demo
+      1,000 customers and 200 products over 30 days, the UI on port 3000
+  scripts/demo --customers 100000 --products 10000 --days 90
+  scripts/demo --fail-share 0.05
+      5% of the records fail in Fluent: watch the check, then re-drive them
+  scripts/demo --dagster-port 3005 --ct-port 8091 --fluent-port 8092
+      beside another demo
+
+While it runs, change things as a shop would and find them in Fluent:
+  .venv/bin/python -m ctfluent_sandbox.storefront --help"""
+
+# The permanent Fluent error --fail-share injects: "custom validation" (fact sheet, error codes), so the sync
+# records the push as failed instead of retrying it, and a re-drive after clear-faults heals it.
+FAIL_CODE = "C0160E"
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults in the help, and the description and epilog as written."""
+
+
+def share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scripts/demo", description=DESCRIPTION, epilog=EPILOG, formatter_class=_Help)
+    parser.add_argument("--customers", type=int, default=1000, metavar="N", help="customers to seed")
+    parser.add_argument(
+        "--products", type=int, default=200, metavar="N",
+        help="products to seed (1 to 6 variants each, in a category tree sized to them)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--days", type=int, default=30, metavar="DAYS",
+        help="days of history to seed; the partitions start on its first day and the backfill loads them all",
+    )  # fmt: skip
+    parser.add_argument(
+        "--fail-share", type=share, default=0.0, metavar="SHARE",
+        help=f"share of the records (0 to 1, e.g. 0.05) whose Fluent pushes fail with {FAIL_CODE} (custom "
+        "validation, permanent) until the fault is cleared with `storefront clear-faults`; 0: none",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dagster-port", type=int, default=3000, metavar="PORT", help="Dagster UI port (0: any free port)"
+    )
+    parser.add_argument(
+        "--ct-port", type=int, default=8081, metavar="PORT", help="commercetools emulator port (0: any free port)"
+    )
+    parser.add_argument(
+        "--fluent-port", type=int, default=8082, metavar="PORT", help="Fluent emulator port (0: any free port)"
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(".dagster_home"),
+        help="the demo's state, deleted at each start: Dagster home, ledger, staged data, logs, sandbox.env "
+        "(relative to the repository)",
+    )  # fmt: skip
+    return parser
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--customers", type=int, default=1000)
-    parser.add_argument("--products", type=int, default=200)
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--ct-port", type=int, default=8081)
-    parser.add_argument("--fluent-port", type=int, default=8082)
-    parser.add_argument("--dagster-port", type=int, default=3000)
-    parser.add_argument("--workdir", type=Path, default=REPO / ".dagster_home")
-    args = parser.parse_args()
-
-    shutil.rmtree(args.workdir, ignore_errors=True)
+    args = build_parser().parse_args()
+    workdir = args.workdir if args.workdir.is_absolute() else REPO / args.workdir
+    shutil.rmtree(workdir, ignore_errors=True)
+    # The seeded history spans the `days` days before the sandbox starts: its first day is the first partition.
+    first_day = datetime.now(UTC).date() - timedelta(days=args.days)
     settings = {
         "CTFLUENT_SETTINGS_FILE": str(REPO / "ctfluent.example.yaml"),
-        "CTFLUENT_START_DATE": time.strftime("%Y-%m-%d", time.gmtime(time.time() - (args.days + 30) * 86400)),
+        "CTFLUENT_START_DATE": first_day.isoformat(),
         # The sensor and schedules run from the start, polling in seconds instead of production's minutes.
         "CTFLUENT_MESSAGES__SENSOR_RUNNING": "true",
         "CTFLUENT_MESSAGES__SCHEDULES_RUNNING": "true",
@@ -47,34 +117,56 @@ def main() -> None:
     print(f"starting the sandbox ({args.customers} customers, {args.products} products over {args.days} days) and "
           "Dagster ...", flush=True)  # fmt: skip
     with LocalStack(
-        args.workdir, customers=args.customers, products=args.products, days=args.days, extra_env=settings,
+        workdir, customers=args.customers, products=args.products, days=args.days, extra_env=settings,
         ct_port=args.ct_port, fluent_port=args.fluent_port, dagster_port=args.dagster_port,
         pool_limits={"commercetools_api": 1, "fluent_api": 2},
     ) as stack:  # fmt: skip
-        backfill = stack.webserver.launch_backfill(recent_days(args.days), title="demo: initial load")
-        ui = stack.webserver_url
-        print(
-            f"""
-The sync is running: backfill {backfill} loads the history of categories, products and customers, the messages
-sensor picks up every change within seconds. Change things the way a shop would, and watch them reach Fluent:
-  .venv/bin/python -m ctfluent_sandbox.storefront --env-file {args.workdir}/sandbox.env rename-one
-  .venv/bin/python -m ctfluent_sandbox.storefront --env-file {args.workdir}/sandbox.env rename-product --name "New"
-  .venv/bin/python -m ctfluent_sandbox.storefront --env-file {args.workdir}/sandbox.env unpublish
-
-In the UI ({ui}):
-  Lineage          Lineage: commercetools/categories -> fluent/categories -> fluent/standard_products ->
-                   fluent/variant_products; commercetools/customers -> fluent/customers
-  Backfill         Overview > Backfills; launch more from Assets > Materialize (select all, pick a date range)
-  Failed pushes    Assets > fluent/<entity> > Checks > no_outstanding_failures (waiting records listed beside)
-  Re-drive         Jobs > redrive_failed_<entity> > Launchpad (any partition; empty ids = every failed record)
-  Delta sync       Automation > commercetools_messages_sensor; waiting_records_sensor
-  Pre-flight       Jobs > preflight
-Emulators: commercetools {stack.env["CTP_API_URL"]}, Fluent {stack.env["FLUENT_HOST"]} (admin: <url>/_admin/state,
-/_admin/faults). Logs: {stack.logs}. Ctrl-C stops everything.""",
-            flush=True,
-        )
+        if args.fail_share:
+            stack.fluent_admin.add_fault(match="POST /graphql", error_code=FAIL_CODE, share=args.fail_share)
+        partitions = days_since(first_day)
+        backfill = stack.webserver.launch_backfill(partitions, title="demo: initial load")
+        print(guide(args, stack, workdir, backfill, partitions), flush=True)
         stop.wait()
         print("stopping ...", flush=True)
+
+
+def guide(args: argparse.Namespace, stack: LocalStack, workdir: Path, backfill: str, partitions: list[str]) -> str:
+    """What the demo prints once it runs: what to change, where to look."""
+    storefront, ui, fluent = storefront_command(workdir / "sandbox.env"), stack.webserver_url, stack.env["FLUENT_HOST"]
+    failing = ""
+    if args.fail_share:
+        failing = f"""
+Failing pushes (--fail-share {args.fail_share}): about {args.fail_share:.0%} of the records fail in Fluent with
+{FAIL_CODE} (custom validation), the same ones on every attempt. See them in Assets > fluent/<target> > Checks >
+no_outstanding_failures (what waits for them is listed beside), then clear the fault and re-drive them:
+  {storefront} clear-faults    (or: curl -X DELETE {fluent}/_admin/faults)
+  Jobs > redrive_failed_<entity> > Launchpad: pick a partition (today's) > Launch Run (empty ids: every failed record)
+"""
+    return f"""
+The sync is running. Backfill {backfill} loads all {len(partitions)} daily partitions, {partitions[0]} to
+{partitions[-1]}: categories, then products, beside customers. The messages sensor then brings every change to
+Fluent within about 10 seconds.
+
+Change things the way a shop would with {storefront} <command>
+(each change command then says how to find the result in Fluent):
+  rename-one                          a customer's first name
+  create --email new@example.com      a new customer
+  rename-product --name "New name"    a product's name
+  unpublish / publish                 a product: inactive / active again in Fluent
+  delete-customer / delete-product    ctDeleted: true / inactive in Fluent
+  find <id, email, key or SKU>        the Fluent record(s) of a commercetools record
+{failing}
+In the UI ({ui}):
+  Lineage          commercetools/categories -> fluent/categories -> fluent/standard_products ->
+                   fluent/variant_products; commercetools/customers -> fluent/customers
+  Backfill         Overview > Backfills; launch more from Assets > Materialize (select all, pick a date range)
+  Failed pushes    Assets > fluent/<target> > Checks > no_outstanding_failures (waiting records listed beside)
+  Re-drive         Jobs > redrive_failed_<entity> > Launchpad: pick any partition (today's); empty ids = every
+                   failed record of the entity
+  Delta sync       Automation > commercetools_messages_sensor; waiting_records_sensor
+  Pre-flight       Jobs > preflight
+Emulators: commercetools {stack.env["CTP_API_URL"]}, Fluent {fluent} (admin: <url>/_admin/state, /_admin/faults).
+Logs: {stack.logs}. Ctrl-C stops everything."""
 
 
 if __name__ == "__main__":

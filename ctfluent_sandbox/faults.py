@@ -4,6 +4,11 @@ A rule matches a request by glob against the request's *targets*: ``"<METHOD> <p
 the GraphQL operation name and root field names on Fluent (``createCustomer``). Rules come from the command line
 (``--ct-fault``/``--fluent-fault``, see :func:`parse_fault_spec`) or from ``POST /_admin/faults``.
 
+A rule with a ``share`` (0 < share <= 1) picks *records* instead of requests: it matches only a request that writes
+at least one record whose key falls into that share of all keys, by a stable hash (the Fluent emulator's keys: each
+mutation input's ``username`` or ``ref``). So the same records fail on every attempt, alone or in a batch, like
+records a validation rule rejects, until the rule is removed.
+
 Dropping *after* the handler ran is the important case for clients: the write happened, the answer is lost.
 """
 
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import hashlib
 import itertools
 import math
 import threading
@@ -36,6 +42,7 @@ class FaultRule:
     times: int | None = None  # fire on this many matching requests, then retire; None = forever
     after: int = 0  # let this many matching requests through first
     every: int = 1  # then fire on every n-th matching request
+    share: float | None = None  # only requests writing a record whose key hashes into this share (see above)
     id: int = 0
     seen: int = field(default=0, repr=False)
     fired: int = field(default=0, repr=False)
@@ -45,11 +52,15 @@ class FaultRule:
             raise ValueError(f"drop must be 'before' or 'after', not {self.drop!r}")
         if self.every < 1:
             raise ValueError("every must be >= 1")
+        if self.share is not None and not 0 < self.share <= 1:
+            raise ValueError("share must be > 0 and <= 1")
         if not (self.latency_ms or self.status or self.error_code or self.drop):
             raise ValueError("a fault needs at least one of latency_ms, status, error_code, drop")
 
-    def matches(self, targets: Iterable[str]) -> bool:
-        return any(fnmatch.fnmatchcase(target, self.match) for target in targets)
+    def matches(self, targets: Iterable[str], keys: Iterable[str] = ()) -> bool:
+        if not any(fnmatch.fnmatchcase(target, self.match) for target in targets):
+            return False
+        return self.share is None or any(key_in_share(key, self.share) for key in keys)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,7 +76,14 @@ _SPEC_KEYS = {
     "times": int,
     "after": int,
     "every": int,
+    "share": float,
 }
+
+
+def key_in_share(key: str, share: float) -> bool:
+    """Whether ``key`` is among the ``share`` of all keys a rule with that share picks: stable across runs."""
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") < share * 2**64
 
 
 def parse_fault_spec(spec: str) -> FaultRule:
@@ -110,12 +128,20 @@ class FaultInjector:
         with self._lock:
             return list(self._rules)
 
-    def take(self, targets: list[str]) -> list[FaultRule]:
-        """The rules that fire for a request with these targets; counts the request against each."""
+    @property
+    def picks_records(self) -> bool:
+        """Whether a rule needs the records a request writes (a rule with a ``share``)."""
+        with self._lock:
+            return any(rule.share is not None for rule in self._rules)
+
+    def take(self, targets: list[str], keys: Iterable[str] = ()) -> list[FaultRule]:
+        """The rules that fire for a request with these targets (writing records with these keys); counts the
+        request against each rule it matches."""
         fired: list[FaultRule] = []
+        keys = list(keys)
         with self._lock:
             for rule in self._rules:
-                if not rule.matches(targets):
+                if not rule.matches(targets, keys):
                     continue
                 rule.seen += 1
                 eligible = rule.seen > rule.after and (rule.seen - rule.after - 1) % rule.every == 0

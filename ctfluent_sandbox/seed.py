@@ -168,6 +168,41 @@ def generate(customers: int, days: int, seed: int, now: datetime, custom_type_id
     return SeedData(stores=stores, customers=generated)
 
 
+def _place(rng: random.Random, profile: _Profile, pools: _Pools) -> dict[str, str]:
+    """The postal code, city, region (in the profile's field) and country of an address."""
+    place = {"postalCode": rng.choice(pools.postal_codes), "city": rng.choice(pools.cities)}
+    if profile.region_field:
+        place[profile.region_field] = rng.choice(pools.regions)
+    place["country"] = profile.country
+    return place
+
+
+@dataclass(frozen=True)
+class Guest:
+    """Someone who orders without an account (see :mod:`ctfluent_sandbox.seed_orders`)."""
+
+    email: str
+    address: dict[str, Any]  # a BaseAddress draft, with the email
+    locale: str
+
+
+def guest(rng: random.Random, seed: int, n: int) -> Guest:
+    """A guest shopper from the customers' pools (those of ``seed``), drawn with ``rng``. The email is new: its
+    ``.guest<n>`` local part is none a seeded customer has."""
+    which = rng.choices(range(len(_PROFILES)), _PROFILE_WEIGHTS)[0]
+    profile, pools = _PROFILES[which], _pools(seed)[which]
+    first, first_ascii = rng.choice(pools.first_names)
+    last, last_ascii = rng.choice(pools.last_names)
+    email = f"{first_ascii or 'guest'}.{last_ascii or 'shopper'}.guest{n}@{rng.choice(profile.domains)}"
+    street, number = rng.choice(pools.streets)
+    address = {"firstName": first, "lastName": last, "streetName": street, "streetNumber": number}
+    address.update(_place(rng, profile, pools))
+    if rng.random() < 0.7:
+        address["phone"] = rng.choice(pools.phones)
+    address["email"] = email
+    return Guest(email=email, address=address, locale=profile.locale)
+
+
 class _CustomerMaker:
     """One customer at a time from the pools; every choice comes from the one seeded ``Random``."""
 
@@ -273,11 +308,7 @@ class _CustomerMaker:
             address["lastName"] = last
             address["streetName"] = street
             address["streetNumber"] = number
-            address["postalCode"] = rng.choice(pools.postal_codes)
-            address["city"] = rng.choice(pools.cities)
-            if profile.region_field:
-                address[profile.region_field] = rng.choice(pools.regions)
-            address["country"] = profile.country
+            address.update(_place(rng, profile, pools))
             if chance() < 0.8:
                 address["phone"] = rng.choice(pools.phones)
             if chance() < 0.4:

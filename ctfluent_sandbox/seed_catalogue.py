@@ -36,7 +36,7 @@ from ctfluent_sandbox.commercetools import categories as categories_module
 from ctfluent_sandbox.commercetools import product_types, products
 from ctfluent_sandbox.commercetools.auth import DEFAULT_CLIENT_ID
 from ctfluent_sandbox.commercetools.ids import IdSource
-from ctfluent_sandbox.commercetools.resources import CustomTypes, WriteContext, run_actions
+from ctfluent_sandbox.commercetools.resources import CustomTypes, WriteContext, mark_modified, run_actions
 from ctfluent_sandbox.commercetools.store import Collection, Resource
 
 MAX_SEED_VARIANTS = 20  # variants per product the ``variants`` option may ask for (distinct attribute combinations)
@@ -532,6 +532,5 @@ class _CatalogueMaker:
             product, _ = run_actions(product, {"version": 1, "actions": actions}, products.ACTIONS, later)
         if modified != created:
             product["version"] = max(product["version"], self.rng.randint(2, 15))
-            product["lastModifiedAt"] = later.now
-            product["lastModifiedBy"] = later.modified_by
+            mark_modified(product, later)
         return product

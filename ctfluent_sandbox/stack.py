@@ -1,6 +1,6 @@
-"""The whole local stack as real processes: the sandbox (``ctfluent-sandbox``) and Dagster (``dagster dev``:
-webserver + daemon) on loopback, with a temporary ``DAGSTER_HOME``. Used by the demo (``scripts/demo``), the
-end-to-end tests and the delta benchmark.
+"""The whole local stack as real processes: the sandbox (``ctfluent-sandbox``) and Dagster (``dg dev``:
+webserver + daemon, the code location as ``[tool.dg]`` in pyproject.toml declares it) on loopback, with a
+temporary ``DAGSTER_HOME``. Used by the demo (``scripts/demo``), the end-to-end tests and the delta benchmark.
 
 Each server runs in its own process group, killed as a whole on exit, so no Dagster subprocess outlives it.
 """
@@ -120,6 +120,9 @@ class LocalStack:
             **os.environ,
             **self.env,
             "DAGSTER_HOME": str(self.home),
+            # `dg` runs in the virtual environment of this interpreter (the project's `.venv`): say so, as
+            # activating it would, or `dg` warns that the active environment (none) is not the project's.
+            **({"VIRTUAL_ENV": sys.prefix} if sys.prefix != sys.base_prefix else {}),
             "CTFLUENT_STAGING_DIR": str(self.workdir / "staging"),
             "CTFLUENT_LEDGER_URL": f"sqlite:///{self.workdir / 'ledger.sqlite'}",
             "CTFLUENT_START_DATE": time.strftime("%Y-%m-%d", time.gmtime(time.time() - (self.days + 10) * 86400)),
@@ -132,7 +135,7 @@ class LocalStack:
             )  # fmt: skip
         self._spawn(
             "dagster",
-            [str(BIN / "dagster"), "dev", "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+            [str(BIN / "dg"), "dev", "--target-path", str(REPO), "-h", "127.0.0.1", "-p", str(port)],
             env,
         )
         self.webserver.wait_until_ready()

@@ -1,27 +1,42 @@
 """Acting as the storefront: change customers and products through the commercetools (emulator) API, as a shop
-would.
+would, and look up what reached Fluent.
 
-    python -m ctfluent_sandbox.storefront --env-file .dagster_home/sandbox.env rename-one
-    python -m ctfluent_sandbox.storefront --env-file .dagster_home/sandbox.env create --email new@example.com
-    python -m ctfluent_sandbox.storefront --env-file .dagster_home/sandbox.env unpublish --product key=product-000001
-    python -m ctfluent_sandbox.storefront --env-file .dagster_home/sandbox.env publish
-    python -m ctfluent_sandbox.storefront --env-file .dagster_home/sandbox.env rename-product --name "Summer Tee"
+    python -m ctfluent_sandbox.storefront rename-one
+    python -m ctfluent_sandbox.storefront create --email new@example.com
+    python -m ctfluent_sandbox.storefront unpublish --product key=product-000001
+    python -m ctfluent_sandbox.storefront publish
+    python -m ctfluent_sandbox.storefront rename-product --name "Summer Tee"
+    python -m ctfluent_sandbox.storefront delete-customer
+    python -m ctfluent_sandbox.storefront delete-product
+    python -m ctfluent_sandbox.storefront find jane.doe@example.com
+    python -m ctfluent_sandbox.storefront clear-faults
 
 Used by the demo, the end-to-end tests and the delta benchmark; it talks to the real HTTP API (with the API client
-from the env file), so every change produces the messages commercetools would. ``--product`` takes an id or
-``key=<key>``; without it a product in the right state is picked at random.
+from the env file, by default the demo's ``.dagster_home/sandbox.env``), so every change produces the messages
+commercetools would. ``--product`` and ``--customer`` take an id or ``key=<key>``; without them a record in the
+right state is picked at random. ``find`` reads the Fluent emulator's admin state (a sandbox shortcut: the sync
+itself only uses Fluent's GraphQL API) and prints the records of one commercetools id, email, key or SKU.
+Creating an order is not here yet: orders are not synced (issue 8).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
+import shlex
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from ctfluent_sandbox.admin_client import AdminClient
 from ctfluent_sandbox.cli import read_env_file
+
+DEFAULT_ENV_FILE = Path(".dagster_home") / "sandbox.env"  # what scripts/demo writes, from the repository root
 
 
 class Storefront:
@@ -53,6 +68,16 @@ class Storefront:
         result: dict[str, Any] = answer.json()
         return result
 
+    def _delete(self, resource: str, ident: str) -> dict[str, Any]:
+        """Delete ``/{resource}/{ident}`` at its current version; the record as it was."""
+        version = self._get(f"{resource}/{ident}")["version"]
+        answer = self.session.delete(
+            f"{self.base}/{resource}/{ident}", params={"version": version}, timeout=self.timeout
+        )
+        answer.raise_for_status()
+        deleted: dict[str, Any] = answer.json()
+        return deleted
+
     # -- customers ---------------------------------------------------------------------------------------------
 
     def customers(self, limit: int = 100) -> list[dict[str, Any]]:
@@ -74,12 +99,9 @@ class Storefront:
         created: dict[str, Any] = answer.json()["customer"]
         return created
 
-    def delete(self, customer_id: str) -> None:
-        version = self.customer(customer_id)["version"]
-        answer = self.session.delete(
-            f"{self.base}/customers/{customer_id}", params={"version": version}, timeout=self.timeout
-        )
-        answer.raise_for_status()
+    def delete(self, customer_id: str) -> dict[str, Any]:
+        """Delete a customer (id or ``key=<key>``); the customer as it was."""
+        return self._delete("customers", customer_id)
 
     # -- products ----------------------------------------------------------------------------------------------
 
@@ -105,49 +127,254 @@ class Storefront:
             product, {"action": "changeName", "name": {**staged, locale: name}}, {"action": "publish"}
         )
 
+    def delete_product(self, product: str) -> dict[str, Any]:
+        """Delete a product (id or ``key=<key>``), published or not; the product as it was."""
+        return self._delete("products", product)
+
+
+# -- what reached Fluent -----------------------------------------------------------------------------------------
+
+# The Fluent tables the sync writes, and how `find` names their records.
+FLUENT_KINDS = {
+    "customers": "customer",
+    "categories": "category",
+    "standard_products": "standard product",
+    "variant_products": "variant product",
+}
+# Attributes the sync gives each Fluent record: the commercetools id, and the key of the record or its product.
+_IDENTITY_ATTRIBUTES = ("ctCustomerId", "ctCategoryId", "ctProductId", "ctKey", "ctProductKey")
+
+
+def fluent_records(state: Mapping[str, Any], identifier: str) -> list[tuple[str, dict[str, Any]]]:
+    """The Fluent records (table, record) of one commercetools record, from the Fluent emulator's admin state.
+
+    ``identifier`` is a commercetools id or key (of a customer, a category or a product), an email (every
+    retailer's customer: usernames are ``<retailerId>_<email>``, and the current email is the ``primaryEmail``), a
+    Fluent ref (a category's, a standard product's, a variant's: its SKU) or a customer's username. A product
+    (by id, key or standard product ref) comes with its variants; a SKU is that variant alone.
+    """
+    standard = state.get("standard_products") or ()
+    products = {
+        _attributes(r).get("ctProductId") for r in standard if _is_record_of("standard_products", r, identifier)
+    }
+    products.discard(None)
+    return [
+        (table, record)
+        for table in FLUENT_KINDS
+        for record in state.get(table) or ()
+        if _is_record_of(table, record, identifier)
+        or (table == "variant_products" and _attributes(record).get("ctProductId") in products)
+    ]
+
+
+def _attributes(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {a.get("name"): a.get("value") for a in record.get("attributes") or ()}
+
+
+def _is_record_of(table: str, record: Mapping[str, Any], identifier: str) -> bool:
+    attributes = _attributes(record)
+    if identifier in (attributes.get(name) for name in _IDENTITY_ATTRIBUTES):
+        return True
+    if table != "customers":
+        return bool(record.get("ref") == identifier)
+    username, email = str(record.get("username") or ""), identifier.casefold()
+    return (
+        username == identifier
+        or username.partition("_")[2].casefold() == email
+        or str(record.get("primaryEmail") or "").casefold() == email
+    )
+
+
+def describe(table: str, record: Mapping[str, Any]) -> str:
+    """One line naming a Fluent record: kind, ref, id and status (and a deleted customer's mark)."""
+    attributes = _attributes(record)
+    line = f"Fluent {FLUENT_KINDS[table]} {record.get('ref')} (id {record.get('id')}, status {record.get('status')}"
+    if table == "customers":
+        line += f", retailer {(record.get('retailer') or {}).get('id')}"
+        if attributes.get("ctDeleted"):
+            line += ", ctDeleted: deleted in commercetools"
+    else:
+        line += f", catalogue {record.get('catalogue')}"
+    return line + ")"
+
+
+# -- the command line --------------------------------------------------------------------------------------------
 
 _PRODUCT_COMMANDS = {  # command -> which products it may pick when --product is not given
     "publish": "masterData(published = false or hasStagedChanges = true)",
     "unpublish": "masterData(published = true)",
     "rename-product": "masterData(published = true)",
+    "delete-product": "masterData(published = true)",
 }
+_CUSTOMER_UI = "Automation > commercetools_messages_sensor (the run it requests), Assets > fluent/customers"
+_PRODUCT_UI = (
+    "Automation > commercetools_messages_sensor (the run it requests), "
+    "Assets > fluent/standard_products and fluent/variant_products"
+)
+_REDRIVE = (
+    "Jobs > redrive_failed_<entity> > Launchpad: pick a partition (today's) > Launch Run (empty ids: every failed "
+    "record)"
+)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Change customers and products in the commercetools emulator.")
-    parser.add_argument("--env-file", type=Path, required=True, help="written by ctfluent-sandbox --env-file")
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("rename-one", help="give a random customer a new first name")
-    create = commands.add_parser("create", help="create a customer")
-    create.add_argument("--email", required=True)
-    for command, help_text in (
-        ("publish", "publish a product (its staged data becomes current)"),
-        ("unpublish", "unpublish a product"),
+class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults in the help, and the description and epilog as written."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ctfluent_sandbox.storefront",
+        formatter_class=_Help,
+        description="Change customers and products in the commercetools emulator as a\nshop would (each change "
+        "emits the messages the sync's sensor reads), and\nlook up what reached the Fluent emulator.",
+        epilog="--customer and --product take an id or key=<key>; without them a record\nis picked at random. "
+        "Creating an order is not here yet: orders are not synced\n(issue 8).",
+    )
+    parser.add_argument(
+        "--env-file", type=Path, default=DEFAULT_ENV_FILE, help="the sandbox's connection settings, as scripts/demo "
+        "(<workdir>/sandbox.env) or ctfluent-sandbox --env-file writes them",
+    )  # fmt: skip
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        # Defaults written out: the options here have none worth printing, or a random pick.
+        return commands.add_parser(name, help=help_text, description=help_text)
+
+    rename = command("rename-one", "give a customer the first name 'Renamed'")
+    rename.add_argument("--customer", help="id or key=<key> (default: a random customer)")
+    create = command("create", "create a customer (first name Fresh, last name Customer)")
+    create.add_argument("--email", required=True, help="the new customer's email")
+    delete = command("delete-customer", "delete a customer (Fluent has no delete: it gets ctDeleted: true)")
+    delete.add_argument("--customer", help="id or key=<key> (default: a random customer)")
+    for name, help_text in (
+        ("publish", "publish a product: its staged data becomes current, active in Fluent"),
+        ("unpublish", "unpublish a product: inactive in Fluent"),
         ("rename-product", "change a product's name and publish it"),
+        ("delete-product", "delete a product: inactive in Fluent, variants included"),
     ):
-        sub = commands.add_parser(command, help=help_text)
+        sub = command(name, help_text)
         sub.add_argument("--product", help="id or key=<key> (default: a random product this applies to)")
-        if command == "rename-product":
-            sub.add_argument("--name", required=True)
-            sub.add_argument("--locale", default="en")
-    args = parser.parse_args()
+        if name == "rename-product":
+            sub.add_argument("--name", required=True, help="the new name")
+            sub.add_argument("--locale", default="en", help="the locale of the name (default: %(default)s)")
+    find = command("find", "print the Fluent record(s) of a commercetools record")
+    find.add_argument(
+        "identifier", metavar="IDENTIFIER",
+        help="a commercetools id (customer, category, product), an email, a key (product, category, customer), "
+        "a SKU or a Fluent ref/username",
+    )  # fmt: skip
+    command("clear-faults", "remove every fault rule from both emulators (e.g. scripts/demo --fail-share)")
+    return parser
 
-    storefront = Storefront(read_env_file(args.env_file))
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.env_file.is_file():
+        parser.error(f"{args.env_file} not found: start scripts/demo first (it writes it), or give --env-file")
+    env = read_env_file(args.env_file)
+    hint = _Hints(args.env_file)
+    if args.command == "find":
+        if not _find(env, args.identifier):
+            sys.exit(1)
+        return
+    if args.command == "clear-faults":
+        _clear_faults(env)
+        return
+    storefront = Storefront(env)
     if args.command == "rename-one":
-        customer = random.choice(storefront.customers())
-        updated = storefront.update(customer["id"], {"action": "setFirstName", "firstName": "Renamed"})
+        customer_id = args.customer or _pick(parser, storefront.customers(), "customer")
+        updated = storefront.update(customer_id, {"action": "setFirstName", "firstName": "Renamed"})
         print(f"customer {updated['id']} is now version {updated['version']} (first name 'Renamed')")
+        hint.show(updated["id"], _CUSTOMER_UI)
     elif args.command == "create":
         created = storefront.create(args.email)
-        print(f"created customer {created['id']}")
+        print(f"created customer {created['id']} ({created['email']})")
+        hint.show(created["id"], _CUSTOMER_UI)
+    elif args.command == "delete-customer":
+        customer_id = args.customer or _pick(parser, storefront.customers(), "customer")
+        deleted = storefront.delete(customer_id)
+        print(f"deleted customer {deleted['id']} ({deleted['email']}); in Fluent it gets ctDeleted: true")
+        hint.show(deleted["id"], _CUSTOMER_UI)
     else:
-        product = args.product or random.choice(storefront.products(where=_PRODUCT_COMMANDS[args.command]))["id"]
+        candidates = [] if args.product else storefront.products(where=_PRODUCT_COMMANDS[args.command])
+        product = args.product or _pick(parser, candidates, "product")
+        if args.command == "delete-product":
+            gone = storefront.delete_product(product)
+            print(f"deleted product {gone['id']} (key {gone.get('key')}); in Fluent its products become inactive")
+            hint.show(gone["id"], _PRODUCT_UI)
+            return
         if args.command == "rename-product":
             changed = storefront.rename_product(product, args.name, args.locale)
         else:
             changed = storefront.publish(product) if args.command == "publish" else storefront.unpublish(product)
         state = "published" if changed["masterData"]["published"] else "unpublished"
         print(f"product {changed['id']} is now version {changed['version']} ({state})")
+        hint.show(changed["id"], _PRODUCT_UI)
+
+
+def _pick(parser: argparse.ArgumentParser, records: list[dict[str, Any]], kind: str) -> str:
+    if not records:
+        parser.error(f"no {kind} this command applies to; give one with --{kind}")
+    return str(random.choice(records)["id"])
+
+
+def command(env_file: Path = DEFAULT_ENV_FILE) -> str:
+    """This command line as a user types it here: ``.venv/bin/python -m ctfluent_sandbox.storefront``, with
+    ``--env-file`` unless it is the default."""
+    python = Path(sys.executable)
+    words = [os.path.relpath(python) if python.is_relative_to(Path.cwd()) else str(python)]
+    words += ["-m", "ctfluent_sandbox.storefront"]
+    if env_file.resolve() != DEFAULT_ENV_FILE.resolve():
+        words += ["--env-file", str(env_file)]
+    return shlex.join(words)
+
+
+class _Hints:
+    """How to see a change arrive: the `find` command (with this env file) and where to look in the UI."""
+
+    def __init__(self, env_file: Path) -> None:
+        self.prefix = command(env_file)
+
+    def find(self, identifier: str) -> str:
+        return f"{self.prefix} find {shlex.quote(identifier)}"
+
+    def show(self, identifier: str, ui: str) -> None:
+        print(f"  in Fluent within about 10 s (the messages sensor): {self.find(identifier)}")
+        print(f"  in the UI: {ui}")
+
+
+def _find(env: Mapping[str, str], identifier: str) -> bool:
+    """Print the Fluent records of ``identifier``; whether there were any."""
+    found = fluent_records(AdminClient(env["FLUENT_HOST"]).state(), identifier)
+    for table, record in found:
+        print(describe(table, record))
+        print(json.dumps(record, indent=2, ensure_ascii=False))
+    if not found:
+        print(
+            f"no Fluent record for {identifier!r} (yet): a change reaches Fluent within about 10 s; a record that "
+            "failed or waits is listed\nin the UI under Assets > fluent/<target> > Checks > no_outstanding_failures",
+            file=sys.stderr,
+        )
+    return bool(found)
+
+
+def _clear_faults(env: Mapping[str, str]) -> None:
+    cleared = False
+    for name, url in (("commercetools", env["CTP_API_URL"]), ("Fluent", env["FLUENT_HOST"])):
+        admin = AdminClient(url)
+        rules: list[dict[str, Any]] = admin.call("GET", "/faults")
+        admin.clear_faults()
+        cleared = cleared or bool(rules)
+        print(f"{name} emulator: cleared fault rules: {'; '.join(map(_rule, rules)) or 'none'}")
+    if cleared:
+        print(f"the records that failed heal when re-driven: {_REDRIVE}")
+
+
+def _rule(rule: Mapping[str, Any]) -> str:
+    shown = ("match", "status", "error_code", "latency_ms", "drop", "every", "share")
+    settings = ", ".join(f"{key}={rule[key]}" for key in shown if rule.get(key) not in (None, 0, 1))
+    return f"{settings} (fired {rule.get('fired', 0)} times)"
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import Sandbox
-from tests.support import serve_sandbox
+from tests.support import S3_BUCKET, serve_s3, serve_sandbox, use_s3
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = REPO_ROOT.parent / "shared"
@@ -80,3 +80,18 @@ def catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandb
     """The sandbox with a seeded catalogue (60 products over 10 days) and 40 customers."""
     with serve_sandbox(tmp_path, monkeypatch, customers=40, days=10, seed=11, products=60) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """The local S3-compatible server (moto in server mode), started once for the session and stopped after it."""
+    with serve_s3() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3_staging(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An empty staging location on the local S3 server (a fresh prefix of its bucket), with the AWS environment
+    variables pointing at the server for this test."""
+    use_s3(s3_endpoint, monkeypatch)
+    return f"s3://{S3_BUCKET}/{uuid.uuid4().hex[:12]}"

@@ -31,6 +31,35 @@ ALL_CHECKS: list[AssetChecksDefinition] = [c for entity in ENTITY_DEFINITIONS.va
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
+def sandbox_resources(env: Mapping[str, str], ledger_url: str, **fluent_overrides: Any) -> dict[str, Any]:
+    """The code location's resources on a sandbox's connection settings (``env``: CTP_*, FLUENT_*), with fast
+    retries; a module function so that a step running in another process can build them from its environment."""
+    fast_retries: dict[str, Any] = {"retry_initial_backoff_seconds": 0.01, "retry_budget_seconds": 20.0}
+    return {
+        "commercetools": CommercetoolsResource(
+            project_key=env["CTP_PROJECT_KEY"],
+            client_id=env["CTP_CLIENT_ID"],
+            client_secret=env["CTP_CLIENT_SECRET"],
+            scopes=env["CTP_SCOPES"],
+            api_url=env["CTP_API_URL"],
+            auth_url=env["CTP_AUTH_URL"],
+            **fast_retries,
+        ),
+        "fluent": FluentResource(
+            host=env["FLUENT_HOST"],
+            client_id=env["FLUENT_CLIENT_ID"],
+            client_secret=env["FLUENT_CLIENT_SECRET"],
+            username=env["FLUENT_USERNAME"],
+            password=env["FLUENT_PASSWORD"],
+            retailer_id=env["FLUENT_RETAILER_ID"],
+            catalogue_ref=env.get("FLUENT_CATALOGUE_REF"),
+            **(fast_retries | fluent_overrides),
+        ),
+        "ledger": LedgerResource(url=ledger_url),
+        "sync_settings": SyncSettingsResource(),
+    }
+
+
 @dataclass
 class Sandbox:
     ct: CommercetoolsEmulator
@@ -49,31 +78,7 @@ class Sandbox:
     # -- resources ----------------------------------------------------------------------------------
 
     def resources(self, **fluent_overrides: Any) -> dict[str, Any]:
-        env = self.env
-        fast_retries: dict[str, Any] = {"retry_initial_backoff_seconds": 0.01, "retry_budget_seconds": 20.0}
-        return {
-            "commercetools": CommercetoolsResource(
-                project_key=env["CTP_PROJECT_KEY"],
-                client_id=env["CTP_CLIENT_ID"],
-                client_secret=env["CTP_CLIENT_SECRET"],
-                scopes=env["CTP_SCOPES"],
-                api_url=env["CTP_API_URL"],
-                auth_url=env["CTP_AUTH_URL"],
-                **fast_retries,
-            ),
-            "fluent": FluentResource(
-                host=env["FLUENT_HOST"],
-                client_id=env["FLUENT_CLIENT_ID"],
-                client_secret=env["FLUENT_CLIENT_SECRET"],
-                username=env["FLUENT_USERNAME"],
-                password=env["FLUENT_PASSWORD"],
-                retailer_id=env["FLUENT_RETAILER_ID"],
-                catalogue_ref=env.get("FLUENT_CATALOGUE_REF"),
-                **(fast_retries | fluent_overrides),
-            ),
-            "ledger": LedgerResource(url=self.ledger_url),
-            "sync_settings": SyncSettingsResource(),
-        }
+        return sandbox_resources(self.env, self.ledger_url, **fluent_overrides)
 
     # -- running the assets ---------------------------------------------------------------------------
 

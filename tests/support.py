@@ -109,3 +109,49 @@ def serve_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **seed: int) 
     with BackgroundSandbox({"ct": (ct, 0), "fluent": (fluent, 0)}) as running:
         env = credentials.connection_env(running.urls["ct"], running.urls["fluent"], ct.project_key)
         yield Sandbox(ct, fluent, env, f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+
+
+S3_BUCKET = "ctfluent-staging"
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@contextmanager
+def serve_s3() -> Iterator[str]:
+    """A local S3-compatible server (moto in server mode, on a free loopback port, in a thread of this process)
+    with the bucket ``S3_BUCKET``; its endpoint URL. Stops when the block ends."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        s3_client(endpoint).create_bucket(Bucket=S3_BUCKET)
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def s3_client(endpoint: str) -> Any:
+    """A boto3 client of the local S3 server: the tests' own view of the bucket, independent of fsspec."""
+    import boto3
+
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=S3_CREDENTIALS["AWS_DEFAULT_REGION"],
+        aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def use_s3(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the AWS SDK (so s3fs, in this process and in the processes it starts) at the local S3 server, the way
+    a deployment does: the standard AWS variables, ``AWS_ENDPOINT_URL`` for a non-AWS endpoint. No profile or
+    config file of the machine takes part."""
+    for name, value in {**S3_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)

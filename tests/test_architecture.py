@@ -4,9 +4,16 @@ folder with the same parts, registered by one line."""
 from __future__ import annotations
 
 import ast
+import re
+import shlex
+import sys
+import tomllib
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from ctfluent_dagster.entities import ENTITIES
 from ctfluent_dagster.entity import EntityDeclaration
@@ -64,3 +71,109 @@ def test_each_entity_is_registered_by_one_line() -> None:
     registry = (PACKAGE / "entities" / "__init__.py").read_text(encoding="utf-8")
     for entity in ENTITIES:
         assert registry.count(f"ctfluent_dagster.entities.{entity.name}.declaration import") == 1
+
+
+# -- The product alone: no sandbox in it, nor in the production image -----------------------------------------------
+
+ROOT = PACKAGE.parent
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+DISTRIBUTION = canonicalize_name(PROJECT["name"])
+# Extras that are not the product: the sandbox's dependencies and the development tools.
+NOT_THE_PRODUCT = {"sandbox", "dev"}
+
+
+def product_files() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", product_files(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_the_product_imports_nothing_from_the_sandbox(path: Path) -> None:
+    sandbox = {m for m in imported_modules(path) if m == "ctfluent_sandbox" or m.startswith("ctfluent_sandbox.")}
+    assert not sandbox, f"{path.name} imports the sandbox: {sandbox}"
+    assert "ctfluent_sandbox" not in path.read_text(encoding="utf-8")  # nor names it (a dotted path, a plugin)
+
+
+def requirements(extras: set[str]) -> set[str]:
+    """The distributions (canonical names) the project requires with these extras: its dependencies and those of
+    each extra, an extra that names the project itself (``ctfluent-dagster[sandbox]``) resolved in turn."""
+    names: set[str] = set()
+    pending, seen = [*PROJECT["dependencies"]], set()
+    pending += [r for extra in extras for r in PROJECT["optional-dependencies"][extra]]
+    while pending:
+        requirement = Requirement(pending.pop())
+        name = canonicalize_name(requirement.name)
+        if name == DISTRIBUTION:
+            new = requirement.extras - seen
+            seen |= new
+            pending += [r for extra in new for r in PROJECT["optional-dependencies"][extra]]
+        else:
+            names.add(name)
+    return names
+
+
+def dockerfile_installs() -> list[list[str]]:
+    """The arguments of each ``pip install`` in deploy/Dockerfile's RUN instructions (continuation lines joined)."""
+    text = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
+    installs = []
+    for line in text.splitlines():
+        if not line.startswith("RUN "):
+            continue
+        for command in re.split(r"&&|;|\|\|", line.removeprefix("RUN ")):
+            words = shlex.split(command)
+            if "pip" in " ".join(words[:4]) and "install" in words:
+                installs.append([w for w in words[words.index("install") + 1 :] if not w.startswith("-")])
+    return installs
+
+
+def test_the_production_image_installs_the_product_alone() -> None:
+    (arguments,) = dockerfile_installs()  # one pip install, of the project and nothing else
+    (spec,) = arguments
+    match = re.fullmatch(r"\.(?:\[([\w,-]*)\])?", spec)
+    assert match, f"the image installs {spec!r}, not the project"
+    extras = {extra.strip() for extra in (match.group(1) or "").split(",") if extra.strip()}
+    assert extras <= PROJECT["optional-dependencies"].keys()
+    assert not extras & NOT_THE_PRODUCT
+
+    sandbox = requirements({"sandbox"}) - requirements(set())
+    assert {"aiohttp", "faker", "lark", "multidict", "sortedcontainers"} <= sandbox  # the sandbox's own
+    assert not requirements(extras) & sandbox
+    # The sandbox package is not even copied into the image (nor the whole build context).
+    lines = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8").splitlines()
+    copied = {source for line in lines if line.startswith(("COPY ", "ADD ")) for source in line.split()[1:-1]}
+    assert "ctfluent_dagster" in copied and not copied & {".", "./", "ctfluent_sandbox"}
+
+
+def third_party_imports(files: list[Path]) -> set[str]:
+    tops = {module.split(".")[0] for path in files for module in imported_modules(path)}
+    return {top for top in tops if top not in sys.stdlib_module_names and not top.startswith(("ctfluent_", "tests"))}
+
+
+def providers(module: str) -> set[str]:
+    return {canonicalize_name(name) for name in packages_distributions().get(module, [])}
+
+
+def test_what_the_product_imports_is_a_product_dependency() -> None:
+    """So the image, which installs no sandbox and no dev tools, has every module the product imports."""
+    product = requirements(set(PROJECT["optional-dependencies"]) - NOT_THE_PRODUCT)
+    imported = third_party_imports(product_files())
+    assert {"dagster", "pyarrow", "pyrate_limiter"} <= imported
+    assert sorted(module for module in imported if not providers(module) & product) == []
+
+
+def test_what_the_sandbox_imports_is_a_product_or_sandbox_dependency() -> None:
+    """The sandbox extra is complete: `pip install .[sandbox]` runs the sandbox (and `ctfluent-sandbox`)."""
+    available = requirements({"sandbox"})
+    imported = third_party_imports(sorted((ROOT / "ctfluent_sandbox").rglob("*.py")))
+    assert {"aiohttp", "faker"} <= imported
+    assert sorted(module for module in imported if not providers(module) & available) == []
+
+
+def test_every_package_data_pattern_matches_and_every_data_file_is_packaged() -> None:
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    for package, patterns in package_data["package-data"].items():
+        root = ROOT / package
+        for pattern in patterns:
+            assert list(root.glob(pattern)), f"{package}: {pattern} matches no file"
+        data = {p for p in root.rglob("*") if p.is_file() and p.suffix not in {".py", ".pyc"}}
+        packaged = {p for pattern in patterns for p in root.glob(pattern)}
+        assert sorted(str(p.relative_to(root)) for p in data - packaged) == []

@@ -8,6 +8,7 @@ test drives the Dagster UI in headless Chromium and saves screenshots under ``te
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -224,3 +225,14 @@ def test_no_secret_and_no_raw_personal_data_in_the_instance_logs(stack: LocalSta
     storefront = Storefront(stack.env)
     leaks = personal_data_found(everything, storefront.customers(limit=200))
     assert leaks == [], leaks[:5]
+
+
+def test_dagster_prints_no_supersession_beta_or_preview_warning(stack: LocalStack, initial_load: InitialLoad) -> None:
+    """`dg dev` and what it starts (webserver, daemon, code server, runs) print to the stack's log; each step's and
+    tick's output is captured under the instance's storage. None of it warns about an API the code uses."""
+    log = (stack.logs / "dagster.log").read_text(errors="replace")
+    assert "Serving dagster-webserver" in log  # the log of this stack's Dagster, up and serving
+    captured = [path.read_text(errors="replace") for path in (stack.home / "storage").rglob("*") if path.is_file()]
+    warning = re.compile(r"(Supersession|Beta|Preview|Deprecation)Warning|is superseded|environment does not match")
+    flagged = [line for text in [log, *captured] for line in text.splitlines() if warning.search(line)]
+    assert flagged == []

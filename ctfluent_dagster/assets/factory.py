@@ -25,7 +25,6 @@ from dagster import (
     RunRequest,
     ScheduleDefinition,
     ScheduleEvaluationContext,
-    asset,
     asset_check,
     define_asset_job,
     schedule,
@@ -39,10 +38,10 @@ from ctfluent_dagster.messages.handlers import scoped_run_config
 from ctfluent_dagster.partitions import (
     COMMERCETOOLS_POOL,
     FLUENT_POOL,
-    batched_backfill,
     daily_partitions,
     days_between,
     partition_for,
+    partitioned_asset,
 )
 from ctfluent_dagster.resources import CommercetoolsResource, FluentResource, LedgerResource, SyncSettingsResource
 from ctfluent_dagster.settings import MessagesSettings
@@ -119,10 +118,8 @@ def build_entity(
 def _source_asset(entity: EntityDeclaration) -> AssetsDefinition:
     source = entity.source
 
-    @asset(
+    @partitioned_asset(
         key=commercetools_key(entity),
-        partitions_def=daily_partitions,
-        backfill_policy=batched_backfill,
         pool=COMMERCETOOLS_POOL,
         group_name=entity.name,
         kinds={"commercetools", "parquet"},
@@ -173,7 +170,7 @@ def _source_asset(entity: EntityDeclaration) -> AssetsDefinition:
                 "gone": len(gone),
                 "partitions": len(per_partition),
                 "seconds": MetadataValue.float(round(time.monotonic() - started, 2)),
-                "dataset": MetadataValue.path(str(staging.path(source.name, context.partition_keys[0]).parent.parent)),
+                "dataset": MetadataValue.path(staging.location(source.name)),
             }
         )
 
@@ -236,11 +233,9 @@ def _target_asset(entity: EntityDeclaration, target: Target, targets_by_name: Ma
     source = entity.source
     upstream = [commercetools_key(entity), *(fluent_key(targets_by_name[name]) for name in target.after)]
 
-    @asset(
+    @partitioned_asset(
         key=fluent_key(target),
         deps=upstream,
-        partitions_def=daily_partitions,
-        backfill_policy=batched_backfill,
         pool=FLUENT_POOL,
         group_name=entity.name,
         kinds={"fluent"},

@@ -42,6 +42,7 @@ PROJECT_SCOPES = (
     "view_product_types",
     "manage_product_types",
     "view_payments",
+    "manage_payments",
 )
 
 

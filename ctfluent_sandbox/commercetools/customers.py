@@ -197,28 +197,33 @@ def _unique_stores(source: Mapping[str, Any], ctx: WriteContext) -> list[dict[st
 # -- addresses -------------------------------------------------------------------------------------------------
 
 
-def _address(raw: Any, address_id: str, ctx: WriteContext) -> dict[str, Any]:
-    """A ``BaseAddress`` draft as stored: known fields only, with its id."""
+def parse_address(raw: Any, ctx: WriteContext, address_id: str | None = None, field: str = "address") -> dict[str, Any]:
+    """A ``BaseAddress`` draft as stored: known fields only, with ``address_id`` (a customer's address gets a new
+    one) or else the id the draft gives (an order's address copied from the customer's), if any."""
     if not isinstance(raw, dict):
-        raise invalid_json("address: expected an object")
+        raise invalid_json(f"{field}: expected an object")
     country = raw.get("country")
     if not isinstance(country, str) or not _COUNTRY.match(country):
-        raise invalid_json("address -> country: Missing required value" if country is None else f"country: {country!r}")
-    address: dict[str, Any] = {"id": address_id}
+        raise invalid_json(
+            f"{field} -> country: Missing required value" if country is None else f"country: {country!r}"
+        )
+    address: dict[str, Any] = {}
+    given_id = address_id if address_id is not None else optional_str(raw, "id")
+    if given_id is not None:
+        address["id"] = given_id
     for name in ADDRESS_FIELDS:
-        value = optional_key(raw) if name == "key" else optional_str(raw, name)
-        if value is not None:
-            address[name] = value
+        if raw.get(name) is not None:  # most fields are absent: skip them cheaply (seeding makes many addresses)
+            address[name] = optional_key(raw) if name == "key" else optional_str(raw, name)
     if raw.get("custom") is not None:
         address["custom"] = custom_fields(raw["custom"], ctx)
     return address
 
 
 def _add_address(customer: Resource, raw: Any, ctx: WriteContext) -> dict[str, Any]:
-    address = _address(raw, ctx.ids.address_id(), ctx)
-    _check_address_key(customer, address)
-    customer["addresses"].append(address)
-    return address
+    added = parse_address(raw, ctx, ctx.ids.address_id())
+    _check_address_key(customer, added)
+    customer["addresses"].append(added)
+    return added
 
 
 def _check_address_key(customer: Resource, address: dict[str, Any]) -> None:
@@ -264,7 +269,7 @@ def _add_address_action(customer: Resource, action: Mapping[str, Any], ctx: Writ
 
 def _change_address(customer: Resource, action: Mapping[str, Any], ctx: WriteContext) -> list[Change]:
     old = _find_address(customer, action)
-    new = _address(action.get("address"), old["id"], ctx)
+    new = parse_address(action.get("address"), ctx, old["id"])
     _check_address_key(customer, new)
     customer["addresses"] = [new if a["id"] == old["id"] else a for a in customer["addresses"]]
     return [Change("CustomerAddressChanged", {"address": new, "addressRoles": _roles(customer, old["id"])})]

@@ -6,7 +6,9 @@
 | ``GET``/``HEAD``/``POST /{projectKey}`` | ``view_project_settings`` / ``manage_project_settings`` |
 | ``GET``/``HEAD``/``POST /{projectKey}/<resources>`` | the resources' view / manage scope (below) |
 | ``GET``/``HEAD``/``POST``/``DELETE /{projectKey}/<resources>/{id}`` and ``/key={key}`` | the same |
+| ``POST /{projectKey}/orders/import``; orders by ``/order-number={orderNumber}`` instead of ``/key=`` | below |
 | ``GET``/``HEAD /{projectKey}/product-projections``, ``/{id}``, ``/key={key}`` | below |
+| ``GET``/``HEAD /{projectKey}/shipping-methods``, ``/{id}``, ``/key={key}`` (read only) | below |
 | ``GET``/``HEAD /{projectKey}/messages``, ``/{projectKey}/messages/{id}`` | ``view_messages`` |
 
 Where the spec lists several scopes, any one of them suffices:
@@ -19,6 +21,9 @@ Where the spec lists several scopes, any one of them suffices:
 | ``product-types`` | ``view_product_types``, ``view_products`` | ``manage_product_types``, ``manage_products`` |
 | ``products`` | ``view_products`` | ``manage_products`` |
 | ``product-projections`` (read only) | ``view_products``, ``view_published_products`` | |
+| ``orders`` (``POST /orders`` needs a cart: always 400) | ``view_orders`` | ``manage_orders`` |
+| ``payments`` | ``view_payments`` | ``manage_payments`` |
+| ``shipping-methods`` (read only) | ``view_orders``, ``view_shipping_methods``, ``manage_my_orders`` | |
 
 ``view_published_products`` reads published (current) projections only: ``staged=true`` needs ``view_products``.
 The spec also lists it for ``GET /products`` (the list only) without saying what it returns there; the emulator asks
@@ -28,12 +33,14 @@ Admin routes (beside the shared ones of :mod:`ctfluent_sandbox.app`):
 
 | route | does |
 | --- | --- |
-| ``POST /_admin/seed`` (options below) | replace all data with seeded stores, customers and catalogue |
+| ``POST /_admin/seed`` (options below) | replace all data with seeded stores, customers, catalogue, orders... |
+| ``POST /_admin/checkout`` (a checkout draft, see :func:`orders.checkout`) | create an order as a checkout does |
 | ``PUT /_admin/messages`` (body below) | message settings; answers the resulting settings |
 | ``POST /_admin/api-clients`` ``{client_id, client_secret, scopes, token_ttl_seconds?}`` | add an API client |
 
-``POST /_admin/seed`` takes ``customers`` (default 1000), ``days`` (90), ``seed`` (1), ``products`` (0) and optionally
-``categories`` and ``variants`` (see :meth:`CommercetoolsEmulator.seed`).
+``POST /_admin/seed`` takes ``customers`` (default 1000), ``days`` (90), ``seed`` (1), ``products`` (0), ``orders`` (0)
+and optionally ``categories``, ``variants`` and ``order_items`` (see :meth:`CommercetoolsEmulator.seed`).
+``POST /_admin/checkout`` answers 201 with the order (and records ``OrderCreated``), or the API's error.
 
 ``PUT /_admin/messages`` takes any of ``enabled``, ``delete_days_after_creation`` (both change the project, as
 ``changeMessagesConfiguration`` would), ``visibility_delay_seconds``, ``visibility_delay_by_type``
@@ -48,11 +55,13 @@ from __future__ import annotations
 
 import gc
 import json
+import random
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -61,10 +70,20 @@ from multidict import MultiMapping
 
 # Modules, not names: the seeds build on this package, so importing a seed first must not find it half-initialised.
 from ctfluent_sandbox import seed as customer_seed
-from ctfluent_sandbox import seed_catalogue
+from ctfluent_sandbox import seed_catalogue, seed_orders
 from ctfluent_sandbox.app import ADMIN_PREFIX, Emulator
 from ctfluent_sandbox.clock import Clock
-from ctfluent_sandbox.commercetools import categories, customers, product_types, products, project, stores
+from ctfluent_sandbox.commercetools import (
+    categories,
+    customers,
+    orders,
+    payments,
+    product_types,
+    products,
+    project,
+    shipping_methods,
+    stores,
+)
 from ctfluent_sandbox.commercetools.auth import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -81,6 +100,7 @@ from ctfluent_sandbox.commercetools.messages import MESSAGE_SCHEMA, Change, Mess
 from ctfluent_sandbox.commercetools.projections import ProductCollection
 from ctfluent_sandbox.commercetools.query import QueryRequest, flag, parse_query
 from ctfluent_sandbox.commercetools.resources import (
+    BY_KEY,
     CustomTypes,
     ResourceKind,
     WriteContext,
@@ -91,6 +111,8 @@ from ctfluent_sandbox.commercetools.resources import (
 )
 from ctfluent_sandbox.commercetools.store import Collection, Page, Resource
 from ctfluent_sandbox.faults import FaultRule, retry_after_header
+
+Build = Callable[[Mapping[str, Any], WriteContext], tuple[Resource, list[Change]]]
 
 _dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 _CODE_OF_STATUS = {
@@ -155,9 +177,20 @@ class CommercetoolsEmulator(Emulator):
         self.product_types = product_types.kind(product_types.new_collection())
         self.product_collection = ProductCollection()  # the products with their projections
         self.products = products.kind(self.product_collection)
+        self.orders = orders.kind(orders.new_collection())
+        self.payments = payments.kind(payments.new_collection())
+        self.shipping_methods = shipping_methods.new_collection()  # read only: no kind
         self.kinds = {
             kind.type_id: kind
-            for kind in (self.customers, self.stores, self.categories, self.product_types, self.products)
+            for kind in (
+                self.customers,
+                self.stores,
+                self.categories,
+                self.product_types,
+                self.products,
+                self.orders,
+                self.payments,
+            )
         }
         self.types: CustomTypes
         self.messages: MessageLog
@@ -172,6 +205,7 @@ class CommercetoolsEmulator(Emulator):
             self.types = CustomTypes(self.project_key)
             for kind in self.kinds.values():
                 kind.collection.clear()
+            self.shipping_methods.clear()
             self.messages = MessageLog(self.clock, self.ids)
             self.project = project.new_project(self.project_key, self._messages_enabled_initially)
 
@@ -184,6 +218,9 @@ class CommercetoolsEmulator(Emulator):
                 "categories": list(self.categories.collection),
                 "product_types": list(self.product_types.collection),
                 "products": list(self.products.collection),
+                "shipping_methods": list(self.shipping_methods),
+                "orders": list(self.orders.collection),
+                "payments": list(self.payments.collection),
                 "messages": list(self.messages.collection),
                 "message_settings": self.messages.settings.to_json(),
                 "api_clients": [client.to_json() for client in self.auth.clients.values()],
@@ -204,12 +241,16 @@ class CommercetoolsEmulator(Emulator):
         products: int = 0,
         categories: int | None = None,
         variants: int | None = None,
+        orders: int = 0,
+        order_items: int | None = None,
     ) -> dict[str, Any]:
-        """Replace all data (and messages) with the three stores, ``customers`` customers and a catalogue of
-        ``products`` products (see :func:`~ctfluent_sandbox.seed_catalogue.generate_catalogue`: ``categories``
-        defaults to a tree fitting the products, ``variants`` to 1-6 per product)."""
-        if min(customers, days, products, categories or 0) < 0:
-            raise ValueError("customers, days, products and categories must not be negative")
+        """Replace all data (and messages) with the three stores, the three shipping methods, ``customers`` customers,
+        a catalogue of ``products`` products (see :func:`~ctfluent_sandbox.seed_catalogue.generate_catalogue`:
+        ``categories`` defaults to a tree fitting the products, ``variants`` to 1-6 per product) and ``orders`` orders
+        of those customers and products with a payment each (see :mod:`~ctfluent_sandbox.seed_orders`:
+        ``order_items`` line items each, default 1-4)."""
+        if min(customers, days, products, categories or 0, orders) < 0:
+            raise ValueError("customers, days, products, categories and orders must not be negative")
         started = time.perf_counter()
         now = self.clock.now()
         with _cyclic_gc_paused():
@@ -219,21 +260,45 @@ class CommercetoolsEmulator(Emulator):
             catalogue = seed_catalogue.generate_catalogue(
                 products, days, seed, now, categories=categories, variants=variants, types=self.types
             )
+            seed_orders.check(orders, order_items, catalogue.products)
+            setup = WriteContext(
+                now - timedelta(days=days + 30),
+                DEFAULT_CLIENT_ID,
+                IdSource(random.Random(f"setup/{seed}")),
+                {},
+                self.types,
+            )
             with self.lock:
                 self.stores.collection.load(data.stores)
+                self.shipping_methods.load(shipping_methods.seeded(setup))
                 self.customers.collection.load(data.customers)
                 self.categories.collection.load(catalogue.categories)
                 self.product_types.collection.load(catalogue.product_types)
                 self.products.collection.load(catalogue.products)
+                # Orders are made from what is loaded now (the checkout looks products and customers up there).
+                sales = seed_orders.generate_orders(
+                    orders, days, seed, now, collections=self._collections(), types=self.types, items=order_items
+                )
+                self.payments.collection.load(sales.payments)
+                self.orders.collection.load(sales.orders)
                 self.messages.clear()
         return {
             "customers": customers,
             "stores": len(data.stores),
+            "shipping_methods": len(self.shipping_methods),
             "categories": len(catalogue.categories),
             "product_types": len(catalogue.product_types),
             "products": len(catalogue.products),
+            "orders": len(sales.orders),
+            "payments": len(sales.payments),
             "seconds": round(time.perf_counter() - started, 3),
         }
+
+    def checkout(self, draft: Mapping[str, Any], client_id: str = DEFAULT_CLIENT_ID) -> Resource:
+        """Create an order as a checkout of a cart does (:func:`orders.checkout`), with its ``OrderCreated``
+        message: the way to new orders besides the import, since the emulator has no carts."""
+        with self.lock:
+            return self._add(self.orders, orders.checkout, draft, self._write_context(client_id))
 
     def _client(self, client: ApiClient) -> ApiClient:
         return ApiClient(
@@ -247,6 +312,7 @@ class CommercetoolsEmulator(Emulator):
         app.router.add_post("/oauth/introspect", self._introspect)
         project_view, project_manage = ("view_project_settings",), ("manage_project_settings",)
         messages, projections = ("view_messages",), ("view_products", "view_published_products")
+        shipping = ("view_orders", "view_shipping_methods", "manage_my_orders")
         routes: list[tuple[str, str, tuple[str, ...], Handler, bool]] = [
             ("GET", "/{pk}", project_view, self._get_project, False),
             ("HEAD", "/{pk}", project_view, self._get_project, False),
@@ -259,6 +325,24 @@ class CommercetoolsEmulator(Emulator):
             ("HEAD", "/{pk}/product-projections", projections, self._query_projections, False),
             ("GET", "/{pk}/product-projections/{ident}", projections, self._get_projection, False),
             ("HEAD", "/{pk}/product-projections/{ident}", projections, self._get_projection, False),
+            ("GET", "/{pk}/shipping-methods", shipping, partial(self._query, self.shipping_methods), False),
+            ("HEAD", "/{pk}/shipping-methods", shipping, partial(self._query, self.shipping_methods), False),
+            (
+                "GET",
+                "/{pk}/shipping-methods/{ident}",
+                shipping,
+                partial(self._get, self.shipping_methods, BY_KEY),
+                False,
+            ),
+            (
+                "HEAD",
+                "/{pk}/shipping-methods/{ident}",
+                shipping,
+                partial(self._get, self.shipping_methods, BY_KEY),
+                False,
+            ),
+            # before `/orders/{ident}`, which would take "import" for an id
+            ("POST", "/{pk}/orders/import", ("manage_orders",), self._import_order, True),
         ]
         for path, kind, view, manage in (
             ("customers", self.customers, ("view_customers",), ("manage_customers",)),
@@ -276,14 +360,16 @@ class CommercetoolsEmulator(Emulator):
                 ("manage_product_types", "manage_products"),
             ),
             ("products", self.products, ("view_products",), ("manage_products",)),
+            ("orders", self.orders, ("view_orders",), ("manage_orders",)),
+            ("payments", self.payments, ("view_payments",), ("manage_payments",)),
         ):
             routes += [
-                ("GET", f"/{{pk}}/{path}", view, partial(self._query, kind), False),
-                ("HEAD", f"/{{pk}}/{path}", view, partial(self._query, kind), False),
+                ("GET", f"/{{pk}}/{path}", view, partial(self._query, kind.collection), False),
+                ("HEAD", f"/{{pk}}/{path}", view, partial(self._query, kind.collection), False),
                 ("POST", f"/{{pk}}/{path}", manage, partial(self._create, kind), True),
-                # `{ident}` is an id or `key=<key>`
-                ("GET", f"/{{pk}}/{path}/{{ident}}", view, partial(self._get, kind), False),
-                ("HEAD", f"/{{pk}}/{path}/{{ident}}", view, partial(self._get, kind), False),
+                # `{ident}` is an id or `key=<key>` (`order-number=<orderNumber>`: see ResourceKind.keyed_by)
+                ("GET", f"/{{pk}}/{path}/{{ident}}", view, partial(self._get, kind.collection, kind.keyed_by), False),
+                ("HEAD", f"/{{pk}}/{path}/{{ident}}", view, partial(self._get, kind.collection, kind.keyed_by), False),
                 ("POST", f"/{{pk}}/{path}/{{ident}}", manage, partial(self._update, kind), True),
                 ("DELETE", f"/{{pk}}/{path}/{{ident}}", manage, partial(self._delete, kind), False),
             ]
@@ -338,36 +424,51 @@ class CommercetoolsEmulator(Emulator):
 
     # -- generic resource handlers ---------------------------------------------------------------------------
 
+    def _collections(self) -> dict[str, Collection]:
+        """Every collection a write may look resources up in, by typeId."""
+        found = {type_id: kind.collection for type_id, kind in self.kinds.items()}
+        return {**found, "shipping-method": self.shipping_methods}
+
+    def _write_context(self, client_id: str) -> WriteContext:
+        return WriteContext(self.clock.now(), client_id, self.ids, self._collections(), self.types)
+
     def _context(self, call: Call) -> WriteContext:
-        collections = {type_id: kind.collection for type_id, kind in self.kinds.items()}
-        return WriteContext(self.clock.now(), call.client_id, self.ids, collections, self.types)
+        return self._write_context(call.client_id)
 
     @staticmethod
-    def _lookup(collection: Collection, ident: str) -> Resource:
-        key = ident.removeprefix("key=")
-        found = collection.find("key", key) if key != ident else collection.get(ident)
+    def _lookup(collection: Collection, ident: str, keyed_by: tuple[str, str] = BY_KEY) -> Resource:
+        segment, index = keyed_by
+        value = ident.removeprefix(f"{segment}=")
+        found = collection.find(index, value) if value != ident else collection.get(ident)
         if found is None:
-            raise not_found(key, "key" if key != ident else "ID")
+            raise not_found(value, index if value != ident else "ID")
         return found
 
-    def _query(self, kind: ResourceKind, call: Call) -> Reply:
-        return _query_page(kind.collection, call)
+    def _query(self, collection: Collection, call: Call) -> Reply:
+        return _query_page(collection, call)
 
-    def _get(self, kind: ResourceKind, call: Call) -> Reply:
-        return 200, self._lookup(kind.collection, call.match["ident"])
+    def _get(self, collection: Collection, keyed_by: tuple[str, str], call: Call) -> Reply:
+        return 200, self._lookup(collection, call.match["ident"], keyed_by)
 
     def _create(self, kind: ResourceKind, call: Call) -> Reply:
-        if not isinstance(call.body, dict):
+        resource = self._add(kind, kind.create, call.body, self._context(call))
+        return 201, resource if kind.created_as is None else {kind.created_as: resource}
+
+    def _import_order(self, call: Call) -> Reply:
+        return 201, self._add(self.orders, orders.import_order, call.body, self._context(call))
+
+    def _add(self, kind: ResourceKind, build: Build, draft: Any, ctx: WriteContext) -> Resource:
+        """Make a new resource of ``kind`` from ``draft`` with ``build``, store it and record its messages."""
+        if not isinstance(draft, dict):
             raise invalid_json("expected a draft object")
-        ctx = self._context(call)
-        resource, changes = kind.create(call.body, ctx)
+        resource, changes = build(draft, ctx)
         check_unique(kind, resource)
         kind.collection.put(resource)
         self._record(kind, resource, changes, ctx)
-        return 201, resource if kind.created_as is None else {kind.created_as: resource}
+        return resource
 
     def _update(self, kind: ResourceKind, call: Call) -> Reply:
-        current = self._lookup(kind.collection, call.match["ident"])
+        current = self._lookup(kind.collection, call.match["ident"], kind.keyed_by)
         ctx = self._context(call)
         updated, changes = update_resource(kind, current, call.body, ctx)
         kind.collection.put(updated)
@@ -377,7 +478,7 @@ class CommercetoolsEmulator(Emulator):
         return 200, updated
 
     def _delete(self, kind: ResourceKind, call: Call) -> Reply:
-        current = self._lookup(kind.collection, call.match["ident"])
+        current = self._lookup(kind.collection, call.match["ident"], kind.keyed_by)
         raw_version = call.query.get("version")
         if raw_version is None or not raw_version.isdigit():
             raise invalid_input("Missing or invalid required query parameter 'version'.")
@@ -470,18 +571,30 @@ class CommercetoolsEmulator(Emulator):
 
     def add_admin_routes(self, app: web.Application) -> None:
         app.router.add_post(f"{ADMIN_PREFIX}/seed", self._admin_seed)
+        app.router.add_post(f"{ADMIN_PREFIX}/checkout", self._admin_checkout)
         app.router.add_put(f"{ADMIN_PREFIX}/messages", self._admin_messages)
         app.router.add_post(f"{ADMIN_PREFIX}/api-clients", self._admin_api_client)
 
     async def _admin_seed(self, request: web.Request) -> web.Response:
         body = await request.json()
         try:
-            defaults = {"customers": 1000, "days": 90, "seed": 1, "products": 0}
+            defaults = {"customers": 1000, "days": 90, "seed": 1, "products": 0, "orders": 0}
             options = {name: int(body.get(name, default)) for name, default in defaults.items()}
-            optional = {name: int(body[name]) for name in ("categories", "variants") if body.get(name) is not None}
+            optional = {
+                name: int(body[name])
+                for name in ("categories", "variants", "order_items")
+                if body.get(name) is not None
+            }
             return web.json_response(self.seed(**options, **optional))
         except (TypeError, ValueError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
+
+    async def _admin_checkout(self, request: web.Request) -> web.Response:
+        try:
+            order = self.checkout(_parse_json(await request.read()))
+        except CtError as error:
+            return _error_response(error, head=False)
+        return web.json_response(order, status=201, dumps=_dumps)
 
     async def _admin_messages(self, request: web.Request) -> web.Response:
         body = await request.json()

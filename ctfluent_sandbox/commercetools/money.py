@@ -9,6 +9,7 @@ gets 2. High-precision money (``type: "highPrecision"``) is not emulated.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -50,20 +51,39 @@ def fraction_digits(currency_code: str) -> int:
     return _EXPONENTS.get(currency_code, 2)
 
 
+def divide(dividend: int, divisor: int) -> int:
+    """``dividend / divisor`` rounded half to even (the project's price and tax rounding mode), in integers."""
+    quotient, remainder = divmod(dividend, divisor)
+    twice = 2 * remainder
+    return quotient + 1 if twice > divisor or (twice == divisor and quotient % 2) else quotient
+
+
+def currency_code(value: Any, field: str) -> str:
+    """A currency code given in a draft, checked."""
+    if not isinstance(value, str) or not _CURRENCY.match(value):
+        raise invalid_field(field, value, f"'{value}' is not a valid ISO 4217 currency code.")
+    return value
+
+
+@functools.lru_cache(maxsize=65_536)
+def money(currency: str, cent_amount: int) -> dict[str, Any]:
+    """``CentPrecisionMoney`` of an amount. One shared document per amount (stored documents are never changed in
+    place): seeded orders repeat the same prices, totals and taxes many times over."""
+    return {
+        "type": "centPrecision",
+        "currencyCode": currency,
+        "centAmount": cent_amount,
+        "fractionDigits": fraction_digits(currency),
+    }
+
+
 def cent_precision(draft: Any, field: str) -> dict[str, Any]:
     """A ``Money`` draft as ``CentPrecisionMoney``."""
     if not isinstance(draft, dict):
         raise invalid_json(f"{field}: expected Money")
     if draft.get("type", "centPrecision") != "centPrecision":
         raise invalid_json(f"{field} -> type: only centPrecision money is emulated")
-    currency, amount = draft.get("currencyCode"), draft.get("centAmount")
-    if not isinstance(currency, str) or not _CURRENCY.match(currency):
-        raise invalid_field(f"{field}.currencyCode", currency, f"'{currency}' is not a valid ISO 4217 currency code.")
+    currency, amount = currency_code(draft.get("currencyCode"), f"{field}.currencyCode"), draft.get("centAmount")
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise invalid_json(f"{field} -> centAmount: expected an integer")
-    return {
-        "type": "centPrecision",
-        "currencyCode": currency,
-        "centAmount": amount,
-        "fractionDigits": fraction_digits(currency),
-    }
+    return money(currency, amount)

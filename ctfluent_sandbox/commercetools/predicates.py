@@ -6,7 +6,8 @@ Parsed with lark after https://docs.commercetools.com/query-specs/query-predicat
    field against the resource's :class:`Schema` (unknown field: 400) and converts variable strings to the field's type;
 2. :func:`compile_predicate` turns the tree into one Python closure, evaluated per candidate resource;
 3. :func:`index_bounds` tells the query planner which range of an indexed string field (``id``, ``lastModifiedAt``,
-   ``createdAt``) can hold matches, so a page is read from a sorted index instead of a scan.
+   ``createdAt``) can hold matches, so a page is read from a sorted index instead of a scan; :func:`path_points`
+   which values a nested field must have (``paymentInfo(payments(id = "...")``), for a lookup index.
 
 Semantics follow the document store commercetools runs on: an array field matches when any element matches,
 ``!=`` and ``not in`` are the negations of ``=`` and ``in`` (so they also match an undefined field), ordering
@@ -524,4 +525,27 @@ def index_bounds(node: Node, name: str) -> Bounds | None:
                 return None
             hull = branch if hull is None else hull.hull(branch)
         return hull
+    return None
+
+
+def path_points(node: Node, path: Sequence[str]) -> frozenset[str] | None:
+    """The string values the field at ``path`` (nested: ``("paymentInfo", "payments", "id")``) must have for ``node``
+    to match, or None when ``node`` does not pin them down. A superset filter: the planner reads the resources
+    holding these values from a lookup index, and the predicate still checks each of them."""
+    if isinstance(node, And):
+        found = [points for points in (path_points(part, path) for part in node.parts) if points is not None]
+        return frozenset.intersection(*found) if found else None
+    if isinstance(node, Or):
+        branches = [path_points(part, path) for part in node.parts]
+        if any(branch is None for branch in branches):
+            return None
+        return frozenset().union(*(branch for branch in branches if branch is not None))
+    if isinstance(node, Not) or node.field != path[0]:
+        return None
+    if len(path) > 1:
+        return path_points(node.inner, path[1:]) if isinstance(node, Nested) else None
+    if isinstance(node, Compare) and node.op == "=" and isinstance(node.value, str):
+        return frozenset((node.value,))
+    if isinstance(node, In) and isinstance(node.values, list) and all(isinstance(v, str) for v in node.values):
+        return frozenset(str(v) for v in node.values)
     return None

@@ -173,8 +173,8 @@ def _new_variant(draft: Any, variant_id: int, product_type: Resource, ctx: Write
     for name, value in (("sku", optional_str(draft, "sku")), ("key", optional_key(draft))):
         if value is not None:
             variant[name] = value
-    variant["prices"] = _prices(optional_list(draft, "prices"), ctx)
-    variant["images"] = [_image(raw) for raw in optional_list(draft, "images")]
+    variant["prices"] = new_prices(optional_list(draft, "prices"), ctx)
+    variant["images"] = [parse_image(raw) for raw in optional_list(draft, "images")]
     variant["attributes"] = product_types.attributes(product_type, optional_list(draft, "attributes"), "Variant")
     if optional_list(draft, "assets"):
         raise invalid_json("assets: assets are not emulated")
@@ -194,7 +194,7 @@ def _check_variant_identifiers(data: Resource) -> None:
                 seen.add(value)
 
 
-def _image(raw: Any) -> dict[str, Any]:
+def parse_image(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise invalid_json("image: expected an Image")
     dimensions = raw.get("dimensions")
@@ -211,13 +211,13 @@ def _image(raw: Any) -> dict[str, Any]:
 # -- prices ----------------------------------------------------------------------------------------------------
 
 
-def _prices(drafts: Iterable[Any], ctx: WriteContext) -> list[dict[str, Any]]:
-    prices = [_price(draft, ctx) for draft in drafts]
+def new_prices(drafts: Iterable[Any], ctx: WriteContext) -> list[dict[str, Any]]:
+    prices = [new_price(draft, ctx) for draft in drafts]
     _check_price_scopes(prices)
     return prices
 
 
-def _price(draft: Any, ctx: WriteContext, price_id: str | None = None) -> dict[str, Any]:
+def new_price(draft: Any, ctx: WriteContext, price_id: str | None = None) -> dict[str, Any]:
     """A ``PriceDraft`` as an embedded ``Price`` with a new id (or ``price_id``: a changed price keeps its id)."""
     if not isinstance(draft, dict):
         raise invalid_json("price: expected a PriceDraft")
@@ -530,7 +530,7 @@ def _set_attribute_in_all_variants(product: Resource, action: Mapping[str, Any],
 
 
 def _add_external_image(product: Resource, action: Mapping[str, Any], ctx: WriteContext) -> list[Change]:
-    image = _image(action.get("image"))
+    image = parse_image(action.get("image"))
     targets = _targets(product, action)
     found = [_find_variant(data, action) for data in targets]
     for variant in found:
@@ -542,7 +542,7 @@ def _add_external_image(product: Resource, action: Mapping[str, Any], ctx: Write
 
 
 def _add_price(product: Resource, action: Mapping[str, Any], ctx: WriteContext) -> list[Change]:
-    price = _price(action.get("price"), ctx)
+    price = new_price(action.get("price"), ctx)
     targets = _targets(product, action)
     found = [_find_variant(data, action) for data in targets]
     for variant in found:
@@ -553,7 +553,7 @@ def _add_price(product: Resource, action: Mapping[str, Any], ctx: WriteContext) 
 
 def _change_price(product: Resource, action: Mapping[str, Any], ctx: WriteContext) -> list[Change]:
     price_id = required_str(action, "priceId")
-    new = _price(action.get("price"), ctx, price_id=price_id)
+    new = new_price(action.get("price"), ctx, price_id=price_id)
     targets = _targets(product, action)
     old: list[dict[str, Any]] = []  # per target: staged first, then current
     for data in targets:
@@ -584,7 +584,7 @@ def _remove_price(product: Resource, action: Mapping[str, Any], ctx: WriteContex
 def _set_prices(product: Resource, action: Mapping[str, Any], ctx: WriteContext) -> list[Change]:
     if not isinstance(action.get("prices"), list):
         raise invalid_json("prices: Missing required value")
-    prices = _prices(action["prices"], ctx)
+    prices = new_prices(action["prices"], ctx)
     targets = _targets(product, action)
     found = [_find_variant(data, action) for data in targets]
     for variant in found:

@@ -25,12 +25,12 @@ from ctfluent_sandbox.commercetools.store import Collection, Resource, UniqueEnt
 
 Side = Literal["current", "staged"]
 
-_MONEY_SCHEMA = Schema({"type": "string", "currencyCode": "string", "centAmount": "number", "fractionDigits": "number"})
-_PRICE_SCHEMA = Schema(
+MONEY_SCHEMA = Schema({"type": "string", "currencyCode": "string", "centAmount": "number", "fractionDigits": "number"})
+PRICE_SCHEMA = Schema(
     {
         "id": "string",
         "key": "string",
-        "value": _MONEY_SCHEMA,
+        "value": MONEY_SCHEMA,
         "country": "string",
         "customerGroup": REFERENCE_SCHEMA,
         "channel": REFERENCE_SCHEMA,
@@ -42,12 +42,12 @@ _PRICE_SCHEMA = Schema(
     }
 )
 _ATTRIBUTE_SCHEMA = Schema({"name": "string", "value": "any"})
-_VARIANT_SCHEMA = Schema(
+VARIANT_SCHEMA = Schema(
     {
         "id": "number",
         "sku": "string",
         "key": "string",
-        "prices": _PRICE_SCHEMA,
+        "prices": PRICE_SCHEMA,
         "attributes": _ATTRIBUTE_SCHEMA,
         "images": Schema({"url": "string", "label": "string", "dimensions": Schema({"w": "number", "h": "number"})}),
         "assets": ANY_SCHEMA,
@@ -63,8 +63,8 @@ _DATA_FIELDS: dict[str, Leaf | Schema] = {
     "metaTitle": ANY_SCHEMA,
     "metaDescription": ANY_SCHEMA,
     "metaKeywords": ANY_SCHEMA,
-    "masterVariant": _VARIANT_SCHEMA,
-    "variants": _VARIANT_SCHEMA,
+    "masterVariant": VARIANT_SCHEMA,
+    "variants": VARIANT_SCHEMA,
     "searchKeywords": ANY_SCHEMA,
     "attributes": _ATTRIBUTE_SCHEMA,
 }

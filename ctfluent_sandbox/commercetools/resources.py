@@ -9,10 +9,11 @@ them in the collections of the :class:`WriteContext`.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -78,17 +79,24 @@ class WriteContext:
     ids: IdSource
     collections: Mapping[str, Collection]  # every resource type a write may reference, by typeId
     types: CustomTypes
+    now: str = field(init=False)  # ``moment`` as the API writes it: every timestamp the write sets
 
-    @property
-    def now(self) -> str:
-        return iso_ms(self.moment)
+    def __post_init__(self) -> None:
+        self.now = iso_ms(self.moment)
 
     @property
     def modified_by(self) -> dict[str, Any]:
-        return {"clientId": self.client_id, "isPlatformClient": False}
+        return _modified_by(self.client_id)
+
+
+@functools.lru_cache(maxsize=256)
+def _modified_by(client_id: str) -> dict[str, Any]:
+    """``createdBy``/``lastModifiedBy`` of a client's writes: one shared document per client."""
+    return {"clientId": client_id, "isPlatformClient": False}
 
 
 ActionHandler = Callable[[Resource, Mapping[str, Any], WriteContext], list[Change]]
+BY_KEY = ("key", "key")  # resources addressed as `/<path>/key=<key>`, the key in the unique index "key"
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,9 @@ class ResourceKind:
     identifiers: Callable[[Resource], dict[str, Any]]  # resourceUserProvidedIdentifiers
     deleted: Callable[[Resource], list[Change]]  # the messages of a deletion
     created_as: str | None = None  # the create response wraps the resource in this field (CustomerSignInResult)
+    # The second way to address one resource, ``/<path>/<segment>=<value>``: the path segment and the unique index
+    # holding the value (``key=`` for most types, ``order-number=`` for orders).
+    keyed_by: tuple[str, str] = BY_KEY
     # What a stored update does to other resources, given the resource before and after it (a moved category
     # moves its subtree). Runs once the update has succeeded, so a failing request changes nothing.
     after_update: Callable[[Resource, Resource, WriteContext], None] | None = None
@@ -126,16 +137,24 @@ def run_actions(
     if not isinstance(requested, list):
         raise invalid_json("actions: Missing required value")
     updated = clone(current)
+    return updated, apply_actions(updated, requested, actions, ctx)
+
+
+def apply_actions(
+    resource: Resource, requested: list[Any], actions: Mapping[str, ActionHandler], ctx: WriteContext
+) -> list[Change]:
+    """Apply an action list to ``resource`` in place, as one new version: for a private copy (an update request) or
+    a resource not stored yet (the seeds give new resources their history this way, without copying them)."""
     changes: list[Change] = []
     for position, action in enumerate(requested):
         name = action.get("action") if isinstance(action, dict) else None
         handler = actions.get(name) if isinstance(name, str) else None
         if handler is None:
             raise invalid_json(f"actions -> [{position}] -> action: Unknown action {name!r}")
-        changes += handler(updated, action, ctx)
+        changes += handler(resource, action, ctx)
     if requested:
-        updated["version"] += 1
-    return updated, changes
+        resource["version"] += 1
+    return changes
 
 
 def update_resource(
@@ -143,10 +162,15 @@ def update_resource(
 ) -> tuple[Resource, list[Change]]:
     updated, changes = run_actions(current, body, kind.actions, ctx)
     if updated["version"] != current["version"]:
-        updated["lastModifiedAt"] = ctx.now
-        updated["lastModifiedBy"] = ctx.modified_by
+        mark_modified(updated, ctx)
     check_unique(kind, updated)
     return updated, changes
+
+
+def mark_modified(resource: Resource, ctx: WriteContext) -> None:
+    """Mark ``resource`` as last changed by the write of ``ctx``."""
+    resource["lastModifiedAt"] = ctx.now
+    resource["lastModifiedBy"] = ctx.modified_by
 
 
 def check_unique(kind: ResourceKind, resource: Resource) -> None:
@@ -206,6 +230,22 @@ def _not_a_key(field: str, value: str) -> CtError:
     return invalid_field(field, value, message)
 
 
+def optional_enum(source: Mapping[str, Any], name: str, allowed: Sequence[str]) -> str | None:
+    """A field of an enum type: an unknown value is a JSON input error, as the API answers (``Canceled`` is a
+    shipment state, the order state is spelled ``Cancelled``)."""
+    value = source.get(name)
+    if value is not None and value not in allowed:
+        raise invalid_json(f"{name}: Unknown value {value!r}; expected one of {', '.join(allowed)}")
+    return value
+
+
+def required_enum(source: Mapping[str, Any], name: str, allowed: Sequence[str]) -> str:
+    value = optional_enum(source, name, allowed)
+    if value is None:
+        raise invalid_json(f"{name}: Missing required value")
+    return value
+
+
 def optional_bool(source: Mapping[str, Any], name: str, default: bool) -> bool:
     value = source.get(name)
     if value is None:
@@ -244,6 +284,13 @@ def slug(source: Mapping[str, Any], name: str = "slug") -> dict[str, str]:
 def slug_entries(value: Mapping[str, str]) -> list[tuple[str, str]]:
     """Unique index entries of a slug: it is unique per locale, and a DuplicateField names ``slug.<locale>``."""
     return [(f"slug.{locale}", text) for locale, text in value.items()]
+
+
+@functools.lru_cache(maxsize=1024)
+def derived_id(path: str) -> str:
+    """A stable id for a resource of a type the emulator has no API for (a tax category, a zone, a cart discount),
+    derived from a path naming it, so references to it look like the API's and never change."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"ctfluent:{path}"))
 
 
 def reference(type_id: str, resource_id: str) -> dict[str, str]:

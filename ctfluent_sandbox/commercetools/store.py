@@ -1,14 +1,17 @@
 """The in-memory, indexed store behind every emulated resource type, and the query planner that reads it.
 
 A :class:`Collection` holds the resources of one type as the JSON dicts the API returns (treated as immutable: an
-update stores a new dict), plus
+update stores a new dict; parts of them are shared between resources, such as money amounts), plus
 
 * a sorted index of ids and, per indexed timestamp field, a sorted index of ``(value, id)``;
 * unique indexes for ``/key=`` lookups and duplicate checks: one value per resource (``key``, lower-cased email) or
-  several (a product's SKUs and its slug in each locale, over current and staged data).
+  several (a product's SKUs and its slug in each locale, over current and staged data);
+* lookup indexes from the values of a nested field to the resources holding them (an order's payment ids), for the
+  predicates that look a resource up by such a value (``paymentInfo(payments(id = "..."))``).
 
 :meth:`Collection.query` plans each page: it takes the bounds the predicate puts on every indexed field
-(:func:`~ctfluent_sandbox.commercetools.predicates.index_bounds`), estimates what each index range costs and
+(:func:`~ctfluent_sandbox.commercetools.predicates.index_bounds`) and the values it pins on every lookup index
+(:func:`~ctfluent_sandbox.commercetools.predicates.path_points`), estimates what each index range costs and
 either walks the index that already yields the requested sort order (stopping after ``offset + limit`` matches),
 or collects the matches of the narrowest range and sorts them, or, with nothing better, scans and sorts. The
 ``evaluations`` counter lets tests prove a page costs about a page of predicate evaluations, not a scan.
@@ -34,12 +37,15 @@ from ctfluent_sandbox.commercetools.predicates import (
     Test,
     compile_predicate,
     index_bounds,
+    path_points,
 )
 
 Resource = dict[str, Any]
 # A unique index entry: the field as a DuplicateField error names it ("email", "sku", "slug.en") and the value.
 UniqueEntry = tuple[str, str]
 UniqueValues = Callable[[Resource], Iterable[UniqueEntry]]
+# A lookup index: the predicate path of a nested string field and the values a resource holds there.
+LookupValues = Callable[[Resource], Iterable[str]]
 
 MAX_TOTAL = 10_000  # with a predicate, `total` is capped at the maximum offset
 _AFTER_ANY_ID = "\U0010ffff"  # sorts after every id: (value, _AFTER_ANY_ID) bounds all keys with that value
@@ -80,6 +86,7 @@ class Collection:
         unique: Mapping[str, Callable[[Resource], str | None]] | None = None,
         virtual: Mapping[str, Getter] | None = None,
         unique_many: Mapping[str, UniqueValues] | None = None,
+        lookups: Mapping[tuple[str, ...], LookupValues] | None = None,
     ) -> None:
         self.schema = schema
         self.virtual = dict(virtual or {})
@@ -92,6 +99,8 @@ class Collection:
         self._ids: SortedList = SortedList()
         self._sorted: dict[str, SortedList] = {name: SortedList() for name in self._indexed}
         self._unique: dict[str, dict[UniqueEntry, str]] = {name: {} for name in self._unique_of}
+        self._lookup_of = dict(lookups or {})
+        self._lookups: dict[tuple[str, ...], dict[str, set[str]]] = {path: {} for path in self._lookup_of}
         self.evaluations = 0
 
     # -- reads and writes ----------------------------------------------------------------------------------
@@ -129,7 +138,7 @@ class Collection:
         self._by_id[resource["id"]] = resource
         for name in self._indexed:
             self._sorted[name].add((resource[name], resource["id"]))
-        self._index_unique(resource)
+        self._index_values(resource)
 
     def remove(self, resource_id: str) -> Resource | None:
         old = self._by_id.pop(resource_id, None)
@@ -144,8 +153,9 @@ class Collection:
         self._ids = SortedList(self._by_id)
         self._sorted = {n: SortedList((r[n], r["id"]) for r in self._by_id.values()) for n in self._indexed}
         self._unique = {name: {} for name in self._unique_of}
+        self._lookups = {path: {} for path in self._lookup_of}
         for resource in self._by_id.values():
-            self._index_unique(resource)
+            self._index_values(resource)
 
     def clear(self) -> None:
         self.load(())
@@ -155,11 +165,15 @@ class Collection:
         index = self._sorted[name]
         return [resource_id for _, resource_id in index.islice(0, index.bisect_left((value,)))]
 
-    def _index_unique(self, resource: Resource) -> None:
+    def _index_values(self, resource: Resource) -> None:
         for name, values_of in self._unique_of.items():
             index = self._unique[name]
             for entry in values_of(resource):
                 index[entry] = resource["id"]
+        for path, lookup_values_of in self._lookup_of.items():
+            lookup = self._lookups[path]
+            for value in lookup_values_of(resource):
+                lookup.setdefault(value, set()).add(resource["id"])
 
     def _unindex(self, resource: Resource) -> None:
         for name in self._indexed:
@@ -169,6 +183,13 @@ class Collection:
             for entry in values_of(resource):
                 if index.get(entry) == resource["id"]:
                     del index[entry]
+        for path, lookup_values_of in self._lookup_of.items():
+            lookup = self._lookups[path]
+            for value in lookup_values_of(resource):
+                holders = lookup.get(value, set())
+                holders.discard(resource["id"])
+                if not holders:
+                    lookup.pop(value, None)
 
     # -- queries -------------------------------------------------------------------------------------------
 
@@ -243,6 +264,11 @@ class Collection:
             options.append((cost, _Plan(self._walk(name, start, stop, reverse), ordered=True)))
         for name, (start, stop) in spans.items():
             options.append(((stop - start) * _SORT_OVERHEAD, _Plan(self._walk(name, start, stop, False), False)))
+        for path, lookup in self._lookups.items():
+            points = None if predicate is None else path_points(predicate, path)
+            if points is not None:
+                holders = sorted({i for value in points for i in lookup.get(value, ())})
+                options.append((len(holders) * _SORT_OVERHEAD, _Plan([self._by_id[i] for i in holders], False)))
         options.append((len(self) * _SORT_OVERHEAD, _Plan(self._walk("id", 0, len(self), False), False)))
         return min(options, key=lambda option: option[0])[1]
 

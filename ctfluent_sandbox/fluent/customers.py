@@ -8,37 +8,44 @@ has to handle both. In ``updateCustomer`` a field given as ``null`` is left unch
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from graphql import GraphQLResolveInfo
 
 from ctfluent_sandbox.fluent.connections import search
-from ctfluent_sandbox.fluent.engine import ResolverRegistry, request_context
+from ctfluent_sandbox.fluent.engine import RequestContext, ResolverRegistry, request_context
 from ctfluent_sandbox.fluent.store import Record, TableSpec, upsert_by
 
+CUSTOMERS = "customers"
 USERNAME = ("username",)
-TABLES = (TableSpec("customers", "Customer", unique=(USERNAME,)),)
+TABLES = (TableSpec(CUSTOMERS, "Customer", unique=(USERNAME,)),)
 RESOLVERS = ResolverRegistry()
 
 
 @RESOLVERS.query("customer")
 def customer(_root: None, info: GraphQLResolveInfo, ref: str) -> Record | None:
-    return request_context(info).store.find("customers", USERNAME, (ref,))
+    return request_context(info).store.find(CUSTOMERS, USERNAME, (ref,))
 
 
 @RESOLVERS.query("customerById")
 def customer_by_id(_root: None, info: GraphQLResolveInfo, id: str) -> Record | None:
-    return request_context(info).store.get("customers", id)
+    return request_context(info).store.get(CUSTOMERS, id)
 
 
 @RESOLVERS.query("customers")
 def customers(_root: None, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
-    return search(request_context(info).store.records("customers"), "customers", args)
+    return search(request_context(info).store.records(CUSTOMERS), CUSTOMERS, args)
 
 
 @RESOLVERS.mutation("createCustomer")
 def create_customer(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Record:
-    context = request_context(info)
+    return insert_customer(request_context(info), input)
+
+
+def insert_customer(context: RequestContext, input: Mapping[str, Any]) -> Record:
+    """Create a customer from a ``CreateCustomerInput`` (also inline in ``createOrderAndCustomer``): the retailer
+    must exist (C0120E), the username must be new (C0121E)."""
     context.store.require("retailers", input["retailer"]["id"])
     record = {
         **input,
@@ -48,18 +55,18 @@ def create_customer(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]
         "createdOn": context.now,
         "updatedOn": context.now,
     }
-    return context.store.insert("customers", record)
+    return context.store.insert(CUSTOMERS, record)
 
 
 @RESOLVERS.mutation("updateCustomer")
 def update_customer(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]) -> Record:
     context = request_context(info)
-    existing = context.store.find_required("customers", USERNAME, (input["username"],))
+    existing = context.store.find_required(CUSTOMERS, USERNAME, (input["username"],))
     changes = {name: value for name, value in input.items() if value is not None and name != "attributes"}
     if input.get("attributes") is not None:
         changes["attributes"] = upsert_by(existing["attributes"], input["attributes"], ("name",))
     changes["updatedOn"] = context.now
-    return context.store.update("customers", existing["id"], changes)
+    return context.store.update(CUSTOMERS, existing["id"], changes)
 
 
 @RESOLVERS.field("Customer", "retailer")

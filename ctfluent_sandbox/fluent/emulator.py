@@ -7,6 +7,7 @@
 | ``GET``/``PUT /_admin/config`` | ``{error_code_placement: extensions/message/both, token_ttl_seconds}`` |
 | ``POST /_admin/retailers`` | add a retailer ``{id?, ref, tradingName?}`` |
 | ``POST /_admin/product-catalogues`` | add a product catalogue ``{ref, type?, name?, description?, retailerRefs?}`` |
+| ``POST /_admin/orders/{ref}/status`` | ``{status}``: set an order's status (as a workflow would), bump ``updatedOn`` |
 
 The base class adds the shared admin routes (state, reset, request counts, faults, clock). A GraphQL request is
 counted, and matched by fault rules, as ``POST /graphql``, its operation name and its root field names.
@@ -28,7 +29,7 @@ from aiohttp import web
 from ctfluent_sandbox.app import ADMIN_PREFIX, Emulator
 from ctfluent_sandbox.clock import Clock, iso_ms
 from ctfluent_sandbox.faults import FaultRule, retry_after_header
-from ctfluent_sandbox.fluent import catalogues, categories, customers, products, retailers
+from ctfluent_sandbox.fluent import catalogues, categories, customers, orders, products, retailers
 from ctfluent_sandbox.fluent.auth import Account, OAuthError, TokenIssuer
 from ctfluent_sandbox.fluent.catalogues import CATALOGUES, new_product_catalogue
 from ctfluent_sandbox.fluent.engine import GraphQLEngine, InputValidator, RequestContext, ResolverRegistry
@@ -45,10 +46,9 @@ from ctfluent_sandbox.fluent.store import EntityStore
 
 GRAPHQL_PATH = "/graphql"
 SCHEMA_SDL = Path(__file__).with_name("schema.graphql").read_text(encoding="utf-8")
-TABLES = (*retailers.TABLES, *customers.TABLES, *catalogues.TABLES, *categories.TABLES, *products.TABLES)
-RESOLVERS = ResolverRegistry.combine(
-    (retailers.RESOLVERS, customers.RESOLVERS, catalogues.RESOLVERS, categories.RESOLVERS, products.RESOLVERS)
-)
+MODULES = (retailers, customers, catalogues, categories, products, orders)
+TABLES = tuple(spec for module in MODULES for spec in module.TABLES)
+RESOLVERS = ResolverRegistry.combine(module.RESOLVERS for module in MODULES)
 
 DEFAULT_RETAILERS: tuple[Mapping[str, str], ...] = (
     {"id": "1", "ref": "CTFLUENT_EU", "tradingName": "ctfluent EU"},
@@ -121,6 +121,7 @@ class FluentEmulator(Emulator):
                 web.put(f"{ADMIN_PREFIX}/config", self._admin_set_config),
                 web.post(f"{ADMIN_PREFIX}/retailers", self._admin_add_retailer),
                 web.post(f"{ADMIN_PREFIX}/product-catalogues", self._admin_add_product_catalogue),
+                web.post(f"{ADMIN_PREFIX}/orders/{{ref}}/status", self._admin_set_order_status),
             ]
         )
 
@@ -131,6 +132,13 @@ class FluentEmulator(Emulator):
             if isinstance(parsed, GraphQLRequest):
                 targets += self.engine.targets(parsed.query, parsed.operation_name)
         return targets
+
+    async def record_keys(self, request: web.Request) -> list[str]:
+        if request.method == "POST" and request.path == GRAPHQL_PATH:
+            parsed = await self._graphql_request(request)
+            if isinstance(parsed, GraphQLRequest):
+                return self.engine.record_keys(parsed.query, parsed.operation_name, parsed.variables)
+        return []
 
     def fault_response(self, rule: FaultRule) -> web.Response:
         headers = retry_after_header(rule)
@@ -244,6 +252,17 @@ class FluentEmulator(Emulator):
         except ValueError as error:
             return web.json_response({"error": str(error)}, status=400)
         return self._admin_insert(CATALOGUES, record)
+
+    async def _admin_set_order_status(self, request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        status, ref = body.get("status"), request.match_info["ref"]
+        if set(body) != {"status"} or not isinstance(status, str) or not status:
+            return web.json_response({"error": "expected {status: non-empty string}"}, status=400)
+        with self._lock:
+            order = orders.set_status(self.store, ref, status, self._now())
+        if order is None:
+            return web.json_response({"error": f"no order with ref {ref!r}"}, status=404)
+        return web.json_response(_jsonable(order))
 
     def _admin_insert(self, table: str, record: dict[str, Any], record_id: str | None = None) -> web.Response:
         """Store what an admin route seeds: 201 with the record, or 409 when its id or key is taken."""

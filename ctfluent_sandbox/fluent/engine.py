@@ -48,6 +48,7 @@ from graphql import (
     execute_sync,
     parse,
     validate,
+    value_from_ast_untyped,
 )
 
 from ctfluent_sandbox.clock import iso_ms
@@ -266,7 +267,26 @@ class GraphQLEngine:
         if operation is None:
             return []
         names = [operation.name.value] if operation.name else []
-        return list(dict.fromkeys([*names, *_root_fields(operation.selection_set, prepared.fragments)]))
+        fields = [node.name.value for node in _root_fields(operation.selection_set, prepared.fragments)]
+        return list(dict.fromkeys([*names, *fields]))
+
+    def record_keys(self, query: str, operation_name: str | None, variables: Mapping[str, Any] | None) -> list[str]:
+        """The records a mutation request writes, by the ``username`` or ``ref`` of each root field's ``input``
+        (for fault rules that pick records). A query writes none."""
+        prepared = self.prepare(query)
+        operation = prepared.operation(operation_name)
+        if operation is None or operation.operation is not OperationType.MUTATION:
+            return []
+        keys: list[str] = []
+        for node in _root_fields(operation.selection_set, prepared.fragments):
+            for argument in node.arguments:
+                if argument.name.value != "input":
+                    continue
+                value = value_from_ast_untyped(argument.value, dict(variables or {}))
+                key = (value.get("username") or value.get("ref")) if isinstance(value, dict) else None
+                if isinstance(key, str):
+                    keys.append(key)
+        return keys
 
     def run(
         self,
@@ -334,16 +354,16 @@ class GraphQLEngine:
         )
 
 
-def _root_fields(selection_set: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode]) -> list[str]:
-    names: list[str] = []
+def _root_fields(selection_set: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode]) -> list[FieldNode]:
+    nodes: list[FieldNode] = []
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            names.append(selection.name.value)
+            nodes.append(selection)
         elif isinstance(selection, InlineFragmentNode):
-            names.extend(_root_fields(selection.selection_set, fragments))
+            nodes.extend(_root_fields(selection.selection_set, fragments))
         elif isinstance(selection, FragmentSpreadNode) and selection.name.value in fragments:
-            names.extend(_root_fields(fragments[selection.name.value].selection_set, fragments))
-    return names
+            nodes.extend(_root_fields(fragments[selection.name.value].selection_set, fragments))
+    return nodes
 
 
 def _own_code(error: GraphQLError) -> str | None:

@@ -3,7 +3,7 @@
 The real schema states string limits only in descriptions ("Max character limit: N"), which the emulator's SDL
 leaves out, so they live here, keyed by ``(input type, field)``. Every other ``String`` input field gets the
 documented default of 255. tests/sandbox/test_fluent_schema_subset.py compares this table with the real
-descriptions.
+descriptions (of the input field, or for one field of the output field it sets, see below).
 """
 
 from __future__ import annotations
@@ -56,6 +56,19 @@ MAX_LENGTHS: dict[tuple[str, str], int] = {
     ("TaxTypeInput", "country"): 100,
     ("TaxTypeInput", "group"): 100,
     ("TaxTypeInput", "tariff"): 100,
+    # Orders. The real input states no limit for CreateFulfilmentChoiceWithOrderInput.deliveryInstruction; the
+    # output field it sets does ("Instruction provided by the customer (250 character limit)"), and that is applied.
+    ("CreateFulfilmentChoiceWithOrderInput", "deliveryInstruction"): 250,
+    ("CreateCustomerAddressInput", "companyName"): 45,
+    ("CreateCustomerAddressInput", "street"): 100,
+    ("CreateCustomerAddressInput", "city"): 45,
+    ("CreateCustomerAddressInput", "state"): 200,
+    ("CreateCustomerAddressInput", "postcode"): 100,
+    ("CreateCustomerAddressInput", "region"): 250,
+    ("CreateCustomerAddressInput", "country"): 100,
+    ("CreateCustomerAddressInput", "timeZone"): 32,
+    ("CreateFinancialTransactionInput", "type"): 25,
+    ("CreateFinancialTransactionInput", "currency"): 3,
 }
 
 # List queries without `first`/`last` return at most this many items ("capped at 10").

@@ -5,7 +5,8 @@ table, and an undo log so that every change made by one GraphQL request can be r
 
 Ids the store hands out come from one account-wide sequence, so they never coincide across entity types: a
 client that passes a customer id where a retailer id is expected gets "not found" instead of silently hitting
-another entity. Like a database sequence, the counter is not rolled back.
+another entity. Like a database sequence, the counter is not rolled back. Entities held inside another record (an
+order's items) take their ids from the same sequence.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ class TableSpec:
     entity: str  # the GraphQL type, for messages: "Customer"
     unique: tuple[UniqueKey, ...] = ()  # each a tuple of record fields, e.g. (("username",),)
     duplicate_code: str = UNIQUE_VIOLATION  # products answer a duplicate with Fluent's C0128E instead
+    # Fields records are listed by without being unique (an order's financial transactions by "order").
+    grouped_by: tuple[str, ...] = ()
 
 
 def _shown(key: UniqueKey, values: Iterable[Any]) -> str:
@@ -40,6 +43,9 @@ class _Table:
     # Kept in id order (ids only grow; see insert), so listing needs no sort.
     rows: dict[str, Record] = field(default_factory=dict)
     index: dict[UniqueKey, dict[tuple[Any, ...], str]] = field(default_factory=dict)
+    # Per grouped_by field: value -> ids of the records with it (a dict as an ordered set; not in id order after
+    # a rollback re-adds a record, so readers sort).
+    groups: dict[str, dict[Any, dict[str, None]]] = field(default_factory=dict)
 
     def key_values(self, key: UniqueKey, record: Mapping[str, Any]) -> tuple[Any, ...]:
         return tuple(record.get(name) for name in key)
@@ -47,10 +53,14 @@ class _Table:
     def add_index(self, record: Record) -> None:
         for key in self.spec.unique:
             self.index[key][self.key_values(key, record)] = record["id"]
+        for name in self.spec.grouped_by:
+            self.groups[name].setdefault(record.get(name), {})[record["id"]] = None
 
     def drop_index(self, record: Record) -> None:
         for key in self.spec.unique:
             self.index[key].pop(self.key_values(key, record), None)
+        for name in self.spec.grouped_by:
+            self.groups[name].get(record.get(name), {}).pop(record["id"], None)
 
     def check_unique(self, record: Record) -> None:
         for key in self.spec.unique:
@@ -76,7 +86,8 @@ class EntityStore:
 
     def clear(self) -> None:
         self._tables = {
-            name: _Table(spec, index={key: {} for key in spec.unique}) for name, spec in self._specs.items()
+            name: _Table(spec, index={key: {} for key in spec.unique}, groups={by: {} for by in spec.grouped_by})
+            for name, spec in self._specs.items()
         }
         self._last_id = 0
 
@@ -105,13 +116,25 @@ class EntityStore:
         """All records of a table in id order."""
         return list(self._tables[table].rows.values())
 
+    def grouped(self, table: str, name: str, value: Any) -> list[Record]:
+        """The records whose ``name`` (one of the table's ``grouped_by`` fields) is ``value``, in id order."""
+        tab = self._tables[table]
+        return [tab.rows[record_id] for record_id in sorted(tab.groups[name].get(value, ()), key=int)]
+
     def dump(self) -> dict[str, list[Record]]:
         return {name: self.records(name) for name in self._tables}
 
     # -- writes ----------------------------------------------------------------------------------
 
+    def next_id(self) -> str:
+        """Take the next id of the sequence, for an entity held inside a record (an order's item) or a record
+        inserted under it (an order whose items need ids first)."""
+        self._last_id += 1
+        return str(self._last_id)
+
     def insert(self, table: str, record: Mapping[str, Any], record_id: str | None = None) -> Record:
-        """Store a new record (given without id) under the next id, or ``record_id`` (seeded retailers); returns it."""
+        """Store a new record (given without id) under the next id, or ``record_id`` (seeded retailers, or one
+        taken with :meth:`next_id`); returns it."""
         tab = self._tables[table]
         if record_id is None:
             record_id = str(self._last_id + 1)
@@ -120,10 +143,11 @@ class EntityStore:
         new = {"id": record_id, **record}
         tab.check_unique(new)
         numeric_id = int(record_id)
-        out_of_order = numeric_id < self._last_id
+        last_in_table = next(reversed(tab.rows), None)
+        out_of_order = last_in_table is not None and numeric_id < int(last_in_table)
         self._last_id = max(self._last_id, numeric_id)
         tab.rows[record_id] = new
-        if out_of_order:  # only explicit ids can land below the sequence; restore id order once
+        if out_of_order:  # only explicit ids can land below the table's last; restore id order once
             tab.rows = dict(sorted(tab.rows.items(), key=lambda item: int(item[0])))
         tab.add_index(new)
         self._log(tab, record_id, None)

@@ -1,17 +1,21 @@
 """Fixtures and helpers for the Fluent emulator tests: one real HTTP server per test module, reset before each
 test, and a small client that talks to it the way the product does (token, then GraphQL over HTTP).
 
-Test modules import the fixture functions (``fluent_fixture``, ``fluent_server_fixture``); the fixtures are named
-``fluent`` and ``fluent_server``, so test arguments do not shadow the imports.
+Test modules import the fixture functions (``fluent_fixture``, ``fluent_server_fixture``, ``real_schema_fixture``);
+the fixtures are named ``fluent``, ``fluent_server`` and ``real_schema``, so test arguments do not shadow the
+imports.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from graphql import GraphQLSchema, build_schema, parse, validate
 
 from ctfluent_sandbox.admin_client import AdminClient
 from ctfluent_sandbox.fluent import FluentEmulator
@@ -83,6 +87,47 @@ class FluentClient:
     def customers_in_state(self) -> list[dict[str, Any]]:
         customers: list[dict[str, Any]] = self.admin.state()["customers"]
         return customers
+
+
+class CheckedClient:
+    """The Fluent client, refusing to send a document the real schema does not validate: the tests exercise only
+    what a client of the real API could send."""
+
+    def __init__(self, fluent: FluentClient, schema: GraphQLSchema) -> None:
+        self.fluent = fluent
+        self.schema = schema
+        self._checked = cache(self._check)
+
+    def _check(self, query: str) -> None:
+        assert validate(self.schema, parse(query)) == [], query
+
+    def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        self._checked(query)
+        body: dict[str, Any] = self.fluent.gql(query, variables)
+        return body
+
+    def ok(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The single root field's value of a request that must succeed (and not answer null)."""
+        body = self.gql(query, variables)
+        assert "errors" not in body, body
+        [value] = body["data"].values()
+        assert value is not None
+        result: dict[str, Any] = value
+        return result
+
+    def fails(self, query: str, variables: dict[str, Any] | None = None) -> list[str]:
+        """The error codes of a mutation that must fail without effect."""
+        before = self.fluent.admin.state()
+        body = self.gql(query, variables)
+        assert all(value is None for value in body["data"].values()), body
+        assert self.fluent.admin.state() == before
+        return error_codes(body)
+
+
+@pytest.fixture(scope="module", name="real_schema")
+def real_schema_fixture(shared_dir: Path) -> GraphQLSchema:
+    """The real Fluent schema from ``../shared``."""
+    return build_schema((shared_dir / "fluent-schema" / "fluent-schema-2023-01.graphql").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module", name="fluent_server")

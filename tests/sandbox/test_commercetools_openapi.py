@@ -1,5 +1,6 @@
 """The emulator's responses validate against the official commercetools OpenAPI spec (``../shared``): customers,
-stores, the project, the catalogue (categories, product types, products, projections), messages and errors.
+stores, the project, the catalogue (categories, product types, products, projections), orders, payments, shipping
+methods, messages and errors.
 
 Every message is validated against its own ``components/schemas/<type>Message`` schema: the base ``Message``
 schema does not check type-specific fields. Two artefacts of generating the spec from RAML are repaired before
@@ -36,6 +37,7 @@ from tests.sandbox.catalogue_fixtures import (
     updated,
 )
 from tests.sandbox.ct_fixtures import PROJECT, CtSandbox, running
+from tests.sandbox.order_fixtures import checked_out, checkout, create_payment, import_draft, money, seeded_skus
 
 SPEC_URI = "urn:commercetools:openapi"
 PREFERENCES = {"typeId": "type", "key": "customer-preferences"}
@@ -387,5 +389,132 @@ def test_silent_catalogue_actions_have_no_message_type_in_the_spec(spec: Spec) -
         assert not spec.has(f"Category{name}Message")
     assert not any(
         schema.startswith("ProductType") and schema.endswith("Message")
+        for schema in spec.document["components"]["schemas"]
+    )
+
+
+# -- orders, payments, shipping methods ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sales() -> Iterator[CtSandbox]:
+    """Seeded orders and payments on an emulator of their own, messages on."""
+    with running(messages_enabled=True) as sandbox:
+        sandbox.emulator.seed(customers=60, days=30, seed=4, products=40, orders=150)
+        yield sandbox
+
+
+def test_order_payment_and_shipping_method_resources_and_pages(spec: Spec, sales: CtSandbox) -> None:
+    ct = sales
+    for path, schema in (("/orders", "Order"), ("/payments", "Payment"), ("/shipping-methods", "ShippingMethod")):
+        page = ct.ok(path, limit="500")
+        spec.check(page, f"{schema}PagedQueryResponse")
+        for resource in page["results"]:
+            spec.check(resource, schema)
+    spec.check(ct.ok("/orders", withTotal="false", limit="5"), "OrderPagedQueryResponse")
+    order = ct.ok("/orders", limit="1", where="customLineItems is not empty and orderNumber is defined")["results"][0]
+    spec.check(ct.ok(f"/orders/order-number={order['orderNumber']}"), "Order")
+    assert spec.errors({**order, "orderState": "Canceled"}, "Order")
+    assert spec.errors({**order, "shipmentState": "Cancelled"}, "Order")
+    payment = ct.ok("/payments", limit="1")["results"][0]
+    assert spec.errors({**payment, "transactions": [{"id": "t", "type": "Charge", "state": "Succeeded"}]}, "Payment")
+    imported = ct.post("/orders/import", import_draft(seeded_skus(ct, 2), orderNumber="OAS-IMPORT")).json()
+    spec.check(imported, "Order")
+
+
+# every order and payment message type the emulator produces, and the writes that produce it
+_ORDER_PRODUCERS: list[dict[str, Any]] = [
+    {"action": "changeOrderState", "orderState": "Confirmed"},
+    {"action": "changeShipmentState", "shipmentState": "Shipped"},
+    {"action": "changePaymentState", "paymentState": "Paid"},
+    {"action": "setOrderNumber", "orderNumber": "OAS-2"},
+]
+
+
+def test_every_order_and_payment_message_validates_against_its_own_schema(spec: Spec, sales: CtSandbox) -> None:
+    ct = sales
+    sku = seeded_skus(ct, 1)[0]
+    payment = create_payment(ct, key="oas-payment", transactions=[{"type": "Charge", "amount": money("EUR", 1999)}])
+    payment = updated(
+        ct,
+        "/payments",
+        payment,
+        {"action": "addTransaction", "transaction": {"type": "Refund", "amount": money("EUR", 5), "state": "Pending"}},
+        {"action": "changeTransactionState", "transactionId": payment["transactions"][0]["id"], "state": "Success"},
+        {
+            "action": "changeTransactionInteractionId",
+            "transactionId": payment["transactions"][0]["id"],
+            "interactionId": "i",
+        },
+    )
+    order = checked_out(ct, lineItems=[{"sku": sku, "discount": "summer-sale"}])
+    order = updated(
+        ct, "/orders", order, {"action": "addPayment", "payment": {"key": "oas-payment"}}, *_ORDER_PRODUCERS
+    )
+    assert delete(ct, "/orders", order).status_code == 200
+    ct.post("/orders/import", import_draft([sku], orderNumber="OAS-3"))
+    page = ct.ok("/messages", sort=["createdAt asc", "id asc"], limit="500", expand="resource")
+    spec.check(page, "MessagePagedQueryResponse")
+    types = set()
+    for message in page["results"]:
+        spec.check(message, f"{message['type']}Message")
+        types.add(message["type"])
+    assert types == {
+        "PaymentCreated",
+        "PaymentTransactionAdded",
+        "PaymentTransactionStateChanged",
+        "OrderCreated",
+        "OrderPaymentAdded",
+        "OrderStateChanged",
+        "OrderShipmentStateChanged",
+        "OrderPaymentStateChanged",
+        "OrderDeleted",
+        "OrderImported",
+    }
+
+
+def test_order_error_responses(spec: Spec, sales: CtSandbox) -> None:
+    ct = sales
+    sku = seeded_skus(ct, 1)[0]
+    order = checked_out(ct, lineItems=[{"sku": sku}])
+    cases = [
+        (checkout(ct, lineItems=[{"sku": sku}], currency="GBP"), "MatchingPriceNotFound"),
+        (checkout(ct, lineItems=[{"sku": sku}], shippingAddress={"country": "US"}), "CountryNotConfiguredInStore"),
+        (
+            checkout(ct, lineItems=[{"sku": sku}], store=None, shippingAddress={"country": "CH"}),
+            "MissingTaxRateForCountry",
+        ),
+        (
+            checkout(
+                ct,
+                lineItems=[{"sku": sku}],
+                store=None,
+                shippingAddress={"country": "AU"},
+                shippingMethod={"key": "click-collect"},
+            ),
+            "ShippingMethodDoesNotMatchCart",
+        ),
+        (ct.post("/orders", {"cart": {"id": "c"}, "version": 1}), "ReferencedResourceNotFound"),
+        (
+            update(ct, "/orders", {**order, "version": 7}, {"action": "changeOrderState", "orderState": "Complete"}),
+            "ConcurrentModification",
+        ),
+        (update(ct, "/orders", order, {"action": "changeOrderState", "orderState": "Canceled"}), "InvalidJsonInput"),
+        (ct.post("/orders/import", import_draft(["no-such-sku"])), "InvalidOperation"),
+        (ct.post("/payments", {"amountPlanned": {"currencyCode": "EURO", "centAmount": 1}}), "InvalidField"),
+    ]
+    for response, code in cases:
+        body = response.json()
+        spec.check(body, "ErrorResponse")
+        assert body["errors"][0]["code"] == code, body
+        spec.check(body["errors"][0], f"{code}Error")
+
+
+def test_silent_order_and_payment_actions_have_no_message_type_in_the_spec(spec: Spec) -> None:
+    """The order and payment writes that produce no message are exactly those the spec has no message type for."""
+    assert not spec.has("OrderOrderNumberSetMessage") and not spec.has("OrderNumberSetMessage")
+    assert not spec.has("PaymentTransactionInteractionIdChangedMessage") and not spec.has("PaymentDeletedMessage")
+    assert not any(
+        schema.startswith("ShippingMethod") and schema.endswith("Message")
         for schema in spec.document["components"]["schemas"]
     )

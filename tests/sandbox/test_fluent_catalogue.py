@@ -1,24 +1,23 @@
 """The product catalogue on the Fluent emulator: catalogues, categories, standard and variant products.
 
-Every document is checked against the real schema (``../shared``) before it is sent, so the tests exercise only
-what a client of the real API could send.
+Every document is checked against the real schema (``../shared``) before it is sent (``CheckedClient``).
 """
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from graphql import GraphQLSchema, build_schema, parse, validate
+from graphql import GraphQLSchema
 
 from tests.sandbox.fluent_fixtures import (
+    CheckedClient,
     FluentClient,
     error_codes,
     fluent_fixture,  # noqa: F401 (fixture)
     fluent_server_fixture,  # noqa: F401 (fixture)
+    real_schema_fixture,  # noqa: F401 (fixture)
 )
 
 MASTER = "PC:MASTER:1"
@@ -159,47 +158,8 @@ def variant_input(ref: str, product: str = "P1", **overrides: Any) -> dict[str, 
     return standard_input(ref, type="VARIANT", product=key(product), **overrides)
 
 
-@pytest.fixture(scope="module")
-def real_schema(shared_dir: Path) -> GraphQLSchema:
-    return build_schema((shared_dir / "fluent-schema" / "fluent-schema-2023-01.graphql").read_text(encoding="utf-8"))
-
-
-class Catalogue:
-    """The Fluent client, refusing to send a document the real schema does not validate."""
-
-    def __init__(self, fluent: FluentClient, schema: GraphQLSchema) -> None:
-        self.fluent = fluent
-        self.schema = schema
-        self._checked = cache(self._check)
-
-    def _check(self, query: str) -> None:
-        assert validate(self.schema, parse(query)) == [], query
-
-    def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        self._checked(query)
-        body: dict[str, Any] = self.fluent.gql(query, variables)
-        return body
-
-    def ok(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The single root field's value of a request that must succeed."""
-        body = self.gql(query, variables)
-        assert "errors" not in body, body
-        [value] = body["data"].values()
-        assert value is not None
-        result: dict[str, Any] = value
-        return result
-
-    def fails(self, query: str, variables: dict[str, Any] | None = None) -> list[str]:
-        """The error codes of a mutation that must fail without effect."""
-        before = self.state()
-        body = self.gql(query, variables)
-        assert all(value is None for value in body["data"].values()), body
-        assert self.state() == before
-        return error_codes(body)
-
-    def state(self) -> dict[str, Any]:
-        state = self.fluent.admin.state()
-        return {name: state[name] for name in ("categories", "standard_products", "variant_products")}
+class Catalogue(CheckedClient):
+    """The schema-checked client with the catalogue's lookups and creates."""
 
     def get(self, query: str, ref: str, catalogue: str = MASTER) -> dict[str, Any] | None:
         """An entity by ``(ref, catalogue)``, or None."""

@@ -8,6 +8,7 @@ import time
 import pytest
 import requests
 
+from ctfluent_sandbox.faults import key_in_share, parse_fault_spec
 from tests.sandbox.fluent_fixtures import (
     CREATE_CUSTOMER,
     CUSTOMER_BY_REF,
@@ -92,6 +93,34 @@ def test_latency_delays_only_the_matching_request(fluent: FluentClient) -> None:
     finished.append("fast")
     thread.join(timeout=10)
     assert finished == ["fast", "slow"]
+
+
+def test_a_share_fault_fails_the_same_records_alone_and_in_a_batch(fluent: FluentClient) -> None:
+    usernames = [f"1_customer{n}@example.com" for n in range(200)]
+    picked = {u for u in usernames if key_in_share(u, 0.1)}
+    assert 5 < len(picked) < 40  # about a tenth, by a stable hash
+    fluent.admin.add_fault(match="createCustomer", error_code="C0160E", share=0.1)
+    # A query writes no record: never matched.
+    assert "errors" not in fluent.gql(CUSTOMER_BY_REF, {"ref": sorted(picked)[0]}, "CustomerByRef")
+    bad, good = sorted(picked)[0], next(u for u in usernames if u not in picked)
+    two = "mutation Two($a: CreateCustomerInput!, $b: CreateCustomerInput!) { a: createCustomer(input: $a) { id } b: createCustomer(input: $b) { id } }"  # noqa: E501
+    batch = fluent.gql(two, {"a": customer_input(good), "b": customer_input(bad)})
+    assert error_codes(batch) == ["C0160E"]  # one picked record fails its whole batch
+    for _ in range(2):  # and fails alone, every time
+        assert error_codes(create(fluent, bad).json()) == ["C0160E"]
+    created = [u for u in usernames if "errors" not in create(fluent, u).json()]
+    assert set(created) == set(usernames) - picked
+    fluent.admin.clear_faults()
+    assert "errors" not in create(fluent, bad).json()
+
+
+def test_a_share_must_be_a_fraction(fluent: FluentClient) -> None:
+    for share in (0, 1.5):
+        response = requests.post(
+            f"{fluent.base_url}/_admin/faults", json={"error_code": "C0160E", "share": share}, timeout=10
+        )
+        assert response.status_code == 400
+    assert parse_fault_spec("match=createCustomer;error_code=C0160E;share=0.05").share == 0.05
 
 
 # -- request counts ------------------------------------------------------------------------------

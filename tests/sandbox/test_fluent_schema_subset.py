@@ -1,5 +1,5 @@
 """The emulator's SDL is a faithful subset of the real Fluent schema, and its length table restates the real
-"Max character limit" descriptions."""
+"Max character limit" descriptions (and the one limit stated on an output field instead)."""
 
 from __future__ import annotations
 
@@ -25,17 +25,16 @@ from graphql import (
 
 from ctfluent_sandbox.fluent.emulator import SCHEMA_SDL, FluentEmulator
 from ctfluent_sandbox.fluent.limits import MAX_LENGTHS
+from tests.sandbox.fluent_fixtures import real_schema_fixture  # noqa: F401 (fixture)
 
 LIMIT = re.compile(r"Max character limit:\s*(\d+)")
+# The input types whose field limits are stated on the same field of the output type they set, where the input
+# field's description has none (FulfilmentChoice.deliveryInstruction: "... (250 character limit)").
+LIMIT_ON_OUTPUT = {"CreateFulfilmentChoiceWithOrderInput": "FulfilmentChoice"}
+OUTPUT_LIMIT = re.compile(r"\((\d+) character limit\)")
 PRODUCT_OPERATIONS = sorted(
     (Path(__file__).parents[2] / "ctfluent_dagster" / "fluent" / "operations").glob("*.graphql")
 )
-
-
-@pytest.fixture(scope="module")
-def real_schema(shared_dir: Path) -> GraphQLSchema:
-    sdl = (shared_dir / "fluent-schema" / "fluent-schema-2023-01.graphql").read_text(encoding="utf-8")
-    return build_schema(sdl)
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +134,11 @@ def test_the_length_table_restates_the_real_descriptions(subset: GraphQLSchema, 
             continue
         theirs = real_schema.type_map[mine.name]
         assert isinstance(theirs, GraphQLInputObjectType)
+        output = real_schema.type_map.get(LIMIT_ON_OUTPUT.get(mine.name, ""))
         for name, input_field in mine.fields.items():
             match = LIMIT.search(theirs.fields[name].description or "")
+            if match is None and isinstance(output, GraphQLObjectType):
+                match = OUTPUT_LIMIT.search(output.fields[name].description or "")
             if get_named_type(input_field.type).name == "String" and match:
                 real_limits[mine.name, name] = int(match.group(1))
     assert real_limits  # the real descriptions were found at all
