@@ -20,7 +20,7 @@ daily_partitions = DailyPartitionsDefinition(
 # A backfill of years launches one run per `backfill_partitions_per_run` days, not one per day.
 batched_backfill = BackfillPolicy.multi_run(max_partitions_per_run=load_settings().backfill_partitions_per_run)
 
-# Pools cap how many steps talk to an API at once across all runs (their limits: dagster.yaml, scripts/demo).
+# Pools cap how many steps talk to an API at once across all runs (their limits: dagster.local.yaml, scripts/demo).
 COMMERCETOOLS_POOL = "commercetools_api"
 FLUENT_POOL = "fluent_api"
 

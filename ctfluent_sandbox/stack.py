@@ -42,7 +42,7 @@ class LocalStack:
         products: int = 0,
         days: int = 3,
         extra_env: dict[str, str] | None = None,
-        dagster_yaml: Path = REPO / "dagster.yaml",
+        dagster_yaml: Path = REPO / "dagster.local.yaml",
         ct_port: int = 0,
         fluent_port: int = 0,
         dagster_port: int = 0,

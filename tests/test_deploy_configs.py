@@ -75,7 +75,7 @@ def test_instance_storage_comes_up_on_postgresql(filename: str, pg_env: str, tmp
 
 
 def test_every_instance_config_frees_pool_slots_of_dead_runs() -> None:
-    for filename in [*INSTANCE_FILES, "../dagster.yaml"]:
+    for filename in [*INSTANCE_FILES, "../dagster.local.yaml"]:
         config = yaml.safe_load((DEPLOY / filename).read_text())
         assert config["concurrency"]["pools"]["granularity"] == "op"
         assert config["run_monitoring"]["free_slots_after_run_end_seconds"] > 0
