@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from dagster import AssetsDefinition, ExecuteInProcessResult
 
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
@@ -220,3 +221,21 @@ def test_the_cli_materializes_one_day_of_everything_in_dependency_order(catalogu
     assert skus and set(fluent_table(catalogue, "variant_products")) == skus
     customers = [c for c in ct_state["customers"] if c["lastModifiedAt"].startswith(day)]
     assert customers and len(catalogue.fluent.state()["customers"]) >= len(customers)
+
+
+def test_product_hooks_change_what_is_sent(catalogue: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    hooks = "ctfluent_dagster.examples.product_hooks"
+    monkeypatch.setenv("CTFLUENT_PRODUCTS__HOOKS__PAYLOAD", f'["{hooks}:add_brand"]')
+    monkeypatch.setenv("CTFLUENT_PRODUCTS__HOOKS__QUERY_FIELDS", f'["{hooks}:also_select_gtin"]')
+    monkeypatch.setenv("CTFLUENT_PRODUCTS__HOOKS__QUERY_VARIABLES", f'["{hooks}:tag_integration"]')
+    assert sync_catalogue(catalogue).success
+    variants = fluent_table(catalogue, "variant_products")
+    standards = fluent_table(catalogue, "standard_products")
+    keyed = [p for p in published(catalogue) if p.get("key") and has_gtin(variants_of(p)[0])]
+    assert keyed
+    for product in keyed:
+        brand = product["key"].split("-")[0]
+        for record in [*(variants[v["sku"]] for v in variants_of(product) if v.get("sku") in variants),
+                       *(s for s in standards.values() if s["ref"].startswith(product["key"]))]:  # fmt: skip
+            attributes = {a["name"]: a["value"] for a in record["attributes"]}
+            assert attributes["brand"] == brand and attributes["syncedBy"] == "ctfluent"
