@@ -33,7 +33,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 
 from ctfluent_dagster.assets.common import SyncScope, outstanding_failures, report_metadata
 from ctfluent_dagster.entity import EntityDeclaration, Record, SyncContext, Target, mapping_fingerprint
-from ctfluent_dagster.ledger.store import Liveness, Status
+from ctfluent_dagster.ledger.store import Ledger, Liveness, Status
 from ctfluent_dagster.messages.handlers import scoped_run_config
 from ctfluent_dagster.partitions import (
     COMMERCETOOLS_POOL,
@@ -46,10 +46,7 @@ from ctfluent_dagster.partitions import (
 from ctfluent_dagster.resources import CommercetoolsResource, FluentResource, LedgerResource, SyncSettingsResource
 from ctfluent_dagster.settings import MessagesSettings
 from ctfluent_dagster.staging import FULL
-from ctfluent_dagster.sync.engine import SyncEngine
-
-# Ledger statuses whose Fluent record needs nothing more when its source is gone.
-_RETIRED: tuple[Status, ...] = ("deleted", "inactive")
+from ctfluent_dagster.sync.engine import RETIRED_STATUSES, SyncEngine
 
 
 def commercetools_key(entity: EntityDeclaration) -> AssetKey:
@@ -181,7 +178,19 @@ def _ids_to_read(entity: EntityDeclaration, config: SyncScope, ledger: LedgerRes
     if config.ids or not config.redrive:
         return list(config.ids)
     store = ledger.get_ledger()
-    return sorted(set().union(*(store.source_ids(t.entity_type, status=["failed"]) for t in entity.targets)))
+    return sorted(_known_ids(entity, store, status=["failed"]))
+
+
+def _known_ids(
+    entity: EntityDeclaration,
+    store: Ledger,
+    *,
+    status: Sequence[Status] | None = None,
+    exclude_status: Sequence[Status] = (),
+) -> set[str]:
+    """The commercetools ids the ledger knows for any of the entity's targets, filtered by status."""
+    return set().union(*(store.source_ids(t.entity_type, status=status, exclude_status=exclude_status)
+                         for t in entity.targets))  # fmt: skip
 
 
 def _known_gone(entity: EntityDeclaration, config: SyncScope, ledger: LedgerResource, client: Any) -> list[str]:
@@ -191,7 +200,7 @@ def _known_gone(entity: EntityDeclaration, config: SyncScope, ledger: LedgerReso
     if not config.reconcile_deletions:
         return []
     store = ledger.get_ledger()
-    known = set().union(*(store.source_ids(t.entity_type, exclude_status=_RETIRED) for t in entity.targets))
+    known = _known_ids(entity, store, exclude_status=RETIRED_STATUSES)
     return sorted(known - set(entity.source.all_ids(client)))
 
 

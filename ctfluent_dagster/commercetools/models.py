@@ -59,6 +59,11 @@ class Address(CtModel):
     email: str | None = None
 
 
+def money_amount(cent_amount: int, fraction_digits: int) -> Decimal:
+    """A commercetools money value as a decimal: ``centAmount / 10**fractionDigits``, exactly."""
+    return Decimal(cent_amount).scaleb(-fraction_digits)
+
+
 class Money(CtModel):
     """``CentPrecisionMoney`` (or ``HighPrecisionMoney``): the value is ``centAmount / 10**fractionDigits``."""
 
@@ -69,7 +74,7 @@ class Money(CtModel):
 
     @property
     def amount(self) -> Decimal:
-        return Decimal(self.cent_amount).scaleb(-self.fraction_digits)
+        return money_amount(self.cent_amount, self.fraction_digits)
 
 
 LocalizedString = dict[str, str]

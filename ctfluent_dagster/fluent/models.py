@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -25,7 +26,15 @@ class AttributeInput(FluentModel):
     value: Any
 
 
-def length_violations(values: dict[str, Any], limits: dict[str, int]) -> list[str]:
+def cut_to_limit(value: str | None, limit: int, field: str, notes: list[str]) -> str | None:
+    """``value`` within ``limit`` characters; a cut is noted (a summary is worth keeping, shortened)."""
+    if value is None or len(value) <= limit:
+        return value
+    notes.append(f"{field} cut from {len(value)} to {limit} characters")
+    return value[:limit]
+
+
+def length_violations(values: Mapping[str, Any], limits: Mapping[str, int]) -> list[str]:
     """Fields longer than Fluent accepts, described for a skip reason: ``primaryPhone is 23 characters (max 20)``."""
     return [
         f"{name} is {len(value)} characters (max {limit})"

@@ -496,6 +496,8 @@ class Ledger:
         by_source: dict[str, set[str]] = defaultdict(set)
         by_ref: dict[str, set[str]] = defaultdict(set)
         wanted = set(dependencies)
+        if not wanted:  # most chunks reference nothing: no connection taken
+            return {}
         for dependency in wanted:
             if dependency.source_id is not None:
                 by_source[dependency.entity_type].add(dependency.source_id)

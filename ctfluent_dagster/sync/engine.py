@@ -41,6 +41,7 @@ from ctfluent_dagster.ledger.store import (
     LedgerKey,
     Liveness,
     Outcome,
+    Status,
 )
 from ctfluent_dagster.staging import StagedChunk
 from ctfluent_dagster.transport import ApiError, TemporaryApiError
@@ -58,7 +59,7 @@ RecordT_contra = TypeVar("RecordT_contra", contravariant=True)
 PushT = TypeVar("PushT")
 WAITING_CODE = "WAITING"
 # Statuses of a Fluent record the ledger tracks whose source or target is gone; nothing to deactivate again.
-_RETIRED = ("deleted", "inactive")
+RETIRED_STATUSES: tuple[Status, ...] = ("deleted", "inactive")
 # Rounds of references within one chunk (a category tree's depth); deeper ones wait for resume_waiting.
 _MAX_LEVELS = 8
 
@@ -418,7 +419,7 @@ class SyncEngine(Generic[RecordT, PushT]):
             action = self._decide(plan, prior)
             if isinstance(plan, PlannedPush) and action in groups:
                 groups[action].append((plan, prior))
-            elif isinstance(plan, PlannedRetire) and plan.ref and prior.status not in _RETIRED:
+            elif isinstance(plan, PlannedRetire) and plan.ref and prior.status not in RETIRED_STATUSES:
                 futures.append(self._pool.submit(self._apply_one, plan, prior, partition_key))
             else:  # decided without asking Fluent
                 futures.append(_completed([(plan, self._apply(plan, prior, partition_key))]))
@@ -538,7 +539,7 @@ class SyncEngine(Generic[RecordT, PushT]):
 
     def _retire(self, plan: PlannedRetire, prior: LedgerEntry, partition_key: str | None) -> _Result:
         change: Change = "gone"
-        if plan.ref and prior.status not in _RETIRED:
+        if plan.ref and prior.status not in RETIRED_STATUSES:
             try:
                 self.entity.deactivate(plan.ref)
             except ApiError as exc:

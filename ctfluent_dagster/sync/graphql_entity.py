@@ -8,11 +8,12 @@ mapping (``plan``) stays the entity's own.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any, Generic, TypeVar
 
 from ctfluent_dagster.fluent.client import FluentClient, FluentNotFoundError
+from ctfluent_dagster.fluent.models import length_violations
 from ctfluent_dagster.fluent.operations import Operation
 from ctfluent_dagster.hooks import LoadedHooks
 from ctfluent_dagster.ledger.store import FluentIdentity
@@ -71,6 +72,15 @@ class GraphQLEntitySync(abc.ABC, Generic[PushT]):
     @abc.abstractmethod
     def hook_subject(self, push: PlannedPush[PushT]) -> Any:
         """What hooks receive beside the payload: the commercetools record, as its model."""
+
+    def hooked_payload(self, payload: dict[str, Any], record: Any, limits: Mapping[str, int]) -> dict[str, Any] | str:
+        """The mapped payload after the payload hooks, or why it cannot be sent. The mapping checked Fluent's
+        lengths; a hook may have changed the values since, so they are checked again when one ran."""
+        if not self.hooks.payload:
+            return payload
+        hooked = self.hooks.apply_payload(payload, record)
+        problems = length_violations(hooked, limits)
+        return "too long for Fluent after hooks: " + "; ".join(problems) if problems else hooked
 
     # -- EntitySync --------------------------------------------------------------------------------
 

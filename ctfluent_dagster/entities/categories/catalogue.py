@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ctfluent_dagster.entity import SyncContext
 from ctfluent_dagster.fluent.operations import OperationSet
@@ -20,6 +21,11 @@ def catalogue_ref(context: SyncContext) -> str:
 def catalogue_key(ref: str) -> dict[str, str]:
     """``ProductCatalogueKey``."""
     return {"ref": ref}
+
+
+def catalogue_entity_key(ref: str, catalogue: str) -> dict[str, Any]:
+    """``CategoryKey``, ``ProductKey``, ``VariantProductKey``...: a catalogue entity by its ref in the catalogue."""
+    return {"ref": ref, "catalogue": catalogue_key(catalogue)}
 
 
 def catalogue_checks(context: SyncContext) -> list[PreflightCheck]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ctfluent_dagster.commercetools.models import localized
 from ctfluent_dagster.entities.categories.models import CATEGORY_FIELD_LIMITS, Category
 from ctfluent_dagster.entities.categories.settings import CategorySettings
-from ctfluent_dagster.fluent.models import AttributeInput, length_violations
+from ctfluent_dagster.fluent.models import AttributeInput, cut_to_limit, length_violations
 
 ENTITY_TYPE = "category"
 
@@ -41,14 +41,6 @@ def category_ref(category: Category, settings: CategorySettings) -> str | None:
     return category.id if settings.without_key == "id" else None
 
 
-def cut(value: str | None, limit: int, field: str, notes: list[str]) -> str | None:
-    """``value`` within ``limit`` characters; a cut is noted (a summary is worth keeping, shortened)."""
-    if value is None or len(value) <= limit:
-        return value
-    notes.append(f"{field} cut from {len(value)} to {limit} characters")
-    return value[:limit]
-
-
 def map_category(category: Category, settings: CategorySettings) -> MappedCategory | SkippedCategory:
     ref = category_ref(category, settings)
     if ref is None:
@@ -57,7 +49,9 @@ def map_category(category: Category, settings: CategorySettings) -> MappedCatego
     if not name:
         return SkippedCategory(f"the category has no name in {', '.join(settings.locales)}")
     notes: list[str] = []
-    summary = cut(localized(category.description, settings.locales, settings.any_locale), 255, "summary", notes)
+    summary = cut_to_limit(
+        localized(category.description, settings.locales, settings.any_locale), 255, "summary", notes
+    )
     attributes = [AttributeInput(name="ctCategoryId", type="STRING", value=category.id)]
     if category.key:
         attributes.append(AttributeInput(name="ctKey", type="STRING", value=category.key))

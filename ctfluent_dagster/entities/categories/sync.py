@@ -8,12 +8,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ctfluent_dagster.entities.categories.catalogue import OPERATIONS, catalogue_key
+from ctfluent_dagster.entities.categories.catalogue import OPERATIONS, catalogue_entity_key
 from ctfluent_dagster.entities.categories.mapping import ENTITY_TYPE, SkippedCategory, map_category
 from ctfluent_dagster.entities.categories.models import CATEGORY_FIELD_LIMITS, Category
 from ctfluent_dagster.entities.categories.settings import CategorySettings
 from ctfluent_dagster.fluent.client import FluentClient
-from ctfluent_dagster.fluent.models import length_violations
 from ctfluent_dagster.hooks import LoadedHooks
 from ctfluent_dagster.ledger.store import Dependency, LedgerKey, payload_fingerprint
 from ctfluent_dagster.sync.engine import PlannedPush, PlannedSkip
@@ -54,13 +53,9 @@ class CategorySync(GraphQLEntitySync[CategoryPush]):
         mapped = map_category(category, self.settings)
         if isinstance(mapped, SkippedCategory):
             return [PlannedSkip(key, category.version, mapped.reason, label)]
-        fields = mapped.fields
-        if self.hooks.payload:
-            fields = self.hooks.apply_payload(fields, category)
-            problems = length_violations(fields, CATEGORY_FIELD_LIMITS)
-            if problems:
-                return [PlannedSkip(key, category.version, "too long for Fluent after hooks: " + "; ".join(problems),
-                                    label)]  # fmt: skip
+        fields = self.hooked_payload(mapped.fields, category, CATEGORY_FIELD_LIMITS)
+        if isinstance(fields, str):
+            return [PlannedSkip(key, category.version, fields, label)]
         parent = None
         if mapped.parent_id:
             parent = Dependency(ENTITY_TYPE, source_id=mapped.parent_id, target_key=self.catalogue,
@@ -79,10 +74,10 @@ class CategorySync(GraphQLEntitySync[CategoryPush]):
         ]
 
     def _input(self, push: PlannedPush[CategoryPush], ref: str) -> dict[str, Any]:
-        value = {**push.payload.fields, "ref": ref, "catalogue": catalogue_key(self.catalogue)}
+        value = {**push.payload.fields, **catalogue_entity_key(ref, self.catalogue)}
         parent = push.payload.parent
         if parent is not None:
-            value["parentCategory"] = {"ref": push.resolved[parent].ref, "catalogue": catalogue_key(self.catalogue)}
+            value["parentCategory"] = catalogue_entity_key(push.resolved[parent].ref, self.catalogue)
         return value
 
     def create_input(self, push: PlannedPush[CategoryPush]) -> dict[str, Any]:
@@ -95,7 +90,7 @@ class CategorySync(GraphQLEntitySync[CategoryPush]):
         return {"ref": ref, "catalogue": self.catalogue}
 
     def deactivate_input(self, ref: str) -> dict[str, Any]:
-        return {"ref": ref, "catalogue": catalogue_key(self.catalogue), "status": self.settings.inactive_status}
+        return {**catalogue_entity_key(ref, self.catalogue), "status": self.settings.inactive_status}
 
     def hook_subject(self, push: PlannedPush[CategoryPush]) -> Category:
         return push.payload.category

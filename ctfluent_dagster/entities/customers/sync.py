@@ -13,7 +13,6 @@ from ctfluent_dagster.entities.customers.mapping import VOLATILE_ATTRIBUTES, Ski
 from ctfluent_dagster.entities.customers.models import CUSTOMER_FIELD_LIMITS, Customer, customer_update_input
 from ctfluent_dagster.entities.customers.settings import CustomerMappingSettings
 from ctfluent_dagster.fluent.client import FluentClient
-from ctfluent_dagster.fluent.models import length_violations
 from ctfluent_dagster.fluent.operations import OperationSet
 from ctfluent_dagster.hooks import LoadedHooks
 from ctfluent_dagster.ledger.store import LedgerKey, payload_fingerprint
@@ -72,15 +71,9 @@ class CustomerSync(GraphQLEntitySync[CustomerPush]):
             if isinstance(mapped, SkippedCustomer):
                 plans.append(PlannedSkip(key, customer.version, mapped.reason, label))
                 continue
-            create_input = mapped.payload.create_input()
-            # The mapping checked Fluent's lengths; a payload hook may have changed the values since.
-            problems = []
-            if self.hooks.payload:
-                create_input = self.hooks.apply_payload(create_input, customer)
-                problems = length_violations(create_input, CUSTOMER_FIELD_LIMITS)
-            if problems:
-                reason = "too long for Fluent after hooks: " + "; ".join(problems)
-                plans.append(PlannedSkip(key, customer.version, reason, label))
+            create_input = self.hooked_payload(mapped.payload.create_input(), customer, CUSTOMER_FIELD_LIMITS)
+            if isinstance(create_input, str):
+                plans.append(PlannedSkip(key, customer.version, create_input, label))
                 continue
             plans.append(
                 PlannedPush(

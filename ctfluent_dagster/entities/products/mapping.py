@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ctfluent_dagster.commercetools.models import localized
-from ctfluent_dagster.entities.categories.mapping import cut
+from ctfluent_dagster.commercetools.models import localized, money_amount
 from ctfluent_dagster.entities.products.models import (
     PRODUCT_FIELD_LIMITS,
     SUMMARY_LIMIT,
@@ -32,7 +31,7 @@ from ctfluent_dagster.entities.products.models import (
     Variant,
 )
 from ctfluent_dagster.entities.products.settings import ProductSettings
-from ctfluent_dagster.fluent.models import AttributeInput, length_violations
+from ctfluent_dagster.fluent.models import AttributeInput, cut_to_limit, length_violations
 
 GTIN_LIMIT = PRODUCT_FIELD_LIMITS["gtin"]
 
@@ -96,7 +95,7 @@ def _plain(value: Any, settings: ProductSettings) -> Any:
         if "typeId" in value and "id" in value:  # a reference: its id
             return value["id"]
         if "centAmount" in value and "currencyCode" in value:  # money
-            return str(Decimal(value["centAmount"]).scaleb(-int(value.get("fractionDigits", 2))))
+            return str(money_amount(int(value["centAmount"]), int(value.get("fractionDigits", 2))))
         if value and all(isinstance(v, str) for v in value.values()):  # ltext: a localized string
             return localized(value, settings.locales, settings.any_locale)
     return value
@@ -122,8 +121,8 @@ def _common(
     if value is None:
         return SkippedProduct(f"variant {variant.id} has no gtin (attribute {settings.gtin_attribute!r})")
     notes: list[str] = []
-    summary = cut(localized(product.description, settings.locales, settings.any_locale), SUMMARY_LIMIT, "summary",
-                  notes)  # fmt: skip
+    description = localized(product.description, settings.locales, settings.any_locale)
+    summary = cut_to_limit(description, SUMMARY_LIMIT, "summary", notes)
     fields: dict[str, Any] = {"type": kind, "gtin": value, "name": name}
     if summary:
         fields["summary"] = summary

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ctfluent_dagster.entities.categories.catalogue import catalogue_key
+from ctfluent_dagster.entities.categories.catalogue import catalogue_entity_key
 from ctfluent_dagster.entities.categories.mapping import ENTITY_TYPE as CATEGORY
 from ctfluent_dagster.entities.products.mapping import MappedProduct, SkippedProduct, map_standard, map_variants
 from ctfluent_dagster.entities.products.models import ProductProjection
@@ -95,15 +95,14 @@ class CatalogueProductSync(GraphQLEntitySync[ProductPush]):
     # -- inputs ----------------------------------------------------------------------------------------
 
     def _category_keys(self, push: PlannedPush[ProductPush]) -> list[dict[str, Any]]:
-        return [{"ref": push.resolved[d].ref, "catalogue": catalogue_key(self.catalogue)}
-                for d in push.payload.categories]  # fmt: skip
+        return [catalogue_entity_key(push.resolved[d].ref, self.catalogue) for d in push.payload.categories]
 
     def _input(self, push: PlannedPush[ProductPush], ref: str) -> dict[str, Any]:
-        value = {**push.payload.fields, "ref": ref, "catalogue": catalogue_key(self.catalogue)}
+        value = {**push.payload.fields, **catalogue_entity_key(ref, self.catalogue)}
         value["categories"] = self._category_keys(push)
         standard = push.payload.standard
         if standard is not None:
-            value["product"] = {"ref": push.resolved[standard].ref, "catalogue": catalogue_key(self.catalogue)}
+            value["product"] = catalogue_entity_key(push.resolved[standard].ref, self.catalogue)
         return value
 
     def create_input(self, push: PlannedPush[ProductPush]) -> dict[str, Any]:
@@ -117,7 +116,7 @@ class CatalogueProductSync(GraphQLEntitySync[ProductPush]):
         return {"ref": ref, "catalogue": self.catalogue}
 
     def deactivate_input(self, ref: str) -> dict[str, Any]:
-        return {"ref": ref, "catalogue": catalogue_key(self.catalogue), "status": self.settings.inactive_status}
+        return {**catalogue_entity_key(ref, self.catalogue), "status": self.settings.inactive_status}
 
     def hook_subject(self, push: PlannedPush[ProductPush]) -> ProductProjection | None:
         return push.payload.product
@@ -144,8 +143,8 @@ class CatalogueProductSync(GraphQLEntitySync[ProductPush]):
             linked = {edge["node"]["ref"] for edge in ((found.get("categories") or {}).get("edges") or [])}
             left = sorted(linked - {key["ref"] for key in self._category_keys(push)})
             if left:
-                product_key = {"ref": ref, "catalogue": catalogue_key(self.catalogue)}
-                categories = [{"ref": category, "catalogue": catalogue_key(self.catalogue)} for category in left]
+                product_key = catalogue_entity_key(ref, self.catalogue)
+                categories = [catalogue_entity_key(category, self.catalogue) for category in left]
                 unlink = {self.product_key_field: product_key, "categories": categories}
                 self.fluent.execute(self._remove, {"input": unlink})
 
