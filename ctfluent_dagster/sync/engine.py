@@ -63,7 +63,6 @@ RETIRED_STATUSES: tuple[Status, ...] = ("deleted", "inactive")
 # Rounds of references within one chunk (a category tree's depth); deeper ones wait for resume_waiting.
 _MAX_LEVELS = 8
 
-__all__ = ["FluentIdentity"]  # re-exported: entities build identities from the engine's module
 
 
 @dataclass(frozen=True)
