@@ -64,7 +64,6 @@ RETIRED_STATUSES: tuple[Status, ...] = ("deleted", "inactive")
 _MAX_LEVELS = 8
 
 
-
 @dataclass(frozen=True)
 class PlannedPush(Generic[PushT]):
     key: LedgerKey
