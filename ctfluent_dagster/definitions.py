@@ -14,7 +14,14 @@ from ctfluent_dagster.assets import ENTITY_DEFINITIONS
 from ctfluent_dagster.commercetools.client import BASE_READ_SCOPES
 from ctfluent_dagster.entities import ENTITIES
 from ctfluent_dagster.jobs import preflight
-from ctfluent_dagster.resources import CommercetoolsResource, FluentResource, LedgerResource, SyncSettingsResource
+from ctfluent_dagster.resources import (
+    CommercetoolsResource,
+    CommercetoolsWriteResource,
+    FluentResource,
+    LedgerResource,
+    SyncSettingsResource,
+)
+from ctfluent_dagster.sensors.back_sync import build_back_sync_sensor
 from ctfluent_dagster.sensors.messages import build_messages_sensor
 from ctfluent_dagster.sensors.waiting import build_waiting_sensor
 from ctfluent_dagster.settings import load_settings
@@ -31,9 +38,21 @@ def read_scopes() -> str:
     return " ".join(dict.fromkeys(scopes))
 
 
+def write_scopes() -> str:
+    """What the back-syncs write with, when CTP_WRITE_SCOPES does not say."""
+    scopes = [scope for entity in ENTITIES if entity.back_sync for scope in entity.back_sync.scopes]
+    return " ".join(dict.fromkeys(scopes))
+
+
 messages_settings = load_settings().messages
 built = list(ENTITY_DEFINITIONS.values())
 sync_jobs = [job for entity in built for job in entity.jobs if job.name.endswith("_sync")]
+jobs_by_name = {job.name: job for entity in built for job in entity.jobs}
+back_sync_sensors = [
+    build_back_sync_sensor(entity, entity.back_sync, jobs_by_name[entity.back_sync.job])
+    for entity in ENTITIES
+    if entity.back_sync is not None
+]
 
 defs = Definitions(
     assets=[a for entity in built for a in entity.assets],
@@ -42,6 +61,7 @@ defs = Definitions(
     sensors=[
         build_messages_sensor(messages_settings, ENTITIES, jobs=sync_jobs),
         build_waiting_sensor(messages_settings, ENTITIES, jobs=sync_jobs),
+        *back_sync_sensors,
     ],
     schedules=[s for entity in built for s in entity.schedules],
     # Every job here is a chain of steps that run one after the other: one process per run is enough, and saves
@@ -65,6 +85,16 @@ defs = Definitions(
             password=EnvVar("FLUENT_PASSWORD"),
             retailer_id=EnvVar("FLUENT_RETAILER_ID"),
             catalogue_ref=optional_env("FLUENT_CATALOGUE_REF"),
+        ),
+        # Writes (the order status back-sync) use a client of their own with manage_orders; unset: no back-sync.
+        "commercetools_write": CommercetoolsWriteResource(
+            project_key=EnvVar("CTP_PROJECT_KEY"),
+            client_id=optional_env("CTP_WRITE_CLIENT_ID") or "",
+            client_secret=optional_env("CTP_WRITE_CLIENT_SECRET") or "",
+            scopes=optional_env("CTP_WRITE_SCOPES") or write_scopes(),
+            region=optional_env("CTP_REGION"),
+            api_url=optional_env("CTP_API_URL"),
+            auth_url=optional_env("CTP_AUTH_URL"),
         ),
         "ledger": LedgerResource(url=optional_env("CTFLUENT_LEDGER_URL")),
         "sync_settings": SyncSettingsResource(),

@@ -12,20 +12,29 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from ctfluent_dagster.backsync import BackSync
 from ctfluent_dagster.commercetools.client import MAX_PAGE_SIZE, CommercetoolsClient, Params
 from ctfluent_dagster.fluent.client import FluentClient
 from ctfluent_dagster.preflight import PreflightCheck
 from ctfluent_dagster.sync.engine import EntitySync, GoneStatus, UpdatePolicy
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
+
+
+class SettingsRoot(Protocol):
+    """The settings of the sync (``settings.SyncSettings``), as far as an entity needs them: its sections."""
+
+    def entity(self, name: str) -> BaseModel: ...
+
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 Record = Mapping[str, Any]
 Pages = Iterator[list[dict[str, Any]]]
@@ -39,16 +48,27 @@ class SyncContext:
     retailer_id: str | None  # FLUENT_RETAILER_ID
     catalogue_ref: str | None  # FLUENT_CATALOGUE_REF
     settings: BaseModel  # the entity's own settings section
+    # The sections of other entities it declares it uses (``EntityDeclaration.uses_settings``), by entity name.
+    other_settings: Mapping[str, BaseModel] = field(default_factory=dict)
 
     def entity_settings(self, kind: type[SettingsT]) -> SettingsT:
-        if not isinstance(self.settings, kind):
-            raise TypeError(f"expected {kind.__name__} settings, got {type(self.settings).__name__}")
-        return self.settings
+        return _checked(self.settings, kind)
+
+    def settings_of(self, entity: str, kind: type[SettingsT]) -> SettingsT:
+        if entity not in self.other_settings:
+            raise KeyError(f"the settings of {entity!r} are not declared in uses_settings")
+        return _checked(self.other_settings[entity], kind)
+
+
+def _checked(section: BaseModel, kind: type[SettingsT]) -> SettingsT:
+    if not isinstance(section, kind):
+        raise TypeError(f"expected {kind.__name__} settings, got {type(section).__name__}")
+    return section
 
 
 @dataclass(frozen=True)
 class Source:
-    """The commercetools side: one resource, read by day (``lastModifiedAt``) or by id, staged as Parquet."""
+    """The commercetools side: one resource, read by day (``partition_field``) or by id, staged as Parquet."""
 
     name: str  # asset ``commercetools/<name>``; the staging folder
     type_id: str  # ``resource.typeId`` of its messages, e.g. "customer"
@@ -59,26 +79,32 @@ class Source:
     # Records per page read (and staged, and pushed, as one chunk): smaller for large records, so that a page in
     # memory stays small.
     page_size: int = MAX_PAGE_SIZE
+    # The timestamp a record's daily partition is taken from: ``lastModifiedAt`` (it is synced again when it
+    # changes) or ``createdAt`` (it is created in Fluent once: an order).
+    partition_field: str = "lastModifiedAt"
     # Drops what the sync never needs before anything is staged (e.g. a customer's hashed password).
     scrub: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # Adds to a page, before it is staged, what the mapping needs from other commercetools resources (a payment's
+    # order id), read with the same client: one query per page, not per record.
+    enrich: Callable[[CommercetoolsClient, list[dict[str, Any]]], list[dict[str, Any]]] | None = None
+    # Sources (of other entities) its records reference: upstream in the asset graph (lineage only).
+    after: tuple[str, ...] = ()
 
     def modified_between(self, client: CommercetoolsClient, start: datetime, end: datetime) -> Pages:
-        pages = client.modified_between(self.resource, start, end, extra=self.extra, page_size=self.page_size)
-        return self._scrubbed(pages)
+        pages = client.modified_between(self.resource, start, end, extra=self.extra, page_size=self.page_size,
+                                        field=self.partition_field)  # fmt: skip
+        return self._prepared(client, pages)
 
     def by_ids(self, client: CommercetoolsClient, ids: Sequence[str]) -> Pages:
-        return self._scrubbed(client.by_ids(self.resource, ids, extra=self.extra, page_size=self.page_size))
+        return self._prepared(client, client.by_ids(self.resource, ids, extra=self.extra, page_size=self.page_size))
 
     def all_ids(self, client: CommercetoolsClient) -> Iterator[str]:
         return client.all_ids(self.resource, extra=self.extra)
 
-    def _scrubbed(self, pages: Pages) -> Pages:
-        scrub = self.scrub
-        if scrub is None:
-            yield from pages
-            return
+    def _prepared(self, client: CommercetoolsClient, pages: Pages) -> Pages:
         for page in pages:
-            yield [scrub(record) for record in page]
+            scrubbed = page if self.scrub is None else [self.scrub(record) for record in page]
+            yield scrubbed if self.enrich is None else self.enrich(client, scrubbed)
 
 
 @dataclass(frozen=True)
@@ -95,6 +121,9 @@ class Target:
     gone_status: GoneStatus = "deleted"
     # Deactivate a Fluent record its source no longer maps to (a removed variant).
     deactivate_dropped: bool = False
+    # Whether gone from commercetools changes anything in Fluent; False: only the ledger learns it (an order deleted
+    # in commercetools stays in Fluent, whose workflows own it).
+    deactivate_gone: bool = True
 
 
 @dataclass(frozen=True)
@@ -107,10 +136,24 @@ class EntityDeclaration:
     routes: Path  # the entity's message routes (YAML, see ``messages/routing.py``)
     # Fluent records that must exist before this entity syncs (retailers, a catalogue), checked by ``preflight``.
     preflight: Callable[[SyncContext], list[PreflightCheck]] | None = None
+    # Other entities whose settings sections its mapping reads (orders map their customer as customers do).
+    uses_settings: tuple[str, ...] = ()
+    # What Fluent changes of it that is written back to commercetools (order status), if anything.
+    back_sync: BackSync | None = None
 
     def update_policy(self, settings: BaseModel) -> UpdatePolicy:
         policy: UpdatePolicy = getattr(settings, "update_policy", "upsert")
         return policy
+
+    def settings_sections(self, settings: SettingsRoot) -> list[BaseModel]:
+        """Its own settings section, then those of ``uses_settings``."""
+        return [settings.entity(self.name), *(settings.entity(name) for name in self.uses_settings)]
+
+    def sync_context(
+        self, settings: SettingsRoot, fluent: FluentClient, retailer_id: str | None, catalogue_ref: str | None
+    ) -> SyncContext:
+        other = {name: settings.entity(name) for name in self.uses_settings}
+        return SyncContext(fluent, retailer_id, catalogue_ref, settings.entity(self.name), other)
 
     @property
     def sync_job(self) -> str:
@@ -132,9 +175,10 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def mapping_fingerprint(target: str, settings: BaseModel, *context: str | None) -> str:
-    """Everything a target's mapping depends on besides the record: the code, the entity's settings (hooks
+def mapping_fingerprint(target: str, settings: Sequence[BaseModel], *context: str | None) -> str:
+    """Everything a target's mapping depends on besides the record: the code, the settings sections it reads (hooks
     included, by name) and the Fluent context (retailer, catalogue). Equal fingerprint and commercetools version
     mean an equal mapping."""
-    basis = json.dumps([code_fingerprint(), target, settings.model_dump(mode="json"), list(context)], sort_keys=True)
+    sections = [section.model_dump(mode="json") for section in settings]
+    basis = json.dumps([code_fingerprint(), target, sections, list(context)], sort_keys=True)
     return hashlib.sha256(basis.encode()).hexdigest()

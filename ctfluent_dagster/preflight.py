@@ -29,23 +29,36 @@ def attempt(name: str, probe: ProbeT) -> PreflightCheck:
     return PreflightCheck(name, ok, detail)
 
 
+def scopes_granted(client: CommercetoolsClient) -> tuple[bool, str]:
+    """Whether the client's token is active and holds every scope it asks for."""
+    info = client.introspect()
+    granted = set((info.scope or "").split())
+    missing = sorted(set(client.settings.scope_strings()) - granted)
+    if not info.active:
+        return False, "the token is not active"
+    return not missing, f"granted: {' '.join(sorted(granted))}" + (f"; missing: {' '.join(missing)}" if missing else "")
+
+
+def write_client_check(writer: CommercetoolsClient | None) -> PreflightCheck:
+    """The write client the back-syncs (order status) need; without it they are off, which is no failure."""
+    name = "commercetools write client (order status back-sync)"
+    if writer is None:
+        return PreflightCheck(name, True, "not configured: the back-sync is OFF (set CTP_WRITE_CLIENT_ID, "
+                              "CTP_WRITE_CLIENT_SECRET and CTP_WRITE_SCOPES to turn it on)")  # fmt: skip
+    return attempt(name, lambda: scopes_granted(writer))
+
+
 def run_preflight(
     commercetools: CommercetoolsClient,
     fluent: FluentClient,
     entity_checks: Iterable[Callable[[], list[PreflightCheck]]] = (),
+    writer: CommercetoolsClient | None = None,
 ) -> list[PreflightCheck]:
-    """Both APIs' credentials and settings, then what each entity needs in Fluent (retailers, a catalogue)."""
+    """Both APIs' credentials and settings, then what each entity needs in Fluent (retailers, a catalogue), and
+    the write client of the back-syncs (``writer``; None: not configured)."""
 
     def token_and_scopes() -> tuple[bool, str]:
-        info = commercetools.introspect()
-        granted = set((info.scope or "").split())
-        wanted = set(commercetools.settings.scope_strings())
-        missing = sorted(wanted - granted)
-        if not info.active:
-            return False, "the token is not active"
-        return not missing, f"granted: {' '.join(sorted(granted))}" + (
-            f"; missing: {' '.join(missing)}" if missing else ""
-        )
+        return scopes_granted(commercetools)
 
     def project() -> tuple[bool, str]:
         settings = commercetools.project()
@@ -66,6 +79,7 @@ def run_preflight(
         attempt("commercetools token and scopes", token_and_scopes),
         attempt("commercetools project", project),
         attempt("Fluent login", fluent_login),
+        write_client_check(writer),
     ]
     seen = {check.name for check in checks}
     for entity_check in entity_checks:

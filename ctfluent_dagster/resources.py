@@ -71,6 +71,19 @@ class CommercetoolsResource(ApiResource):
         return self._client
 
 
+class CommercetoolsWriteResource(CommercetoolsResource):
+    """The API client that writes to commercetools (the order status back-sync), with the ``manage_*`` scopes the
+    reading client never gets. Without credentials the back-sync is off."""
+
+    client_id: str = ""
+    client_secret: str = ""
+    scopes: str = "manage_orders"
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_id and self.client_secret)
+
+
 class FluentResource(ApiResource):
     """Fluent account root, API client and user login. ``retailer_id`` is the default Fluent retailer;
     ``catalogue_ref`` the product catalogue the catalogue entities sync into (e.g. ``PC:MASTER:1``)."""

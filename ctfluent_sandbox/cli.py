@@ -3,8 +3,11 @@
     ctfluent-sandbox --ct-port 8081 --fluent-port 8082 --customers 1000 --products 500 --orders 2000 --days 30 --seed 1
 
 Prints the base URLs and credentials to use; ``--env-file`` also writes them as the ``CTP_*``/``FLUENT_*``
-variables the code location reads. Faults: ``--ct-fault``/``--fluent-fault "match=POST /graphql;status=503;times=2"``
-(see ``faults.py``), or later through each emulator's ``/_admin/faults``.
+variables the code location reads: two commercetools API clients (``CTP_CLIENT_*`` reads with ``CTP_SCOPES``,
+``CTP_WRITE_CLIENT_*`` writes orders with ``CTP_WRITE_SCOPES``), the Fluent user, and ``FLUENT_WEBHOOK_PUBLIC_KEYS``,
+the key the Fluent emulator signs its webhooks with (``--fluent-webhook-url`` or ``PUT /_admin/webhooks`` sets where
+they go). Faults: ``--ct-fault``/``--fluent-fault "match=POST /graphql;status=503;times=2"`` (see ``faults.py``), or
+later through each emulator's ``/_admin/faults``.
 """
 
 from __future__ import annotations
@@ -15,20 +18,30 @@ import secrets
 import shlex
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from ctfluent_sandbox.app import Emulator
 from ctfluent_sandbox.commercetools import CommercetoolsEmulator
-from ctfluent_sandbox.commercetools.auth import DEFAULT_CLIENT_ID
-from ctfluent_sandbox.commercetools.emulator import default_api_client
+from ctfluent_sandbox.commercetools.auth import DEFAULT_CLIENT_ID, WRITE_CLIENT_ID
+from ctfluent_sandbox.commercetools.auth import WRITE_SCOPES as CT_WRITE_SCOPES
+from ctfluent_sandbox.commercetools.emulator import default_api_client, write_api_client
 from ctfluent_sandbox.faults import FaultRule, parse_fault_spec
 from ctfluent_sandbox.fluent import FluentEmulator
+from ctfluent_sandbox.fluent.webhooks import new_private_key, public_key_base64
 from ctfluent_sandbox.server import LOOPBACK, SandboxServer
 
 FLUENT_CLIENT_ID, FLUENT_USERNAME = "ctfluent-sandbox", "sync-user"
-# What the code location reads with: customers, stores, the catalogue (categories, published products), messages.
-READ_SCOPES = "view_customers view_messages view_project_settings view_categories view_published_products"
+# What the code location reads with: customers, the catalogue (categories, published products), orders, payments,
+# messages.
+READ_SCOPES = (
+    "view_customers view_messages view_project_settings view_categories view_published_products view_orders "
+    "view_payments"
+)
+# What it writes with (a second API client): orders.
+WRITE_SCOPES = " ".join(CT_WRITE_SCOPES)
 
 
 @dataclass(frozen=True)
@@ -39,10 +52,18 @@ class SandboxCredentials:
     ct_client_secret: str
     fluent_client_secret: str
     fluent_password: str
+    ct_write_client_secret: str
+    # The Fluent emulator's webhook key pair: the emulator signs with it, the env publishes its public half.
+    fluent_webhook_key: RSAPrivateKey = field(repr=False, compare=False)
 
     @classmethod
     def fresh(cls) -> SandboxCredentials:
-        return cls(*(f"sandbox-{secrets.token_urlsafe(12)}" for _ in range(3)))
+        ct, fluent, password, ct_write = (f"sandbox-{secrets.token_urlsafe(12)}" for _ in range(4))
+        return cls(ct, fluent, password, ct_write, new_private_key())
+
+    @property
+    def fluent_webhook_public_key(self) -> str:
+        return public_key_base64(self.fluent_webhook_key)
 
     def emulators(
         self,
@@ -55,7 +76,10 @@ class SandboxCredentials:
         commercetools = CommercetoolsEmulator(
             faults=ct_faults,
             project_key=project_key,
-            api_clients=[default_api_client(project_key, self.ct_client_secret)],
+            api_clients=[
+                default_api_client(project_key, self.ct_client_secret),
+                write_api_client(project_key, self.ct_write_client_secret),
+            ],
             messages_enabled=messages_enabled,
         )
         fluent = FluentEmulator(
@@ -64,6 +88,7 @@ class SandboxCredentials:
             client_secret=self.fluent_client_secret,
             username=FLUENT_USERNAME,
             password=self.fluent_password,
+            webhook_key=self.fluent_webhook_key,
         )
         return commercetools, fluent
 
@@ -74,6 +99,9 @@ class SandboxCredentials:
             "CTP_CLIENT_ID": DEFAULT_CLIENT_ID,
             "CTP_CLIENT_SECRET": self.ct_client_secret,
             "CTP_SCOPES": READ_SCOPES,
+            "CTP_WRITE_CLIENT_ID": WRITE_CLIENT_ID,
+            "CTP_WRITE_CLIENT_SECRET": self.ct_write_client_secret,
+            "CTP_WRITE_SCOPES": WRITE_SCOPES,
             "CTP_API_URL": ct_url,
             "CTP_AUTH_URL": ct_url,
             "FLUENT_HOST": fluent_url,
@@ -83,6 +111,8 @@ class SandboxCredentials:
             "FLUENT_PASSWORD": self.fluent_password,
             "FLUENT_RETAILER_ID": "1",
             "FLUENT_CATALOGUE_REF": "PC:MASTER:1",  # seeded by the Fluent emulator
+            # Comma-separated (a real deployment may trust more than one key); here the emulator's one.
+            "FLUENT_WEBHOOK_PUBLIC_KEYS": self.fluent_webhook_public_key,
         }
 
 
@@ -112,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--ct-fault", action="append", default=[], metavar="SPEC", help="commercetools fault rule")
     parser.add_argument("--fluent-fault", action="append", default=[], metavar="SPEC", help="Fluent fault rule")
+    parser.add_argument(
+        "--fluent-webhook-url",
+        metavar="URL",
+        help="send the Fluent emulator's webhooks (order status events) here (later: PUT <fluent>/_admin/webhooks)",
+    )
     parser.add_argument("--env-file", type=Path, help="write the connection settings as KEY=value lines here")
     return parser
 
@@ -130,6 +165,8 @@ async def serve(args: argparse.Namespace) -> None:
         fluent_faults=[parse_fault_spec(spec) for spec in args.fluent_fault],
     )
     commercetools.messages.settings.visibility_delay_seconds = args.message_delay
+    if args.fluent_webhook_url:
+        fluent.webhooks.configure({"url": args.fluent_webhook_url})
     seeded = commercetools.seed(
         customers=args.customers,
         days=args.days,
@@ -152,6 +189,7 @@ async def serve(args: argparse.Namespace) -> None:
           f"in {seeded['categories']} categories, {seeded['orders']} orders over {args.days} days, seeded in "
           f"{seeded['seconds']} s)")  # fmt: skip
     print(f"Fluent emulator:        {urls['fluent']}  (retailers 1, 2, 3)")
+    print(f"Fluent webhooks:        {fluent.webhooks.config.url or 'none'} (<fluent url>/_admin/webhooks)")
     print("admin APIs:             <url>/_admin/state, /_admin/faults, /_admin/requests")
     print("credentials:")
     for name, value in env.items():

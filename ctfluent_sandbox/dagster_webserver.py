@@ -19,11 +19,13 @@ REPOSITORY = "__repository__"
 
 
 def synced_asset_paths() -> list[list[str]]:
-    """Every asset of the code location (each entity's commercetools and Fluent assets): a backfill of all of them
-    loads each day's categories, products and customers in dependency order."""
+    """Every partitioned asset of the code location (each entity's commercetools and Fluent assets; not the order
+    status back-sync, which writes what its sensor finds): a backfill of all of them loads each day's categories,
+    products, customers, orders and payments in dependency order."""
     from ctfluent_dagster.assets import ENTITY_DEFINITIONS
 
-    return [list(key.path) for entity in ENTITY_DEFINITIONS.values() for a in entity.assets for key in a.keys]
+    return [list(key.path) for entity in ENTITY_DEFINITIONS.values() for a in entity.assets for key in a.keys
+            if a.partitions_def is not None]  # fmt: skip
 
 
 _LAUNCH_BACKFILL = """
@@ -44,6 +46,18 @@ query Backfill($id: String!) {
     ... on PythonError { message }
   }
 }"""
+_LAUNCH_RUN = """
+mutation LaunchRun($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on InvalidSubsetError { message }
+  }
+}"""
+_RUN = """
+query Run($id: ID!) { runOrError(runId: $id) { __typename ... on Run { runId status tags { key value } } } }"""
 _START_SENSOR = """
 mutation StartSensor($selector: SensorSelector!) {
   startSensor(sensorSelector: $selector) {
@@ -113,6 +127,22 @@ class DagsterWebserver:
 
     def backfill(self, backfill_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self.query(_BACKFILL, {"id": backfill_id})["partitionBackfillOrError"]
+        return result
+
+    def launch_run(self, job_name: str, partition: str, run_config: dict[str, Any] | None = None) -> str:
+        """Launch a job's run for one partition (as the Launchpad does); its run id."""
+        params = {
+            "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": job_name},
+            "runConfigData": run_config or {},
+            "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]},
+        }
+        result = self.query(_LAUNCH_RUN, {"params": params})["launchRun"]
+        if result["__typename"] != "LaunchRunSuccess":
+            raise WebserverError(f"run of {job_name} not launched: {result}")
+        return str(result["run"]["runId"])
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.query(_RUN, {"id": run_id})["runOrError"]
         return result
 
     def stop_sensor(self, name: str) -> str:

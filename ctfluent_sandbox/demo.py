@@ -22,13 +22,14 @@ from ctfluent_sandbox.storefront import command as storefront_command
 
 DESCRIPTION = """\
 Run the whole sync locally until Ctrl-C:
-- the commercetools and Fluent emulators, seeded with a category tree, products
-  and customers whose history spans the last DAYS days;
-- the Dagster UI and daemon;
+- the commercetools and Fluent emulators, seeded with a category tree, products,
+  customers and orders with payments whose history spans the last DAYS days;
+- the Dagster UI and daemon, and the Fluent webhook receiver (ctfluent-webhooks);
 - a backfill of every asset over that history: the daily partitions start on
   its first day, so the backfill loads all of them, today's included;
 - the messages sensor, which brings each later change to Fluent within about
-  10 seconds.
+  10 seconds, and the order status sensor, which brings an order completed or
+  cancelled in Fluent back to commercetools within seconds.
 
 Each start is fresh: the emulators are reseeded and WORKDIR (Dagster's history,
 the ledger, the staged data, the logs) is deleted first."""
@@ -36,8 +37,8 @@ the ledger, the staged data, the logs) is deleted first."""
 EPILOG = """\
 examples:
   scripts/demo
-      1,000 customers and 200 products over 30 days, the UI on port 3000
-  scripts/demo --customers 100000 --products 10000 --days 90
+      1,000 customers, 200 products and 500 orders over 30 days, the UI on port 3000
+  scripts/demo --customers 100000 --products 10000 --orders 50000 --days 90
   scripts/demo --fail-share 0.05
       5% of the records fail in Fluent: watch the check, then re-drive them
   scripts/demo --dagster-port 3005 --ct-port 8091 --fluent-port 8092
@@ -68,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--products", type=int, default=200, metavar="N",
         help="products to seed (1 to 6 variants each, in a category tree sized to them)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--orders", type=int, default=500, metavar="N",
+        help="orders to seed, each with a payment (guests, several stores and currencies, click & collect, some "
+        "complete or cancelled)",
     )  # fmt: skip
     parser.add_argument(
         "--days", type=int, default=30, metavar="DAYS",
@@ -110,14 +116,22 @@ def main() -> None:
         "CTFLUENT_MESSAGES__POLL_INTERVAL_SECONDS": "5",
         "CTFLUENT_MESSAGES__SETTLE_SECONDS": "2",
         "CTFLUENT_MESSAGES__OVERLAP_SECONDS": "60",
+        # The whole seeded history is the demo's present: its orders are sent, not skipped as history.
+        "CTFLUENT_ORDERS__MAX_AGE_DAYS": str(args.days + 1),
+        # Order status back to commercetools: webhook events handled every 2 s, Fluent polled every 30 s.
+        "CTFLUENT_ORDERS__STATUS_BACK_SYNC__SENSOR_RUNNING": "true",
+        "CTFLUENT_ORDERS__STATUS_BACK_SYNC__TICK_SECONDS": "2",
+        "CTFLUENT_ORDERS__STATUS_BACK_SYNC__POLL_INTERVAL_SECONDS": "30",
+        "CTFLUENT_ORDERS__STATUS_BACK_SYNC__WEBHOOK_GRACE_SECONDS": "15",  # the receiver launches the job itself
     }
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    print(f"starting the sandbox ({args.customers} customers, {args.products} products over {args.days} days) and "
-          "Dagster ...", flush=True)  # fmt: skip
+    print(f"starting the sandbox ({args.customers} customers, {args.products} products, {args.orders} orders over "
+          f"{args.days} days) and Dagster ...", flush=True)  # fmt: skip
     with LocalStack(
-        workdir, customers=args.customers, products=args.products, days=args.days, extra_env=settings,
+        workdir, customers=args.customers, products=args.products, orders=args.orders, days=args.days,
+        extra_env=settings, webhooks=True,
         ct_port=args.ct_port, fluent_port=args.fluent_port, dagster_port=args.dagster_port,
         pool_limits={"commercetools_api": 1, "fluent_api": 2},
     ) as stack:  # fmt: skip
@@ -144,8 +158,9 @@ no_outstanding_failures (what waits for them is listed beside), then clear the f
 """
     return f"""
 The sync is running. Backfill {backfill} loads all {len(partitions)} daily partitions, {partitions[0]} to
-{partitions[-1]}: categories, then products, beside customers. The messages sensor then brings every change to
-Fluent within about 10 seconds.
+{partitions[-1]}: categories, then products, beside customers, then orders (created within orders.max_age_days and
+neither complete nor cancelled; the others are skipped with that reason) and their payments' successful
+transactions. The messages sensor then brings every change to Fluent within about 10 seconds.
 
 Change things the way a shop would with {storefront} <command>
 (each change command then says how to find the result in Fluent):
@@ -154,16 +169,21 @@ Change things the way a shop would with {storefront} <command>
   rename-product --name "New name"    a product's name
   unpublish / publish                 a product: inactive / active again in Fluent
   delete-customer / delete-product    ctDeleted: true / inactive in Fluent
-  find <id, email, key or SKU>        the Fluent record(s) of a commercetools record
+  place-order                         a guest's order: in Fluent with its customer seconds later
+  complete-order / cancel-order       in Fluent, as its workflow would: Complete / Cancelled in
+                                      commercetools within seconds (webhook receiver: {stack.webhooks_url})
+  find <id, email, key, SKU or order> the Fluent record(s) of a commercetools record
 {failing}
 In the UI ({ui}):
   Lineage          commercetools/categories -> fluent/categories -> fluent/standard_products ->
-                   fluent/variant_products; commercetools/customers -> fluent/customers
+                   fluent/variant_products; commercetools/customers -> fluent/customers; both ->
+                   fluent/orders -> fluent/financial_transactions
   Backfill         Overview > Backfills; launch more from Assets > Materialize (select all, pick a date range)
   Failed pushes    Assets > fluent/<target> > Checks > no_outstanding_failures (waiting records listed beside)
   Re-drive         Jobs > redrive_failed_<entity> > Launchpad: pick any partition (today's); empty ids = every
                    failed record of the entity
   Delta sync       Automation > commercetools_messages_sensor; waiting_records_sensor
+  Status back      Automation > fluent_order_status_sensor; Assets > commercetools/order_status
   Pre-flight       Jobs > preflight
 Emulators: commercetools {stack.env["CTP_API_URL"]}, Fluent {fluent} (admin: <url>/_admin/state, /_admin/faults).
 Logs: {stack.logs}. Ctrl-C stops everything."""

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+import requests
+
 from ctfluent_sandbox.admin_client import AdminClient
 from ctfluent_sandbox.cli import read_env_file
 from ctfluent_sandbox.dagster_webserver import DagsterWebserver
@@ -40,6 +42,7 @@ class LocalStack:
         *,
         customers: int = 200,
         products: int = 0,
+        orders: int = 0,
         days: int = 3,
         extra_env: dict[str, str] | None = None,
         dagster_yaml: Path = REPO / "dagster.local.yaml",
@@ -47,15 +50,21 @@ class LocalStack:
         fluent_port: int = 0,
         dagster_port: int = 0,
         pool_limits: dict[str, int] | None = None,
+        webhooks: bool = False,
     ) -> None:
+        """``webhooks``: also run the webhook receiver (``ctfluent-webhooks``) and have the Fluent emulator send
+        its order status events there."""
         self.workdir = workdir
         self.customers = customers
         self.products = products
+        self.orders = orders
         self.days = days
         self.extra_env = extra_env or {}
         self.dagster_yaml = dagster_yaml
         self.ports = {"ct": ct_port, "fluent": fluent_port, "dagster": dagster_port}
         self.pool_limits = pool_limits or {"commercetools_api": 2, "fluent_api": 2}
+        self.webhooks = webhooks
+        self.webhooks_url = ""
         self.home = workdir / "dagster_home"
         self.logs = workdir / "logs"
         self.env: dict[str, str] = {}
@@ -67,7 +76,10 @@ class LocalStack:
         self.logs.mkdir(parents=True, exist_ok=True)
         shutil.copy(self.dagster_yaml, self.home / "dagster.yaml")
         try:
+            self.webserver_url = f"http://127.0.0.1:{self.ports['dagster'] or free_port()}"
             self._start_sandbox()
+            if self.webhooks:
+                self._start_webhooks()
             self._start_dagster()
         except BaseException:
             self.stop()
@@ -103,7 +115,8 @@ class LocalStack:
             "sandbox",
             [str(BIN / "ctfluent-sandbox"), "--ct-port", str(self.ports["ct"]),
              "--fluent-port", str(self.ports["fluent"]), "--customers", str(self.customers),
-             "--products", str(self.products), "--days", str(self.days), "--seed", "1", "--env-file", str(env_file)],
+             "--products", str(self.products), "--orders", str(self.orders), "--days", str(self.days), "--seed", "1",
+             "--env-file", str(env_file)],
             dict(os.environ),
         )  # fmt: skip
         deadline = time.monotonic() + 60
@@ -113,9 +126,31 @@ class LocalStack:
             time.sleep(0.2)
         self.env = read_env_file(env_file)
 
+    def ledger_url(self) -> str:
+        return f"sqlite:///{self.workdir / 'ledger.sqlite'}"
+
+    def _start_webhooks(self) -> None:
+        port = free_port()
+        self.webhooks_url = f"http://127.0.0.1:{port}"
+        # Each event launches the back-sync's webhook job at once (the sensor would take it at its next tick).
+        env = {**os.environ, **self.env, "CTFLUENT_LEDGER_URL": self.ledger_url(),
+               "CTFLUENT_WEBHOOKS__DAGSTER_URL": self.webserver_url,
+               "CTFLUENT_WEBHOOKS__LAUNCH_JOB": "order_status_from_webhooks"}  # fmt: skip
+        self._spawn("webhooks", [str(BIN / "ctfluent-webhooks"), "--host", "127.0.0.1", "--port", str(port)], env)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{self.webhooks_url}/health", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the webhook receiver did not start; see {self.logs / 'webhooks.log'}")
+            time.sleep(0.2)
+        self.fluent_admin.call("PUT", "/webhooks", {"url": f"{self.webhooks_url}/fluent/webhooks"})
+
     def _start_dagster(self) -> None:
-        port = self.ports["dagster"] or free_port()
-        self.webserver_url = f"http://127.0.0.1:{port}"
+        port = self.webserver_url.rsplit(":", 1)[1]
         env = {
             **os.environ,
             **self.env,
@@ -124,7 +159,7 @@ class LocalStack:
             # activating it would, or `dg` warns that the active environment (none) is not the project's.
             **({"VIRTUAL_ENV": sys.prefix} if sys.prefix != sys.base_prefix else {}),
             "CTFLUENT_STAGING_DIR": str(self.workdir / "staging"),
-            "CTFLUENT_LEDGER_URL": f"sqlite:///{self.workdir / 'ledger.sqlite'}",
+            "CTFLUENT_LEDGER_URL": self.ledger_url(),
             "CTFLUENT_START_DATE": time.strftime("%Y-%m-%d", time.gmtime(time.time() - (self.days + 10) * 86400)),
             **self.extra_env,
         }
@@ -135,7 +170,7 @@ class LocalStack:
             )  # fmt: skip
         self._spawn(
             "dagster",
-            [str(BIN / "dg"), "dev", "--target-path", str(REPO), "-h", "127.0.0.1", "-p", str(port)],
+            [str(BIN / "dg"), "dev", "--target-path", str(REPO), "-h", "127.0.0.1", "-p", port],
             env,
         )
         self.webserver.wait_until_ready()

@@ -131,6 +131,26 @@ class Storefront:
         """Delete a product (id or ``key=<key>``), published or not; the product as it was."""
         return self._delete("products", product)
 
+    # -- orders and payments -----------------------------------------------------------------------------------
+
+    def order(self, order: str) -> dict[str, Any]:
+        """An order (id or ``order-number=<number>``) as it is now."""
+        found: dict[str, Any] = self._get(f"orders/{order}")
+        return found
+
+    def order_action(self, order: str, *actions: dict[str, Any]) -> dict[str, Any]:
+        """Apply update actions to an order (id or ``order-number=<number>``) at its current version."""
+        return self._apply("orders", order, actions)
+
+    def create_payment(self, draft: dict[str, Any]) -> dict[str, Any]:
+        answer = self.session.post(f"{self.base}/payments", json=draft, timeout=self.timeout)
+        answer.raise_for_status()
+        created: dict[str, Any] = answer.json()
+        return created
+
+    def payment_action(self, payment: str, *actions: dict[str, Any]) -> dict[str, Any]:
+        return self._apply("payments", payment, actions)
+
 
 # -- what reached Fluent -----------------------------------------------------------------------------------------
 
@@ -140,9 +160,10 @@ FLUENT_KINDS = {
     "categories": "category",
     "standard_products": "standard product",
     "variant_products": "variant product",
+    "orders": "order",
 }
 # Attributes the sync gives each Fluent record: the commercetools id, and the key of the record or its product.
-_IDENTITY_ATTRIBUTES = ("ctCustomerId", "ctCategoryId", "ctProductId", "ctKey", "ctProductKey")
+_IDENTITY_ATTRIBUTES = ("ctCustomerId", "ctCategoryId", "ctProductId", "ctKey", "ctProductKey", "ctOrderId")
 
 
 def fluent_records(state: Mapping[str, Any], identifier: str) -> list[tuple[str, dict[str, Any]]]:
@@ -226,9 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m ctfluent_sandbox.storefront",
         formatter_class=_Help,
         description="Change customers and products in the commercetools emulator as a\nshop would (each change "
-        "emits the messages the sync's sensor reads), and\nlook up what reached the Fluent emulator.",
-        epilog="--customer and --product take an id or key=<key>; without them a record\nis picked at random. "
-        "Creating an order is not here yet: orders are not synced\n(issue 8).",
+        "emits the messages the sync's sensor reads), place orders, complete\nthem in Fluent as its workflows "
+        "would, and look up what reached the Fluent\nemulator.",
+        epilog="--customer and --product take an id or key=<key>; without them a record\nis picked at random.",
     )
     parser.add_argument(
         "--env-file", type=Path, default=DEFAULT_ENV_FILE, help="the sandbox's connection settings, as scripts/demo "
@@ -263,6 +284,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a commercetools id (customer, category, product), an email, a key (product, category, customer), "
         "a SKU or a Fluent ref/username",
     )  # fmt: skip
+    order = command("place-order", "check out an order of a guest for a published product (EUR, Germany)")
+    order.add_argument("--email", default="guest.shopper@example.com", help="the guest's email")
+    for name, status in (("complete-order", "COMPLETE"), ("cancel-order", "CANCELLED")):
+        sub = command(name, f"set an order's status in Fluent to {status}, as its workflows would: the order "
+                      "status back-sync writes it to commercetools")  # fmt: skip
+        sub.add_argument("--ref", help="the Fluent order ref (default: a random order in Fluent that is not done)")
     command("clear-faults", "remove every fault rule from both emulators (e.g. scripts/demo --fail-share)")
     return parser
 
@@ -282,6 +309,20 @@ def main(argv: list[str] | None = None) -> None:
         _clear_faults(env)
         return
     storefront = Storefront(env)
+    if args.command in ("complete-order", "cancel-order"):
+        _finish_order(parser, env, args.ref, "COMPLETE" if args.command == "complete-order" else "CANCELLED")
+        return
+    if args.command == "place-order":
+        sku = _published_sku(parser, storefront)
+        address = {"country": "DE", "firstName": "Guest", "lastName": "Shopper", "streetName": "Torstraße",
+                   "streetNumber": "1", "postalCode": "10119", "city": "Berlin"}  # fmt: skip
+        draft = {"currency": "EUR", "customerEmail": args.email, "store": {"typeId": "store", "key": "eu-store"},
+                 "shippingAddress": address, "lineItems": [{"sku": sku, "quantity": 1}]}  # fmt: skip
+        placed = AdminClient(env["CTP_API_URL"]).call("POST", "/checkout", draft)
+        print(f"placed order {placed['id']} ({placed.get('orderNumber') or 'no number'}) for {sku}")
+        hint.show(placed["id"], "Automation > commercetools_messages_sensor (the run it requests), Assets > "
+                  "fluent/orders")  # fmt: skip
+        return
     if args.command == "rename-one":
         customer_id = args.customer or _pick(parser, storefront.customers(), "customer")
         updated = storefront.update(customer_id, {"action": "setFirstName", "firstName": "Renamed"})
@@ -311,6 +352,26 @@ def main(argv: list[str] | None = None) -> None:
         state = "published" if changed["masterData"]["published"] else "unpublished"
         print(f"product {changed['id']} is now version {changed['version']} ({state})")
         hint.show(changed["id"], _PRODUCT_UI)
+
+
+def _published_sku(parser: argparse.ArgumentParser, storefront: Storefront) -> str:
+    skus = [variant["sku"] for product in storefront.products(where="masterData(published = true)")
+            for variant in (product["masterData"]["current"]["masterVariant"],
+                            *product["masterData"]["current"]["variants"]) if variant.get("sku")]  # fmt: skip
+    if not skus:
+        parser.error("no published product with a SKU to order")
+    return random.choice(skus)
+
+
+def _finish_order(parser: argparse.ArgumentParser, env: Mapping[str, str], ref: str | None, status: str) -> None:
+    fluent = AdminClient(env["FLUENT_HOST"])
+    if ref is None:
+        open_orders = [o for o in fluent.state()["orders"] if o["status"] not in ("COMPLETE", "CANCELLED")]
+        ref = _pick(parser, [{"id": o["ref"]} for o in open_orders], "ref")
+    fluent.call("POST", f"/orders/{ref}/status", {"status": status})
+    print(f"Fluent order {ref} is {status} now; fluent_order_status_sensor brings it to the commercetools order "
+          "(webhook: seconds; polling alone: within its poll interval). See Automation > fluent_order_status_sensor "
+          "and Assets > commercetools/order_status")  # fmt: skip
 
 
 def _pick(parser: argparse.ArgumentParser, records: list[dict[str, Any]], kind: str) -> str:

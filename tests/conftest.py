@@ -82,6 +82,13 @@ def catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandb
         yield running
 
 
+@pytest.fixture
+def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """The sandbox with a catalogue, customers and 120 orders (with their payments) over 10 days."""
+    with serve_sandbox(tmp_path, monkeypatch, customers=40, days=10, seed=13, products=60, orders=120) as running:
+        yield running
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """The local S3-compatible server (moto in server mode), started once for the session and stopped after it."""

@@ -15,12 +15,19 @@ from dagster import (
     DagsterInstance,
     Definitions,
     ExecuteInProcessResult,
+    RunRequest,
     in_process_executor,
     materialize,
 )
 
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
-from ctfluent_dagster.resources import CommercetoolsResource, FluentResource, LedgerResource, SyncSettingsResource
+from ctfluent_dagster.resources import (
+    CommercetoolsResource,
+    CommercetoolsWriteResource,
+    FluentResource,
+    LedgerResource,
+    SyncSettingsResource,
+)
 from ctfluent_sandbox.admin_client import AdminClient
 from ctfluent_sandbox.commercetools import CommercetoolsEmulator
 from ctfluent_sandbox.fluent import FluentEmulator
@@ -41,6 +48,15 @@ def sandbox_resources(env: Mapping[str, str], ledger_url: str, **fluent_override
             client_id=env["CTP_CLIENT_ID"],
             client_secret=env["CTP_CLIENT_SECRET"],
             scopes=env["CTP_SCOPES"],
+            api_url=env["CTP_API_URL"],
+            auth_url=env["CTP_AUTH_URL"],
+            **fast_retries,
+        ),
+        "commercetools_write": CommercetoolsWriteResource(
+            project_key=env["CTP_PROJECT_KEY"],
+            client_id=env.get("CTP_WRITE_CLIENT_ID", ""),
+            client_secret=env.get("CTP_WRITE_CLIENT_SECRET", ""),
+            scopes=env.get("CTP_WRITE_SCOPES", "manage_orders"),
             api_url=env["CTP_API_URL"],
             auth_url=env["CTP_AUTH_URL"],
             **fast_retries,
@@ -146,6 +162,12 @@ class Sandbox:
             instance=instance,
             raise_on_error=raise_on_error,
         )
+
+    def run_request(self, request: RunRequest) -> ExecuteInProcessResult:
+        """Run what a sensor or a schedule requested, in process, as the daemon would."""
+        assert request.job_name is not None
+        return self.run_job(request.job_name, request.partition_key, run_config=request.run_config,
+                            tags=request.tags)  # fmt: skip
 
     # -- commercetools as a storefront -----------------------------------------------------------------
 

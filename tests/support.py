@@ -15,12 +15,15 @@ from typing import Any
 
 import pytest
 from dagster import AssetKey, ExecuteInProcessResult
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from ctfluent_dagster.assets.factory import commercetools_key, fluent_key, op_names
 from ctfluent_dagster.entities.customers.declaration import ENTITY as CUSTOMERS
+from ctfluent_dagster.ledger.schema import sync_state
 from ctfluent_dagster.ledger.store import Ledger
 from ctfluent_dagster.messages.handlers import scoped_run_config
-from tests.harness import CUSTOMER_ASSETS, Sandbox
+from tests.harness import CUSTOMER_ASSETS, RANGE_END, RANGE_START, Sandbox
 
 FLUENT_CUSTOMERS = fluent_key(CUSTOMERS.targets[0])
 (COMMERCETOOLS_CUSTOMERS_ASSET,) = [a for a in CUSTOMER_ASSETS if commercetools_key(CUSTOMERS) in a.keys]
@@ -155,3 +158,32 @@ def use_s3(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
+def materialize_in_this_process(env: dict[str, str], asset_paths: list[str], first: str, last: str) -> None:
+    """A run of these assets (``fluent/orders``, ...) over the days, with the code location's own resources (from
+    ``env``): the target of a child process a test kills mid-push."""
+    os.environ.update(env)
+    from dagster import materialize
+
+    from ctfluent_dagster.assets import ENTITY_DEFINITIONS
+    from ctfluent_dagster.definitions import defs
+
+    wanted = {AssetKey(path.split("/")) for path in asset_paths}
+    assets = [a for entity in ENTITY_DEFINITIONS.values() for a in entity.assets if set(a.keys) & wanted]
+    materialize(assets, resources=defs.resources, tags={RANGE_START: first, RANGE_END: last})
+
+
+def leased_records(ledger_url: str, entity_type: str) -> int:
+    """How many records of the entity type a run holds a lease on now."""
+    store = Ledger(ledger_url)
+    query = select(sync_state.c.source_id).where(
+        sync_state.c.entity_type == entity_type, sync_state.c.lease_owner.is_not(None)
+    )
+    try:
+        with store.engine.connect() as conn:
+            return len(conn.execute(query).all())
+    except OperationalError:  # the run has not created the ledger yet
+        return 0
+    finally:
+        store.engine.dispose()

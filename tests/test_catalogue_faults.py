@@ -15,14 +15,11 @@ from typing import Any
 
 import pytest
 from dagster import DagsterInstance, materialize
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
-from ctfluent_dagster.ledger.schema import sync_state
 from ctfluent_dagster.ledger.store import Ledger
 from tests.harness import RANGE_END, RANGE_START, Sandbox
-from tests.support import serve_sandbox
+from tests.support import leased_records, materialize_in_this_process, serve_sandbox
 
 CATALOGUE_ASSETS = [*ENTITY_DEFINITIONS["categories"].assets, *ENTITY_DEFINITIONS["products"].assets]
 # About one Fluent request in ten fails: rate limited, unavailable, or the connection drops before or after the write.
@@ -51,29 +48,6 @@ def run_catalogue(sandbox: Sandbox, instance: DagsterInstance | None = None) -> 
                        tags={RANGE_START: first, RANGE_END: last})  # fmt: skip
 
 
-def _killed_run(env: dict[str, str], first: str, last: str) -> None:
-    """The run that gets killed: the same materialization in a process of its own, with the code location's own
-    resources (from the environment)."""
-    os.environ.update(env)
-    from ctfluent_dagster.definitions import defs
-
-    materialize(CATALOGUE_ASSETS, resources=defs.resources, tags={RANGE_START: first, RANGE_END: last})
-
-
-def leased_variants(ledger_url: str) -> int:
-    store = Ledger(ledger_url)
-    query = select(sync_state.c.source_id).where(
-        sync_state.c.entity_type == "variant_product", sync_state.c.lease_owner.is_not(None)
-    )
-    try:
-        with store.engine.connect() as conn:
-            return len(conn.execute(query).all())
-    except OperationalError:  # the run has not created the ledger yet
-        return 0
-    finally:
-        store.engine.dispose()
-
-
 def test_faults_and_a_killed_run_end_with_every_product_exactly_once(
     catalogue: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -84,15 +58,17 @@ def test_faults_and_a_killed_run_end_with_every_product_exactly_once(
     first, last = days(catalogue)
     child_env = {**catalogue.env, "CTFLUENT_STAGING_DIR": os.environ["CTFLUENT_STAGING_DIR"],
                  "CTFLUENT_FLUENT_BATCH_SIZE": "1", "CTFLUENT_LEDGER_URL": catalogue.ledger_url}  # fmt: skip
-    child = multiprocessing.get_context("spawn").Process(target=_killed_run, args=(child_env, first, last))
+    paths = ["/".join(key.path) for a in CATALOGUE_ASSETS for key in a.keys]
+    child = multiprocessing.get_context("spawn").Process(target=materialize_in_this_process,
+                                                         args=(child_env, paths, first, last))  # fmt: skip
     child.start()
     deadline = time.monotonic() + 120
-    while leased_variants(catalogue.ledger_url) < 20:  # kill it while it pushes variants
+    while leased_records(catalogue.ledger_url, "variant_product") < 20:  # kill it while it pushes variants
         assert child.is_alive() and time.monotonic() < deadline, "the first run ended before it could be killed"
         time.sleep(0.05)
     os.kill(child.pid or 0, signal.SIGKILL)
     child.join()
-    assert leased_variants(catalogue.ledger_url) > 0  # the dead run left leases behind
+    assert leased_records(catalogue.ledger_url, "variant_product") > 0  # the dead run left leases behind
 
     instance = DagsterInstance.ephemeral()
     result = run_catalogue(catalogue, instance)

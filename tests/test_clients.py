@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ctfluent_dagster.commercetools.client import CommercetoolsApiError, CommercetoolsClient, CommercetoolsSettings
 from ctfluent_dagster.entities.customers.settings import CustomerMappingSettings
-from ctfluent_dagster.entities.customers.sync import OPERATIONS, CustomerSync
+from ctfluent_dagster.entities.customers.sync import OPERATIONS, CustomerPush, CustomerSync
 from ctfluent_dagster.fluent.client import (
     FluentAlreadyExistsError,
     FluentClient,
@@ -23,6 +23,8 @@ from ctfluent_dagster.fluent.client import (
     FluentSettings,
 )
 from ctfluent_dagster.fluent.operations import Operation
+from ctfluent_dagster.ledger.store import LedgerKey
+from ctfluent_dagster.sync.engine import PlannedPush
 from ctfluent_dagster.transport import AuthenticationError, PermanentApiError, RetryPolicy, TemporaryApiError
 
 CT_API = "https://api.test.commercetools.example"
@@ -416,4 +418,5 @@ def test_fluent_401_logs_in_again(sleeps: SleepRecorder) -> None:
 def test_a_missing_customer_is_none_whichever_way_fluent_says_it(answer: dict[str, Any], sleeps: SleepRecorder) -> None:
     fluent_token(responses.mock)
     responses.post(f"{FLUENT}/graphql", json=answer)
-    assert CustomerSync(fluent_client(sleeps), CustomerMappingSettings(), "1").find("1_nobody@example.com") is None
+    wanted = PlannedPush(LedgerKey("customer", "c1", "1"), 1, "1_nobody@example.com", "", cast(CustomerPush, None), "")
+    assert CustomerSync(fluent_client(sleeps), CustomerMappingSettings(), "1").find(wanted) is None

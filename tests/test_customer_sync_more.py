@@ -13,6 +13,7 @@ from dagster._serdes import serialize_value
 from ctfluent_dagster.entities.customers.mapping import fluent_username
 from ctfluent_dagster.jobs import preflight
 from ctfluent_dagster.ledger.store import Ledger
+from ctfluent_dagster.resources import CommercetoolsWriteResource
 from tests.harness import Sandbox, modified_on
 from tests.support import FLUENT_CUSTOMERS, busiest_day, materialization_metadata, personal_data_found
 
@@ -81,6 +82,17 @@ def test_preflight_reports_each_check(sandbox: Sandbox, monkeypatch: pytest.Monk
     assert details["commercetools project"].endswith("; messages enabled, kept 15 days")
     assert details["Fluent login"].startswith("OK: logged in")
     assert details["Fluent retailer 1"].startswith("OK: retailer 1: ")
+    write_client = details["commercetools write client (order status back-sync)"]
+    assert write_client.startswith("OK: granted: ") and "manage_orders:ctfluent-demo" in write_client
+
+    without_writer = {**sandbox.resources(), "commercetools_write": CommercetoolsWriteResource(project_key="x")}
+    off = preflight.execute_in_process(resources=without_writer)
+    assert off.success  # the back-sync is optional: off is no failure, but it says so
+    (output,) = [e for e in off.all_events if e.event_type_value == "STEP_OUTPUT"]
+    assert (
+        "the back-sync is OFF"
+        in output.step_output_data.metadata["commercetools write client (order status back-sync)"].value
+    )
 
     monkeypatch.setenv("CTFLUENT_CUSTOMERS__STORE_RETAILERS", '{"eu-store": "99"}')
     failed = preflight.execute_in_process(resources=sandbox.resources(), raise_on_error=False)

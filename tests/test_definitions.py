@@ -21,7 +21,8 @@ import ctfluent_dagster.definitions
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
 SECRET_FIELDS = {"client_secret", "password"}
 # Chosen when the code location loads, by which of them is set.
-OPTIONAL_VARIABLES = ("CTP_SCOPES", "CTP_SCOPE", "CTP_REGION", "CTP_API_URL", "CTP_AUTH_URL", "CTFLUENT_LEDGER_URL")
+OPTIONAL_VARIABLES = ("CTP_SCOPES", "CTP_SCOPE", "CTP_REGION", "CTP_API_URL", "CTP_AUTH_URL", "CTFLUENT_LEDGER_URL",
+                      "CTP_WRITE_CLIENT_ID", "CTP_WRITE_CLIENT_SECRET", "CTP_WRITE_SCOPES")  # fmt: skip
 
 
 def load_definitions(monkeypatch: pytest.MonkeyPatch, **env: str) -> Definitions:
@@ -79,11 +80,19 @@ def test_the_asset_graph_matches_the_snapshot(monkeypatch: pytest.MonkeyPatch) -
     assert current == json.loads(SNAPSHOT.read_text())
 
 
-def test_secrets_reach_the_resources_only_as_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    defs = load_definitions(monkeypatch, CTP_REGION="europe-west1.gcp")
+@pytest.mark.parametrize("write_client", [True, False], ids=["write client", "no write client"])
+def test_secrets_reach_the_resources_only_as_environment_variables(
+    monkeypatch: pytest.MonkeyPatch, write_client: bool
+) -> None:
+    write = {"CTP_WRITE_CLIENT_ID": "writer", "CTP_WRITE_CLIENT_SECRET": "s3cret"} if write_client else {}
+    defs = load_definitions(monkeypatch, CTP_REGION="europe-west1.gcp", **write)
     for name, resource in (defs.resources or {}).items():
         for field, value in _resource_fields(resource).items():
-            if field in SECRET_FIELDS:
+            if field not in SECRET_FIELDS:
+                continue
+            if name == "commercetools_write" and not write_client:  # optional: not configured, the back-sync is off
+                assert value == "", f"{name}.{field} must be empty when its variable is unset"
+            else:
                 assert isinstance(value, dict) and "env" in value, f"{name}.{field} must be an EnvVar"
 
 

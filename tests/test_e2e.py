@@ -7,29 +7,39 @@ test drives the Dagster UI in headless Chromium and saves screenshots under ``te
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
+import requests
 from dagster import DagsterInstance
 from dagster._serdes import serialize_value
 
+from ctfluent_dagster.assets.factory import op_names
 from ctfluent_dagster.entities.customers.mapping import fluent_username
+from ctfluent_dagster.entities.orders.declaration import ENTITY as ORDERS
 from ctfluent_dagster.ledger.store import Ledger
+from ctfluent_dagster.messages.handlers import scoped_run_config
 from ctfluent_dagster.sensors.messages import SENSOR_NAME
 from ctfluent_sandbox.dagster_webserver import LOCATION, REPOSITORY, recent_days
 from ctfluent_sandbox.stack import LocalStack
 from ctfluent_sandbox.storefront import Storefront
 from tests.support import personal_data_found
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
 pytestmark = pytest.mark.e2e
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 DAYS = 3
+POLL_SECONDS = 10
 T = TypeVar("T")
 
 
@@ -52,8 +62,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         "CTFLUENT_MESSAGES__OVERLAP_SECONDS": "30",
         "CTFLUENT_SETTINGS_FILE": str(Path(__file__).resolve().parent.parent / "ctfluent.example.yaml"),
         "FLUENT_CATALOGUE_REF": "PC:MASTER:1",  # the emulator's master catalogue (the catalogue entities need one)
+        # The order status back-sync: recorded webhook events every second, Fluent polled every POLL_SECONDS.
+        "CTFLUENT_ORDERS__STATUS_BACK_SYNC__TICK_SECONDS": "1",
+        "CTFLUENT_ORDERS__STATUS_BACK_SYNC__POLL_INTERVAL_SECONDS": str(POLL_SECONDS),
+        # The receiver launches the webhook job itself (LocalStack configures it): the sensor leaves it the events.
+        "CTFLUENT_ORDERS__STATUS_BACK_SYNC__WEBHOOK_GRACE_SECONDS": "15",
     }
-    with LocalStack(workdir, customers=150, products=20, days=DAYS, extra_env=settings) as running:
+    with LocalStack(workdir, customers=150, products=20, orders=60, days=DAYS, extra_env=settings,
+                    webhooks=True) as running:  # fmt: skip
         yield running
 
 
@@ -109,7 +125,12 @@ def test_a_backfill_launched_through_the_webserver_loads_every_seeded_customer(
     assert all(e.error_message for e in entries if e.status == "skipped")
     synced = [e for e in entries if e.status == "synced"]
     assert len(synced) > len(seeded)  # customers in several stores reached several retailers
-    assert {e.fluent_ref for e in every_entry if e.status == "synced"} == set(fluent_customers(stack))
+    in_fluent = fluent_customers(stack)
+    pushed = {e.fluent_ref for e in every_entry if e.status == "synced"}
+    assert pushed <= set(in_fluent)
+    # The other Fluent customers were created with an order (guests, customers at order time): nothing else.
+    with_orders = {order["customer"] for order in stack.fluent_admin.state()["orders"]}
+    assert all(customer["id"] in with_orders for name, customer in in_fluent.items() if name not in pushed)
 
 
 def test_the_same_backfill_loads_the_catalogue_in_dependency_order(
@@ -129,6 +150,149 @@ def test_the_same_backfill_loads_the_catalogue_in_dependency_order(
     assert not any(counts.get("failed") or counts.get("waiting") for counts in by_type.values()), by_type
 
 
+def test_the_same_backfill_loads_orders_and_their_transactions(stack: LocalStack, initial_load: InitialLoad) -> None:
+    ledger = Ledger(f"sqlite:///{stack.workdir / 'ledger.sqlite'}")
+    try:
+        orders, transactions = ledger.entries("order"), ledger.entries("financial_transaction")
+    finally:
+        ledger.engine.dispose()
+    ct, fluent = stack.ct_admin.state(), stack.fluent_admin.state()
+    # Every seeded order is accounted for: in Fluent, or skipped, failed or waiting with its reason.
+    assert {e.key.source_id for e in orders} == {o["id"] for o in ct["orders"]} and len(ct["orders"]) == 60
+    assert {e.status for e in orders} <= {"synced", "skipped", "failed", "waiting"}
+    assert all(e.error_message for e in orders if e.status != "synced")
+    synced = {e.fluent_ref for e in orders if e.status == "synced"}
+    assert {o["ref"] for o in fluent["orders"]} == synced and len(synced) > 20
+    sent = [e for e in transactions if e.status == "synced"]
+    assert len(fluent["financial_transactions"]) == len(sent) > 10
+
+
+def test_a_failed_order_shows_in_its_check_and_a_redrive_through_the_webserver_sends_it(
+    stack: LocalStack, sensor_running: None
+) -> None:
+    ledger = Ledger(f"sqlite:///{stack.workdir / 'ledger.sqlite'}")
+    sku = next(e.fluent_ref for e in ledger.entries("variant_product", status="synced"))
+    stack.fluent_admin.add_fault(match="createOrder", error_code="C0141E", times=50)  # Fluent refuses new orders
+    address = {"country": "DE", "firstName": "Rita", "lastName": "Redrive", "streetName": "Ring", "streetNumber": "2",
+               "postalCode": "10115", "city": "Berlin"}  # fmt: skip
+    draft = {"currency": "EUR", "orderNumber": "E2E-REDRIVE-1", "customerEmail": "redrive.case@example.com",
+             "store": {"typeId": "store", "key": "eu-store"}, "shippingAddress": address,
+             "lineItems": [{"sku": sku, "quantity": 2}]}  # fmt: skip
+    order = stack.ct_admin.call("POST", "/checkout", draft)
+
+    def recorded(status: str) -> bool:
+        return any(e.status == status for e in ledger.entries("order", source_ids=[order["id"]]))
+
+    wait_for("the sensor's run to record the failed order", lambda: recorded("failed"), seconds=120, every=2)
+    assert failures_check_status(stack, "orders") == "FAILED"
+    with browser_page() as page:
+        checks = visit(stack, page, "/assets/fluent/orders?view=checks", ["outstanding_failures", "E2E-REDRIVE-1"],
+                       "failed-order-check.png")  # fmt: skip
+    assert "C0141E" in checks and "redrive.case@example.com" not in checks
+
+    stack.fluent_admin.clear_faults()
+    run_config = scoped_run_config(op_names(ORDERS), redrive=True, trigger="e2e re-drive")
+    run_id = stack.webserver.launch_run(ORDERS.redrive_job, recent_days(1)[-1], run_config)
+    finished = wait_for("the re-drive run", lambda: stack.webserver.run(run_id)["status"] in ("SUCCESS", "FAILURE"),
+                        seconds=120, every=2)  # fmt: skip
+    assert finished and stack.webserver.run(run_id)["status"] == "SUCCESS"
+    assert recorded("synced")
+    (in_fluent,) = [o for o in stack.fluent_admin.state()["orders"] if o["ref"] == "E2E-REDRIVE-1"]
+    assert [(i["productRef"], i["quantity"]) for i in in_fluent["items"]] == [(sku, 2)]
+    ledger.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def back_sync_running(stack: LocalStack, initial_load: InitialLoad) -> None:
+    assert stack.webserver.start_sensor("fluent_order_status_sensor") == "RUNNING"
+
+
+def open_orders_in_fluent(stack: LocalStack, count: int) -> list[tuple[str, str]]:
+    """(commercetools id, Fluent ref) of orders in Fluent and not complete in commercetools."""
+    ledger = Ledger(stack.ledger_url())
+    try:
+        synced = [(e.key.source_id, e.fluent_ref or "") for e in ledger.entries("order", status="synced")]
+    finally:
+        ledger.engine.dispose()
+    states = {o["id"]: o["orderState"] for o in stack.ct_admin.state()["orders"]}
+    return [(order_id, ref) for order_id, ref in synced if states[order_id] in ("Open", "Confirmed")][:count]
+
+
+def seconds_until_complete(stack: LocalStack, order_id: str, ref: str, limit: float) -> float:
+    storefront = Storefront(stack.env)
+    started = time.monotonic()
+    stack.fluent_admin.call("POST", f"/orders/{ref}/status", {"status": "COMPLETE"})  # as Fluent's workflow would
+    wait_for(
+        "the order to be Complete in commercetools",
+        lambda: storefront.order(order_id)["orderState"] == "Complete",
+        seconds=limit,
+        every=0.1,
+    )
+    return time.monotonic() - started
+
+
+def receiver_counters(stack: LocalStack) -> dict[str, int]:
+    counters: dict[str, int] = requests.get(f"{stack.webhooks_url}/health", timeout=5).json()["counters"]
+    return counters
+
+
+def test_a_completion_in_fluent_reaches_commercetools_in_seconds_by_webhook_and_by_polling_alone(
+    stack: LocalStack, back_sync_running: None
+) -> None:
+    (by_webhook_id, by_webhook_ref), (by_poll_id, by_poll_ref) = open_orders_in_fluent(stack, 2)
+    accepted = receiver_counters(stack)["accepted"]
+    by_webhook = seconds_until_complete(stack, by_webhook_id, by_webhook_ref, limit=60)
+    assert receiver_counters(stack)["accepted"] > accepted  # it came through the webhook receiver
+
+    stack.fluent_admin.call("PUT", "/webhooks", {"url": None})  # polling alone
+    try:
+        by_poll = seconds_until_complete(stack, by_poll_id, by_poll_ref, limit=POLL_SECONDS + 60)
+    finally:
+        stack.fluent_admin.call("PUT", "/webhooks", {"url": f"{stack.webhooks_url}/fluent/webhooks"})
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "back-sync-latency.txt").write_text(
+        f"completion in Fluent -> Complete in commercetools: webhook {by_webhook:.1f} s, polling alone "
+        f"{by_poll:.1f} s (poll interval {POLL_SECONDS} s)\n"
+    )
+    assert by_webhook <= 5.0, f"{by_webhook:.1f} s by webhook"
+    assert by_poll <= POLL_SECONDS + 15, f"{by_poll:.1f} s by polling"
+
+
+def test_the_receiver_rejects_unsigned_forged_and_modified_events_and_ignores_replays(
+    stack: LocalStack, back_sync_running: None
+) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    url = f"{stack.webhooks_url}/fluent/webhooks"
+    before = receiver_counters(stack)
+    event = {"id": "e2e-replayed-1", "name": "OrderStatus", "accountId": "CTFLUENT", "retailerId": "1",
+             "entityType": "ORDER", "entityId": "0", "entityRef": "NO-SUCH-ORDER",
+             "entityStatus": "BOOKED"}  # fmt: skip
+    for _ in range(2):  # Fluent resends an event whose answer it did not get: the second is a replay
+        stack.fluent_admin.call("POST", "/webhooks/send", event)
+    body = json.dumps({**event, "id": "e2e-forged-1"}).encode()
+    forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = base64.b64encode(forger.sign(body, padding.PKCS1v15(), hashes.SHA512())).decode()
+    assert requests.post(url, data=body, headers={"fluent-signature": forged}, timeout=5).status_code == 401
+    assert requests.post(url, data=body, timeout=5).status_code == 401  # unsigned
+    stack.fluent_admin.call("PUT", "/webhooks", {"bad_signature": True})  # signed, but over other bytes
+    try:
+        stack.fluent_admin.call("POST", "/webhooks/send", {**event, "id": "e2e-modified-1"})
+        wait_for(
+            "the modified event's rejection",
+            lambda: receiver_counters(stack)["rejected_forged"] >= before["rejected_forged"] + 2,
+            seconds=30,
+        )
+    finally:
+        stack.fluent_admin.call("PUT", "/webhooks", {"bad_signature": False})
+    wait_for("the replay", lambda: receiver_counters(stack)["duplicates"] >= before["duplicates"] + 1, seconds=30)
+    after = receiver_counters(stack)
+    assert after["rejected_unsigned"] == before["rejected_unsigned"] + 1
+    assert after["rejected_forged"] == before["rejected_forged"] + 2  # the forged one and the modified one
+    assert after["accepted"] == before["accepted"] + 1  # the replayed event, once
+
+
 def test_the_sensor_brings_storefront_edits_to_fluent(stack: LocalStack, sensor_running: None) -> None:
     storefront = Storefront(stack.env)
     renamed, moved = [c for c in storefront.customers() if not c.get("stores")][:2]
@@ -144,62 +308,72 @@ def test_the_sensor_brings_storefront_edits_to_fluent(stack: LocalStack, sensor_
     wait_for("the edits in Fluent", arrived, seconds=120)
 
 
-_CHECK = """{ assetNodeOrError(assetKey: {path: ["fluent", "customers"]}) { ... on AssetNode {
+_CHECK = """query Check($path: [String!]!) { assetNodeOrError(assetKey: {path: $path}) { ... on AssetNode {
   assetChecksOrError { ... on AssetChecks { checks { name executionForLatestMaterialization {
     status evaluation { success } } } } } } } }"""
 
 
-def failures_check_status(stack: LocalStack) -> str | None:
+def failures_check_status(stack: LocalStack, target: str = "customers") -> str | None:
     """PASSED, FAILED, or None while the check has not been evaluated."""
-    (check,) = stack.webserver.query(_CHECK)["assetNodeOrError"]["assetChecksOrError"]["checks"]
+    node = stack.webserver.query(_CHECK, {"path": ["fluent", target]})["assetNodeOrError"]
+    (check,) = node["assetChecksOrError"]["checks"]
     execution = check["executionForLatestMaterialization"]
     if not execution or not execution["evaluation"]:
         return None
     return "PASSED" if execution["evaluation"]["success"] else "FAILED"
 
 
-def test_the_ui_shows_lineage_and_a_failed_check(stack: LocalStack, sensor_running: None) -> None:
-    from playwright.sync_api import Page, sync_playwright
+@contextmanager
+def browser_page() -> Iterator[Page]:
+    from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
-    # Fluent refuses every new customer for a while: the next delta run records a failure.
-    stack.fluent_admin.add_fault(match="createCustomer", error_code="C0141E", times=50)
-    Storefront(stack.env).create("ui.failure.case@example.com")
-    wait_for("the failures check to fail", lambda: failures_check_status(stack) == "FAILED", seconds=120, every=2)
-    stack.fluent_admin.clear_faults()
-
-    def visit(page: Page, path: str, expected: list[str], screenshot: str) -> str:
-        """Open a page and wait until every expected text has rendered (the UI loads its parts asynchronously)."""
-        page.goto(f"{stack.webserver_url}{path}", wait_until="networkidle")
-        skip = page.get_by_role("button", name="Skip")  # the first-visit "join the community" dialog
-        if skip.count():
-            skip.click()
-        try:
-            for text in expected:
-                page.get_by_text(text).first.wait_for(timeout=60_000)
-        finally:  # what the page showed, also when an expected text never appeared
-            page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
-            (ARTIFACTS / screenshot).with_suffix(".txt").write_text(page.inner_text("body"))
-        return page.inner_text("body")
-
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium",
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run", "--disable-quic"],
         )  # fmt: skip
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        try:
+            yield browser.new_page(viewport={"width": 1600, "height": 1000})
+        finally:
+            browser.close()
+
+
+def visit(stack: LocalStack, page: Page, path: str, expected: list[str], screenshot: str) -> str:
+    """Open a page and wait until every expected text has rendered (the UI loads its parts asynchronously)."""
+    page.goto(f"{stack.webserver_url}{path}", wait_until="networkidle")
+    skip = page.get_by_role("button", name="Skip")  # the first-visit "join the community" dialog
+    if skip.count():
+        skip.click()
+    try:
+        for text in expected:
+            page.get_by_text(text).first.wait_for(timeout=60_000)
+    finally:  # what the page showed, also when an expected text never appeared
+        page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+        (ARTIFACTS / screenshot).with_suffix(".txt").write_text(page.inner_text("body"))
+    return page.inner_text("body")
+
+
+def test_the_ui_shows_lineage_and_a_failed_check(stack: LocalStack, sensor_running: None) -> None:
+    # Fluent refuses every new customer for a while: the next delta run records a failure.
+    stack.fluent_admin.add_fault(match="createCustomer", error_code="C0141E", times=50)
+    Storefront(stack.env).create("ui.failure.case@example.com")
+    wait_for("the failures check to fail", lambda: failures_check_status(stack) == "FAILED", seconds=120, every=2)
+    stack.fluent_admin.clear_faults()
+
+    with browser_page() as page:
         # The customers group's lineage (the global one shows each entity's group collapsed).
         group = f"/locations/{REPOSITORY}@{LOCATION}/asset-groups/customers"
-        lineage = visit(page, group, ["0 / 1 Passed", "commercetools"], "lineage.png")
+        lineage = visit(stack, page, group, ["0 / 1 Passed", "commercetools"], "lineage.png")
         catalogue = visit(
-            page, f"/locations/{REPOSITORY}@{LOCATION}/asset-groups/products",
+            stack, page, f"/locations/{REPOSITORY}@{LOCATION}/asset-groups/products",
             ["standard_products", "variant_products"], "lineage-catalogue.png",
         )  # fmt: skip
         checks = visit(
-            page, "/assets/fluent/customers?view=checks", ["outstanding_failures", "u***@e***.com"], "failed-check.png"
-        )
-        browser.close()
+            stack, page, "/assets/fluent/customers?view=checks", ["outstanding_failures", "u***@e***.com"],
+            "failed-check.png",
+        )  # fmt: skip
     # Both customer assets with their kinds, and the Fluent one's check failing.
     assert lineage.count("customers") >= 2 and "commercetools" in lineage and "fluent" in lineage
     assert "0 / 1 Passed" in lineage
@@ -210,7 +384,10 @@ def test_the_ui_shows_lineage_and_a_failed_check(stack: LocalStack, sensor_runni
 
 
 def test_no_secret_and_no_raw_personal_data_in_the_instance_logs(stack: LocalStack, initial_load: InitialLoad) -> None:
-    secrets = [stack.env[name] for name in ("CTP_CLIENT_SECRET", "FLUENT_CLIENT_SECRET", "FLUENT_PASSWORD")]
+    secrets = [
+        stack.env[name]
+        for name in ("CTP_CLIENT_SECRET", "CTP_WRITE_CLIENT_SECRET", "FLUENT_CLIENT_SECRET", "FLUENT_PASSWORD")
+    ]
     texts = []
     with DagsterInstance.from_config(str(stack.home)) as instance:
         runs = instance.get_runs()

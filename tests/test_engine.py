@@ -141,7 +141,8 @@ class FakeFluent:
             raise error_from_graphql([{"message": "not found", "extensions": {"code": "C0120E"}}])
         return [self._write(push, ref) for push, ref in pushes]
 
-    def find(self, ref: str) -> FluentIdentity | None:
+    def find(self, push: PlannedPush[Payload]) -> FluentIdentity | None:
+        ref = push.ref
         self._request("find", [ref])
         return FluentIdentity(ref, f"id-{ref}") if ref in self.records else None
 

@@ -60,7 +60,7 @@ def test_deletions_become_a_deletion_run_and_unknown_types_are_counted() -> None
         message("CustomerDeleted", "c9"),
         message("CustomerPasswordUpdated", "c1"),
         message("CustomerPasswordTokenCreated", "c1", value="secret-token"),
-        message("OrderCreated", "o1", type_id="order"),
+        message("OrderStateChanged", "o1", type_id="order", orderState="Complete"),
     ]
     result = route_messages(messages, ROUTES, REGISTRY, max_ids_per_run=100)
     (plan,) = result.plans
@@ -69,7 +69,27 @@ def test_deletions_become_a_deletion_run_and_unknown_types_are_counted() -> None
     for op in ("commercetools__customers", "fluent__customers"):
         assert plan.run_config["ops"][op]["config"]["deleted_ids"] == ["c9"]
         assert plan.run_config["ops"][op]["config"].get("ids", []) == []
-    assert result.unrouted == {"CustomerPasswordUpdated": 1, "CustomerPasswordTokenCreated": 1, "OrderCreated": 1}
+    # A state change (the order status back-sync writes them) is no work for Fluent.
+    assert result.unrouted == {"CustomerPasswordUpdated": 1, "CustomerPasswordTokenCreated": 1, "OrderStateChanged": 1}
+
+
+def test_new_orders_and_payment_changes_become_runs_of_their_entities() -> None:
+    messages = [
+        message("OrderCreated", "o1", type_id="order"),
+        message("OrderImported", "o2", type_id="order"),
+        message("PaymentTransactionStateChanged", "p1", type_id="payment", transactionId="t1", state="Success"),
+        # An order's message about a payment: work for the payment it names, not for the order.
+        message("OrderPaymentAdded", "o1", type_id="order", paymentRef={"typeId": "payment", "id": "p2"}),
+        message("OrderPaymentAdded", "o3", type_id="order"),  # no paymentRef: nothing to re-read
+    ]
+    result = route_messages(messages, ROUTES, REGISTRY, max_ids_per_run=100)
+    ids: dict[str, list[str]] = {}
+    for plan in result.plans:
+        op = "fluent__orders" if plan.job_name == "orders_sync" else "fluent__financial_transactions"
+        ids.setdefault(plan.job_name, []).extend(plan.run_config["ops"][op]["config"]["ids"])
+    assert {job: sorted(found) for job, found in ids.items()} == {"orders_sync": ["o1", "o2"],
+                                                                  "payments_sync": ["p1", "p2"]}  # fmt: skip
+    assert result.unrouted == {"OrderPaymentAdded": 1}
 
 
 class RecordingHandler:

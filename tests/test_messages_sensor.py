@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import ExecuteInProcessResult, RunRequest, SensorResult, build_schedule_context, build_sensor_context
+from dagster import RunRequest, SensorResult, build_schedule_context, build_sensor_context
 
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS, TARGETS
 from ctfluent_dagster.assets.factory import build_entity
@@ -54,13 +54,6 @@ def tick(sandbox: Sandbox, cursor: str | None = None, resources: dict[str, Any] 
         result = SENSOR(context)
     assert isinstance(result, SensorResult)
     return result
-
-
-def execute(sandbox: Sandbox, request: RunRequest) -> ExecuteInProcessResult:
-    """Run what the sensor or a schedule requested, in process, as the daemon would."""
-    assert request.job_name is not None
-    return sandbox.run_job(request.job_name, request.partition_key, run_config=request.run_config,
-                           tags=request.tags)  # fmt: skip
 
 
 def change_names(sandbox: Sandbox, count: int) -> list[dict[str, Any]]:
@@ -156,7 +149,7 @@ def test_sensor_runs_bring_changes_to_fluent(sandbox: Sandbox) -> None:
         request.run_key
     ]  # re-evaluation: the same run
 
-    metadata = materialization_metadata(execute(sandbox, request))
+    metadata = materialization_metadata(sandbox.run_request(request))
     assert (metadata["mode"], metadata["records_read"], metadata["updated"]) == ("delta", 2, 2)
     in_fluent = sandbox.fluent_by_username()
     assert in_fluent[fluent_username("1", target["email"])]["primaryEmail"] == "Moved.Here@Example.org"
@@ -226,7 +219,7 @@ def test_a_deleted_customer_is_marked_in_fluent_and_later_changes_are_ignored(sa
 
     (request,) = tick(sandbox).run_requests or []
     assert request.job_name == "customers_sync" and scope_of(request)["deleted_ids"] == [target["id"]]
-    result = execute(sandbox, request)
+    result = sandbox.run_request(request)
     assert result.success
     metadata = materialization_metadata(result)
     assert (metadata["mode"], metadata["deactivated"], metadata["failed"]) == ("delete", 1, 0)
@@ -250,7 +243,7 @@ def test_reconciliation_marks_deletions_that_sent_no_message(sandbox: Sandbox) -
     schedule = next(s for s in ENTITY_DEFINITIONS["customers"].schedules if s.name.endswith("deletion_reconciliation"))
     request = schedule(build_schedule_context(scheduled_execution_time=sandbox.ct.clock.now()))
     assert isinstance(request, RunRequest)
-    result = execute(sandbox, request)
+    result = sandbox.run_request(request)
     assert result.success
     metadata = materialization_metadata(result)
     # Both were pushed before (marked in Fluent); nothing else is missing from commercetools.

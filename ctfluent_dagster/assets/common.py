@@ -24,7 +24,8 @@ FAILURE_TABLE_ROWS = 200  # the ledger keeps them all; the UI shows the most rec
 class SyncScope(Config):
     """Which records of the partition a run covers.
 
-    Default: every record whose current ``lastModifiedAt`` falls in the partition (a backfill or a full re-sync).
+    Default: every record whose current ``lastModifiedAt`` (orders: ``createdAt``) falls in the partition (a
+    backfill or a full re-sync).
     The other scopes cover exactly one partition and re-read records by id:
 
     * ``ids``: those records (a delta run from the messages sensor, or a targeted re-sync);

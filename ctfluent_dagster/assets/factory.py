@@ -32,7 +32,7 @@ from dagster import (
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from ctfluent_dagster.assets.common import SyncScope, outstanding_failures, report_metadata
-from ctfluent_dagster.entity import EntityDeclaration, Record, SyncContext, Target, mapping_fingerprint
+from ctfluent_dagster.entity import EntityDeclaration, Record, Target, mapping_fingerprint
 from ctfluent_dagster.ledger.store import Ledger, Liveness, Status
 from ctfluent_dagster.messages.handlers import scoped_run_config
 from ctfluent_dagster.partitions import (
@@ -81,12 +81,16 @@ class EntityDefinitions:
     jobs: list[UnresolvedAssetJobDefinition]
     schedules: list[ScheduleDefinition]
 
+    def __add__(self, other: "EntityDefinitions") -> "EntityDefinitions":
+        return EntityDefinitions(self.assets + other.assets, self.checks + other.checks, self.jobs + other.jobs,
+                                 self.schedules + other.schedules)  # fmt: skip
+
 
 def build_entity(
     entity: EntityDeclaration, targets_by_name: Mapping[str, Target], messages: MessagesSettings
 ) -> EntityDefinitions:
     """``targets_by_name``: every entity's targets, to turn a target's ``after`` into asset dependencies."""
-    source_asset = _source_asset(entity)
+    source_asset = _source_asset(entity, [AssetKey(["commercetools", name]) for name in entity.source.after])
     target_assets = [_target_asset(entity, target, targets_by_name) for target in entity.targets]
     checks = [_failures_check(entity, target) for target in entity.targets]
     selection = [source_asset, *target_assets]
@@ -112,11 +116,12 @@ def build_entity(
 # -- commercetools -----------------------------------------------------------------------------------
 
 
-def _source_asset(entity: EntityDeclaration) -> AssetsDefinition:
+def _source_asset(entity: EntityDeclaration, upstream: Sequence[AssetKey]) -> AssetsDefinition:
     source = entity.source
 
     @partitioned_asset(
         key=commercetools_key(entity),
+        deps=upstream,
         pool=COMMERCETOOLS_POOL,
         group_name=entity.name,
         kinds={"commercetools", "parquet"},
@@ -220,8 +225,9 @@ def sync_engine(
 ) -> SyncEngine[Record, Any]:
     settings = sync_settings.settings
     section = settings.entity(entity.name)
-    context = SyncContext(fluent.get_client(), fluent.retailer_id, fluent.catalogue_ref or None, section)
-    fingerprint = mapping_fingerprint(target.name, section, fluent.retailer_id, fluent.catalogue_ref)
+    context = entity.sync_context(settings, fluent.get_client(), fluent.retailer_id, fluent.catalogue_ref or None)
+    fingerprint = mapping_fingerprint(target.name, entity.settings_sections(settings), fluent.retailer_id,
+                                      fluent.catalogue_ref)  # fmt: skip
     return SyncEngine(
         ledger.get_ledger(),
         target.build(context),
@@ -231,6 +237,7 @@ def sync_engine(
         policy=entity.update_policy(section),
         gone_status=target.gone_status,
         deactivate_dropped=target.deactivate_dropped,
+        deactivate_gone=target.deactivate_gone,
         lease_seconds=settings.lease_seconds,
         is_alive=is_alive,
         config_hash=fingerprint,
@@ -288,14 +295,18 @@ def _target_asset(entity: EntityDeclaration, target: Target, targets_by_name: Ma
 
 
 def _failures_check(entity: EntityDeclaration, target: Target) -> AssetChecksDefinition:
+    return failures_check(fluent_key(target), target.entity_type, entity.redrive_job)
+
+
+def failures_check(asset: AssetKey, entity_type: str, redrive_job: str) -> AssetChecksDefinition:
     @asset_check(
-        asset=fluent_key(target),
+        asset=asset,
         name="no_outstanding_failures",
-        description=f"Fails while any {target.entity_type} is failed in the ledger, whichever partition or run it "
+        description=f"Fails while any {entity_type} is failed in the ledger, whichever partition or run it "
         "came from; lists the waiting ones beside.",
     )
     def no_outstanding_failures(ledger: LedgerResource) -> AssetCheckResult:
-        passed, severity, metadata = outstanding_failures(ledger.get_ledger(), target.entity_type, entity.redrive_job)
+        passed, severity, metadata = outstanding_failures(ledger.get_ledger(), entity_type, redrive_job)
         return AssetCheckResult(passed=passed, severity=severity, metadata=metadata)
 
     return no_outstanding_failures

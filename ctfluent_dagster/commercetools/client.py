@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -95,6 +96,11 @@ def _error_details(response: requests.Response) -> tuple[str, str | None]:
     code = errors[0].get("code") or body.get("error")
     message = errors[0].get("message") or body.get("message") or body.get("error_description") or str(body)[:300]
     return str(message), code
+
+
+def quote_path(ident: str) -> str:
+    """An id or ``key=<key>``/``order-number=<n>`` as one path segment (an order number may hold a slash)."""
+    return urllib.parse.quote(ident, safe="=")
 
 
 class CommercetoolsApiError(PermanentApiError):
@@ -245,10 +251,18 @@ class CommercetoolsClient(BearerJsonApi):
                 return
 
     def modified_between(
-        self, resource: str, start: datetime, end: datetime, *, extra: Params = (), page_size: int = MAX_PAGE_SIZE
+        self,
+        resource: str,
+        start: datetime,
+        end: datetime,
+        *,
+        extra: Params = (),
+        page_size: int = MAX_PAGE_SIZE,
+        field: str = "lastModifiedAt",
     ) -> Iterator[list[dict[str, Any]]]:
-        """Records whose *current* `lastModifiedAt` lies in ``[start, end)``, as raw JSON pages."""
-        window = all_of(f"lastModifiedAt >= {timestamp(start)}", f"lastModifiedAt < {timestamp(end)}")
+        """Records whose *current* ``field`` (`lastModifiedAt`, or `createdAt`) lies in ``[start, end)``, as raw
+        JSON pages."""
+        window = all_of(f"{field} >= {timestamp(start)}", f"{field} < {timestamp(end)}")
         yield from self.iterate_by_id(resource, where=window, page_size=page_size, extra=extra)
 
     def by_ids(
@@ -266,6 +280,26 @@ class CommercetoolsClient(BearerJsonApi):
         """Only the ids of a resource (for reconciliation), page by page."""
         for page in self.iterate_by_id(resource, where=where, extra=extra):
             yield from (record["id"] for record in page)
+
+    def get(self, resource: str, ident: str) -> dict[str, Any] | None:
+        """``GET /{resource}/{ident}`` (``ident``: an id or e.g. ``order-number=<n>``); None when there is none."""
+        try:
+            return self.get_json(f"/{resource}/{quote_path(ident)}")
+        except CommercetoolsApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def update(self, resource: str, ident: str, version: int, actions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Apply update actions at ``version`` (needs a client with the resource's ``manage_*`` scope). Safe to
+        retry: a replay of an applied update meets a newer version and fails with 409, never applies twice."""
+
+        def parse(response: requests.Response) -> dict[str, Any]:
+            result: dict[str, Any] = response.json()
+            return result
+
+        body = {"version": version, "actions": list(actions)}
+        return self.call("POST", f"/{resource}/{quote_path(ident)}", json=body, parse=parse, retry_safe=True)
 
     def project(self) -> Project:
         return Project.model_validate(self.get_json(""))

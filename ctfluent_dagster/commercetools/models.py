@@ -65,15 +65,19 @@ def money_amount(cent_amount: int, fraction_digits: int) -> Decimal:
 
 
 class Money(CtModel):
-    """``CentPrecisionMoney`` (or ``HighPrecisionMoney``): the value is ``centAmount / 10**fractionDigits``."""
+    """``CentPrecisionMoney``: the value is ``centAmount / 10**fractionDigits``; ``HighPrecisionMoney``:
+    ``preciseAmount / 10**fractionDigits`` (its ``centAmount`` is rounded to the currency's own digits)."""
 
     currency_code: str
     cent_amount: int
     fraction_digits: int = 2
     type: str = "centPrecision"
+    precise_amount: int | None = None  # HighPrecisionMoney: in 10**-fractionDigits (centAmount is then rounded)
 
     @property
     def amount(self) -> Decimal:
+        if self.type == "highPrecision" and self.precise_amount is not None:
+            return money_amount(self.precise_amount, self.fraction_digits)
         return money_amount(self.cent_amount, self.fraction_digits)
 
 

@@ -5,7 +5,9 @@ Order matters only for display; the asset graph orders the syncs by the referenc
 
 from ctfluent_dagster.entities.categories.declaration import ENTITY as CATEGORIES
 from ctfluent_dagster.entities.customers.declaration import ENTITY as CUSTOMERS
+from ctfluent_dagster.entities.orders.declaration import ENTITY as ORDERS
+from ctfluent_dagster.entities.payments.declaration import ENTITY as PAYMENTS
 from ctfluent_dagster.entities.products.declaration import ENTITY as PRODUCTS
 from ctfluent_dagster.entity import EntityDeclaration
 
-ENTITIES: tuple[EntityDeclaration, ...] = (CATEGORIES, PRODUCTS, CUSTOMERS)
+ENTITIES: tuple[EntityDeclaration, ...] = (CATEGORIES, PRODUCTS, CUSTOMERS, ORDERS, PAYMENTS)

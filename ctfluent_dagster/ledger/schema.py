@@ -43,3 +43,24 @@ sync_state = Table(
     Index("ix_ctfluent_sync_state_ref", "entity_type", "fluent_ref"),
     Index("ix_ctfluent_sync_state_lease", "lease_owner"),
 )
+
+# One row per Fluent event received by the webhook service (ctfluent_dagster/webhooks): the dedupe key (Fluent
+# retries a delivery that timed out) and what a sensor needs to act on it. Only identifiers and the status: never
+# the event's attributes, nor anything personal.
+fluent_events = Table(
+    "ctfluent_fluent_events",
+    metadata,
+    Column("event_id", String(128), primary_key=True),
+    Column("name", String(255)),
+    Column("entity_type", String(64), nullable=False),
+    Column("entity_subtype", String(64)),
+    Column("entity_id", String(64)),
+    Column("entity_ref", String(512)),
+    Column("entity_status", String(64), nullable=False),
+    Column("retailer_id", String(64)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    # Set once a consumer (the Dagster sensor) has acted on the event; NULL: pending.
+    Column("handled_at", DateTime(timezone=True)),
+    Index("ix_ctfluent_fluent_events_pending", "handled_at", "received_at"),
+    Index("ix_ctfluent_fluent_events_entity", "entity_type", "entity_ref"),
+)

@@ -34,7 +34,19 @@ from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, bindparam, case, create_engine, event, func, select, text, tuple_
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    case,
+    create_engine,
+    event,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -55,6 +67,12 @@ _DEADLOCK_RETRIES = 5
 _MIGRATION_LOCK_ID = 0x6374666C75656E74  # "ctfluent": serialises concurrent migrations on PostgreSQL
 # Alembic's `context`/`op` are module-level proxies: two migrations in one process must not overlap.
 _MIGRATION_THREAD_LOCK = threading.Lock()
+# Statuses of a record that is not coming to Fluent, and how to say so.
+_UNAVAILABLE = {
+    "skipped": "skipped ({reason})",
+    "deleted": "deleted in commercetools",
+    "inactive": "gone from commercetools (unpublished or deleted; inactive in Fluent)",
+}
 _MIGRATED: set[str] = set()  # URLs brought up to date by this process
 
 
@@ -80,6 +98,12 @@ class Dependency:
     ref: str | None = None
     target_key: str | None = None  # when the source has several Fluent records (one per retailer)
     label: str = field(default="", compare=False)  # how to name it to a user, e.g. the category key
+    # Used when the ledger knows it; else the entity finds or creates it itself (an order's customer): no wait.
+    optional: bool = field(default=False, compare=False)
+    # What the record that references it does when the ledger holds it as not coming to Fluent (skipped, or gone
+    # from commercetools): wait anyway, fail (a user must fix it; an order of a product without GTIN) or be skipped
+    # with it (a payment of an order that is history).
+    unavailable: Literal["wait", "fail", "skip"] = field(default="wait", compare=False)
 
     def describe(self) -> str:
         return f"{self.entity_type} {self.label or self.ref or self.source_id}"
@@ -525,7 +549,51 @@ class Ledger:
                     found.setdefault(candidate, record)
         return found
 
+    def unavailable(self, dependencies: Iterable[Dependency]) -> dict[Dependency, str]:
+        """The referenced records the ledger holds as not coming to Fluent, with why: skipped (the mapping's reason),
+        or gone from commercetools (deleted, or inactive in Fluent). Found by commercetools id, or by the target key
+        of a reference by ref (a variant product by ``<catalogue>:<sku>``)."""
+        wanted = [d for d in dependencies if d.source_id is not None or d.target_key is not None]
+        if not wanted:
+            return {}
+        by_type: dict[str, list[Dependency]] = defaultdict(list)
+        for dependency in wanted:
+            by_type[dependency.entity_type].append(dependency)
+        columns = (sync_state.c.source_id, sync_state.c.target_key, sync_state.c.status, sync_state.c.error_message)
+        found: dict[Dependency, str] = {}
+        with self.engine.connect() as conn:
+            for entity_type, group in by_type.items():
+                ids = sorted({d.source_id for d in group if d.source_id is not None})
+                targets = sorted({d.target_key for d in group if d.source_id is None and d.target_key is not None})
+                matches = or_(sync_state.c.source_id.in_(ids), sync_state.c.target_key.in_(targets))
+                # A record skipped now but created before is still in Fluent: referencing it is fine.
+                in_fluent = (sync_state.c.status == "skipped") & sync_state.c.fluent_ref.is_not(None)
+                where = (sync_state.c.entity_type == entity_type, sync_state.c.status.in_(_UNAVAILABLE), matches,
+                         ~in_fluent)  # fmt: skip
+                rows = conn.execute(select(*columns).where(*where)).all()
+                by_source = {row.source_id: row for row in rows}
+                by_target = {row.target_key: row for row in rows}
+                for dependency in group:
+                    row = (by_source.get(dependency.source_id) if dependency.source_id is not None
+                           else by_target.get(dependency.target_key))  # fmt: skip
+                    if row is not None:
+                        found[dependency] = _UNAVAILABLE[row.status].format(reason=row.error_message or "no reason")
+        return found
+
     # -- reading -----------------------------------------------------------------------------------
+
+    def sources_by_fluent_ref(self, entity_type: str, refs: Sequence[str]) -> dict[str, str]:
+        """The commercetools id of each of these Fluent refs the ledger knows (records this project created)."""
+        found: dict[str, str] = {}
+        wanted = sorted(set(refs))
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                query = select(sync_state.c.fluent_ref, sync_state.c.source_id).where(
+                    sync_state.c.entity_type == entity_type, sync_state.c.fluent_ref.in_(chunk)
+                )
+                found.update({str(ref): str(source) for ref, source in conn.execute(query)})
+        return found
 
     def entries(
         self,

@@ -38,6 +38,9 @@ class Route(BaseModel):
     type_id: str
     handler: str
     inclusion_filter: tuple[str, ...]
+    # The id the handler gets: the message's resource, or the reference at this payload path when the message is
+    # about another resource (``paymentRef.id``: ``OrderPaymentAdded`` makes work for the payment).
+    resource_id_path: str | None = None
 
     @field_validator("inclusion_filter")
     @classmethod
@@ -49,6 +52,14 @@ class Route(BaseModel):
 
     def takes(self, message: Message) -> bool:
         return message.resource.type_id == self.type_id and message.type in self.inclusion_filter
+
+    def resource_id(self, message: Message) -> str | None:
+        if self.resource_id_path is None:
+            return message.resource.id
+        value: Any = message.model_extra or {}
+        for name in self.resource_id_path.split("."):
+            value = value.get(name) if isinstance(value, dict) else None
+        return value if isinstance(value, str) and value else None
 
 
 def load_routes(paths: str | Path | Sequence[str | Path]) -> list[Route]:
@@ -132,7 +143,7 @@ def route_messages(
     by_name = {route.name: route for route in routes}
     for message in messages:
         route = None if message.type in NEVER_ROUTED else next((r for r in routes if r.takes(message)), None)
-        if route is None:
+        if route is None or route.resource_id(message) is None:
             result.unrouted[message.type] += 1
             continue
         result.routed[route.name] += 1
@@ -140,10 +151,10 @@ def route_messages(
     for (route_name, day), group in sorted(groups.items()):
         route = by_name[route_name]
         handler = registry.get(route.handler)
-        ids = sorted({message.resource.id for message in group})
+        ids = sorted({str(route.resource_id(message)) for message in group})
         for start in range(0, len(ids), max_ids_per_run):
             chunk = set(ids[start : start + max_ids_per_run])
-            chunk_messages = [message for message in group if message.resource.id in chunk]
+            chunk_messages = [message for message in group if route.resource_id(message) in chunk]
             result.plans += handler.plan(route, day, sorted(chunk), chunk_messages)
     return result
 

@@ -58,6 +58,7 @@ RecordT = TypeVar("RecordT")
 RecordT_contra = TypeVar("RecordT_contra", contravariant=True)
 PushT = TypeVar("PushT")
 WAITING_CODE = "WAITING"
+UNAVAILABLE_CODE = "REFERENCE_UNAVAILABLE"
 # Statuses of a Fluent record the ledger tracks whose source or target is gone; nothing to deactivate again.
 RETIRED_STATUSES: tuple[Status, ...] = ("deleted", "inactive")
 # Rounds of references within one chunk (a category tree's depth); deeper ones wait for resume_waiting.
@@ -75,7 +76,8 @@ class PlannedPush(Generic[PushT]):
     requires: tuple[Dependency, ...] = ()  # Fluent records this one references
     # What the mapping had to change to fit Fluent (e.g. a summary cut to 255 characters): shown with the run.
     notes: tuple[str, ...] = ()
-    # Filled by the engine before the push: the Fluent ref and id of each of ``requires``.
+    # Filled by the engine before the push: the Fluent ref and id of each of ``requires`` (of an optional one only
+    # when the ledger knows it).
     resolved: Mapping[Dependency, FluentIdentity] = field(default_factory=dict)
 
 
@@ -85,6 +87,12 @@ class PlannedSkip:
     version: int
     reason: str
     label: str
+    # A reason not to *create* it (an order already complete): one that is in Fluent already stays linked, and its
+    # new version is recorded.
+    before_create: bool = False
+    # Not a choice but a problem a user must fix (an order with no email for its customer): recorded as failed
+    # with this code, so that it shows with the failures and can be re-driven once fixed.
+    failure_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,7 +127,9 @@ class EntitySync(Protocol[RecordT_contra, PushT]):
 
     def update_many(self, pushes: Sequence[tuple[PlannedPush[PushT], str]]) -> list[FluentIdentity]: ...
 
-    def find(self, ref: str) -> FluentIdentity | None: ...
+    def find(self, push: PlannedPush[PushT]) -> FluentIdentity | None:
+        """The Fluent record ``push`` would create, when it exists already (a create answered "already exists")."""
+        ...
 
     def deactivate(self, ref: str) -> FluentIdentity:
         """What "gone from commercetools" means in Fluent (a status, a marker attribute)."""
@@ -224,6 +234,7 @@ class SyncEngine(Generic[RecordT, PushT]):
         policy: UpdatePolicy = "upsert",
         gone_status: GoneStatus = "deleted",
         deactivate_dropped: bool = False,
+        deactivate_gone: bool = True,
         lease_seconds: float = 60.0,
         busy_poll_seconds: float = 0.5,
         is_alive: Liveness | None = None,
@@ -238,6 +249,7 @@ class SyncEngine(Generic[RecordT, PushT]):
         self.policy = policy
         self.gone_status = gone_status
         self.deactivate_dropped = deactivate_dropped
+        self.deactivate_gone = deactivate_gone
         self.batch_size = max(1, batch_size)
         self.lease_seconds = lease_seconds
         self.busy_poll_seconds = busy_poll_seconds
@@ -340,8 +352,10 @@ class SyncEngine(Generic[RecordT, PushT]):
         known = self.ledger.entries(self.entity.entity_type, source_ids=ids)
         status = self.gone_status
         plans: list[Plan[PushT]] = [
-            PlannedRetire(e.key, e.source_version or 0, e.label or "", e.fluent_ref, status) for e in known
-        ]
+            PlannedRetire(e.key, e.source_version or 0, e.label or "", e.fluent_ref if self.deactivate_gone else None,
+                          status)
+            for e in known
+        ]  # fmt: skip
         plans += [
             PlannedRetire(LedgerKey(self.entity.entity_type, source_id, ""), 0, "", None, status)
             for source_id in sorted(set(ids) - {e.key.source_id for e in known})
@@ -401,19 +415,24 @@ class SyncEngine(Generic[RecordT, PushT]):
         self.report.counts["superseded"] += len(claims.superseded)
         if claims.busy:
             self._busy.append(([by_key[b.claim.key] for b in claims.busy], partition_key, mapped, claims.busy))
-        resolved = self.ledger.resolve(
-            {d for claim, _ in claims.claimed if isinstance(p := by_key[claim.key], PlannedPush) for d in p.requires}
-        )
+        references = {d for claim, _ in claims.claimed if isinstance(p := by_key[claim.key], PlannedPush)
+                      for d in p.requires}  # fmt: skip
+        resolved = self.ledger.resolve(references)
+        blocked = self.ledger.unavailable(d for d in references if d.unavailable != "wait")
         futures: list[Future[Done[PushT]]] = []
         groups: dict[Action, list[tuple[PlannedPush[PushT], LedgerEntry]]] = {"create": [], "update": []}
         for claim, prior in claims.claimed:
             plan = by_key[claim.key]
             if isinstance(plan, PlannedPush) and plan.requires:
-                missing = [d for d in plan.requires if d not in resolved]
+                stopped = {d: blocked[d] for d in plan.requires if d in blocked}
+                if stopped:
+                    futures.append(_completed([(plan, self._unavailable(plan, stopped, partition_key))]))
+                    continue
+                missing = [d for d in plan.requires if d not in resolved and not d.optional]
                 if missing:
                     futures.append(_completed([(plan, self._waiting(plan, missing, partition_key))]))
                     continue
-                plan = replace(plan, resolved={d: resolved[d] for d in plan.requires})
+                plan = replace(plan, resolved={d: resolved[d] for d in plan.requires if d in resolved})
             action = self._decide(plan, prior)
             if isinstance(plan, PlannedPush) and action in groups:
                 groups[action].append((plan, prior))
@@ -517,6 +536,20 @@ class SyncEngine(Generic[RecordT, PushT]):
                           error_message=reason, partition_key=partition_key, waiting_for=tuple(missing))  # fmt: skip
         return _Result("waiting", outcome)
 
+    def _unavailable(
+        self, plan: PlannedPush[PushT], stopped: Mapping[Dependency, str], partition_key: str | None
+    ) -> _Result:
+        """References that will not reach Fluent: the record fails (a user must fix one of them, then re-drive)
+        or, when each says so, is skipped with them."""
+        reason = "; ".join(f"{d.describe()} will not reach Fluent: {why}" for d, why in stopped.items())
+        if all(d.unavailable == "skip" for d in stopped):
+            outcome = Outcome(plan.key, "skipped", plan.version, label=plan.label, error_code="SKIPPED",
+                              error_message=reason, partition_key=partition_key)  # fmt: skip
+            return _Result("skipped", outcome)
+        outcome = Outcome(plan.key, "failed", plan.version, label=plan.label, error_code=UNAVAILABLE_CODE,
+                          error_message=reason, partition_key=partition_key)  # fmt: skip
+        return _Result("failed", outcome)
+
     def _failed(self, plan: Plan[PushT], exc: ApiError, partition_key: str | None) -> _Result:
         outcome = Outcome(plan.key, "failed", plan.version, label=plan.label, error_code=_error_code(exc),
                           error_message=exc.message, partition_key=partition_key)  # fmt: skip
@@ -524,9 +557,7 @@ class SyncEngine(Generic[RecordT, PushT]):
 
     def _apply(self, plan: Plan[PushT], prior: LedgerEntry, partition_key: str | None) -> _Result:
         if isinstance(plan, PlannedSkip):
-            outcome = Outcome(plan.key, "skipped", plan.version, label=plan.label, error_code="SKIPPED",
-                              error_message=plan.reason, partition_key=partition_key)  # fmt: skip
-            return _Result("skipped", outcome)
+            return self._skip(plan, prior, partition_key)
         if isinstance(plan, PlannedRetire):
             return self._retire(plan, prior, partition_key)
         try:
@@ -534,6 +565,17 @@ class SyncEngine(Generic[RecordT, PushT]):
         except ApiError as exc:
             return self._failed(plan, exc, partition_key)
         return self._synced(plan, change, identity, partition_key)
+
+    def _skip(self, plan: PlannedSkip, prior: LedgerEntry, partition_key: str | None) -> _Result:
+        if plan.before_create and prior.status == "synced" and prior.fluent_ref:
+            outcome = Outcome(plan.key, "synced", plan.version, label=plan.label, fluent_ref=prior.fluent_ref,
+                              fluent_id=prior.fluent_id, payload_hash=prior.payload_hash,
+                              partition_key=partition_key)  # fmt: skip
+            return _Result("linked", outcome)
+        status: Literal["failed", "skipped"] = "failed" if plan.failure_code else "skipped"
+        outcome = Outcome(plan.key, status, plan.version, label=plan.label, error_code=plan.failure_code or "SKIPPED",
+                          error_message=plan.reason, partition_key=partition_key)  # fmt: skip
+        return _Result(status, outcome)
 
     def _retire(self, plan: PlannedRetire, prior: LedgerEntry, partition_key: str | None) -> _Result:
         change: Change = "gone"
@@ -587,7 +629,7 @@ class SyncEngine(Generic[RecordT, PushT]):
         try:
             return "created", self.entity.create(plan)
         except FluentAlreadyExistsError:
-            existing = self.entity.find(plan.ref)
+            existing = self.entity.find(plan)
             if existing is None:
                 raise
         if self.policy == "create_only":

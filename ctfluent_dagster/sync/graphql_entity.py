@@ -32,14 +32,14 @@ class GraphQLEntitySync(abc.ABC, Generic[PushT]):
         fluent: FluentClient,
         *,
         create: Operation,
-        update: Operation,
+        update: Operation | None,
         find: Operation,
         hooks: LoadedHooks | None = None,
     ) -> None:
         self.fluent = fluent
         self.hooks = hooks or LoadedHooks()
         self._create = self._hooked(create)
-        self._update = self._hooked(update)
+        self._update = None if update is None else self._hooked(update)
         self._find = find
         # Documents or variables changed by hooks are checked against Fluent's schema before they are sent.
         self._check_before_send = bool(self.hooks.query_fields or self.hooks.query_variables)
@@ -57,17 +57,17 @@ class GraphQLEntitySync(abc.ABC, Generic[PushT]):
     def create_input(self, push: PlannedPush[PushT]) -> dict[str, Any]:
         """The create mutation's ``input`` (references are resolved in ``push.resolved``)."""
 
-    @abc.abstractmethod
     def update_input(self, push: PlannedPush[PushT], ref: str) -> dict[str, Any]:
-        """The update mutation's ``input`` for the Fluent record ``ref``."""
+        """The update mutation's ``input`` for the Fluent record ``ref`` (entities that update)."""
+        raise NotImplementedError(f"{self.entity_type} records are never updated in Fluent")
 
     @abc.abstractmethod
     def find_variables(self, ref: str) -> dict[str, Any]:
         """The find query's variables for the Fluent record ``ref``."""
 
-    @abc.abstractmethod
     def deactivate_input(self, ref: str) -> dict[str, Any]:
-        """The update mutation's ``input`` that marks ``ref`` as gone from commercetools."""
+        """The update mutation's ``input`` that marks ``ref`` as gone from commercetools (entities that do)."""
+        raise NotImplementedError(f"{self.entity_type} records are never deactivated in Fluent")
 
     @abc.abstractmethod
     def hook_subject(self, push: PlannedPush[PushT]) -> Any:
@@ -88,18 +88,19 @@ class GraphQLEntitySync(abc.ABC, Generic[PushT]):
         return self._identity(self._send(self._create, self.create_input(push), push), push.ref)
 
     def update(self, push: PlannedPush[PushT], ref: str) -> FluentIdentity:
-        return self._identity(self._send(self._update, self.update_input(push, ref), push), ref)
+        return self._identity(self._send(self._update_operation(), self.update_input(push, ref), push), ref)
 
     def create_many(self, pushes: Sequence[PlannedPush[PushT]]) -> list[FluentIdentity]:
         answers = self._send_batch(self._create, [(self.create_input(p), p) for p in pushes])
         return [self._identity(answer, p.ref) for answer, p in zip(answers, pushes, strict=True)]
 
     def update_many(self, pushes: Sequence[tuple[PlannedPush[PushT], str]]) -> list[FluentIdentity]:
-        answers = self._send_batch(self._update, [(self.update_input(p, ref), p) for p, ref in pushes])
+        answers = self._send_batch(self._update_operation(), [(self.update_input(p, ref), p) for p, ref in pushes])
         return [self._identity(answer, ref) for answer, (_, ref) in zip(answers, pushes, strict=True)]
 
-    def find(self, ref: str) -> FluentIdentity | None:
+    def find(self, push: PlannedPush[PushT]) -> FluentIdentity | None:
         # Whether Fluent answers a missing ref with null or with C0120E is undocumented: both mean "none".
+        ref = push.ref
         try:
             found = self.fluent.execute(self._find, self.find_variables(ref))[self._find.root_field]
         except FluentNotFoundError:
@@ -107,8 +108,14 @@ class GraphQLEntitySync(abc.ABC, Generic[PushT]):
         return FluentIdentity(ref=found["ref"], id=found["id"]) if found else None
 
     def deactivate(self, ref: str) -> FluentIdentity:
-        answer = self.fluent.execute(self._update, {"input": self.deactivate_input(ref)})[self._update.root_field]
+        update = self._update_operation()
+        answer = self.fluent.execute(update, {"input": self.deactivate_input(ref)})[update.root_field]
         return self._identity(answer, ref)
+
+    def _update_operation(self) -> Operation:
+        if self._update is None:
+            raise NotImplementedError(f"{self.entity_type} records are never updated in Fluent")
+        return self._update
 
     # -- sending -----------------------------------------------------------------------------------
 

@@ -89,6 +89,8 @@ from ctfluent_sandbox.commercetools.auth import (
     DEFAULT_CLIENT_SECRET,
     DEFAULT_TOKEN_TTL_SECONDS,
     PROJECT_SCOPES,
+    WRITE_CLIENT_ID,
+    WRITE_SCOPES,
     ApiClient,
     Authority,
     qualify,
@@ -149,6 +151,11 @@ Handler = Callable[[Call], Reply]
 
 def default_api_client(project_key: str, client_secret: str = DEFAULT_CLIENT_SECRET) -> ApiClient:
     return ApiClient(DEFAULT_CLIENT_ID, client_secret, qualify(PROJECT_SCOPES, project_key))
+
+
+def write_api_client(project_key: str, client_secret: str, scopes: Iterable[str] = WRITE_SCOPES) -> ApiClient:
+    """The client the code location writes with: ``manage_orders view_orders`` and nothing else."""
+    return ApiClient(WRITE_CLIENT_ID, client_secret, qualify(scopes, project_key))
 
 
 class CommercetoolsEmulator(Emulator):
@@ -445,10 +452,40 @@ class CommercetoolsEmulator(Emulator):
         return found
 
     def _query(self, collection: Collection, call: Call) -> Reply:
-        return _query_page(collection, call)
+        status, body = _query_page(collection, call)
+        expand = call.query.getall("expand", [])
+        if expand and body is not None:
+            body = {**body, "results": [self._with_references(r, expand) for r in body["results"]]}
+        return status, body
 
     def _get(self, collection: Collection, keyed_by: tuple[str, str], call: Call) -> Reply:
-        return 200, self._lookup(collection, call.match["ident"], keyed_by)
+        found = self._lookup(collection, call.match["ident"], keyed_by)
+        return 200, self._with_references(found, call.query.getall("expand", []))
+
+    def _with_references(self, resource: Resource, expand: Iterable[str]) -> Resource:
+        """Reference expansion (``expand=shippingInfo.shippingMethod``): each reference at a path gets ``obj``, the
+        referenced resource, when it exists; arrays on the path are walked element by element."""
+        expanded = resource
+        for path in expand:
+            expanded = self._expand_path(expanded, path.replace("[*]", "").split("."))
+        return expanded
+
+    def _expand_path(self, value: Any, names: list[str]) -> Any:
+        if isinstance(value, list):
+            return [self._expand_path(item, names) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if not names:
+            target = self._referenced(value.get("typeId"), value.get("id"))
+            return value if target is None else {**value, "obj": target}
+        head, *rest = names
+        return value if head not in value else {**value, head: self._expand_path(value[head], rest)}
+
+    def _referenced(self, type_id: Any, ident: Any) -> Resource | None:
+        if type_id == "shipping-method":
+            return self.shipping_methods.get(ident)
+        kind = self.kinds.get(type_id)
+        return None if kind is None else kind.collection.get(ident)
 
     def _create(self, kind: ResourceKind, call: Call) -> Reply:
         resource = self._add(kind, kind.create, call.body, self._context(call))

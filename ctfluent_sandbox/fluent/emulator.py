@@ -8,9 +8,17 @@
 | ``POST /_admin/retailers`` | add a retailer ``{id?, ref, tradingName?}`` |
 | ``POST /_admin/product-catalogues`` | add a product catalogue ``{ref, type?, name?, description?, retailerRefs?}`` |
 | ``POST /_admin/orders/{ref}/status`` | ``{status}``: set an order's status (as a workflow would), bump ``updatedOn`` |
+| ``GET /_admin/webhooks`` | webhook settings, ``public_key`` (base64 DER SPKI), ``counters``, recent ``deliveries`` |
+| ``PUT /_admin/webhooks`` | change any of the webhook settings (below); ``{"url": null}``: no webhooks |
+| ``POST /_admin/webhooks/send`` | send the body (a JSON object, e.g. an event) as it is, signed, to the ``url`` |
+
+With a webhook ``url``, each order status set through the admin route (the same status too) sends the order's
+event, as a workflow's ``SendWebhook`` rule would. Settings (defaults): ``url`` (null), ``bad_signature`` (false),
+``timeout_seconds`` (10), ``retry_delays_seconds`` ([2, 4, 8]), ``event_name`` (``OrderStatus``).
 
 The base class adds the shared admin routes (state, reset, request counts, faults, clock). A GraphQL request is
-counted, and matched by fault rules, as ``POST /graphql``, its operation name and its root field names.
+counted, and matched by fault rules, as ``POST /graphql``, its operation name and its root field names. Webhooks
+(signatures, retries, counters): :mod:`.webhooks`; a reset clears the target and counters, the key pair stays.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from ctfluent_sandbox.app import ADMIN_PREFIX, Emulator
 from ctfluent_sandbox.clock import Clock, iso_ms
@@ -43,6 +52,7 @@ from ctfluent_sandbox.fluent.limits import (
 )
 from ctfluent_sandbox.fluent.retailers import new_retailer
 from ctfluent_sandbox.fluent.store import EntityStore
+from ctfluent_sandbox.fluent.webhooks import DEFAULT_ACCOUNT_ID, WebhookSender
 
 GRAPHQL_PATH = "/graphql"
 SCHEMA_SDL = Path(__file__).with_name("schema.graphql").read_text(encoding="utf-8")
@@ -89,7 +99,10 @@ class FluentEmulator(Emulator):
         product_catalogues: Iterable[Mapping[str, Any]] = DEFAULT_PRODUCT_CATALOGUES,
         token_ttl_seconds: int = 86_400,
         error_code_placement: ErrorPlacement = "both",
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        webhook_key: RSAPrivateKey | None = None,
     ) -> None:
+        """``webhook_key``: the key pair webhooks are signed with (default: a new one, made on first use)."""
         super().__init__(clock, faults)
         self._retailer_seed = [dict(retailer) for retailer in retailers]
         if not self._retailer_seed:
@@ -107,9 +120,20 @@ class FluentEmulator(Emulator):
         # Requests run on the event loop one at a time; the lock covers callers on other threads (tests calling
         # state() or reset() directly).
         self._lock = threading.Lock()
+        self.webhooks = WebhookSender(webhook_key, account_id)
         self.reset_store()
 
+    @property
+    def webhook_public_key(self) -> str:
+        """The public key webhooks verify with: base64 DER X.509 SubjectPublicKeyInfo, one line."""
+        return self.webhooks.public_key
+
     # -- Emulator interface ----------------------------------------------------------------------
+
+    def build_app(self) -> web.Application:
+        app = super().build_app()
+        app.on_cleanup.append(self.webhooks.close)  # deliveries under way stop with the server
+        return app
 
     def add_routes(self, app: web.Application) -> None:
         app.add_routes([web.post("/oauth/token", self._token), web.post(GRAPHQL_PATH, self._graphql)])
@@ -122,6 +146,9 @@ class FluentEmulator(Emulator):
                 web.post(f"{ADMIN_PREFIX}/retailers", self._admin_add_retailer),
                 web.post(f"{ADMIN_PREFIX}/product-catalogues", self._admin_add_product_catalogue),
                 web.post(f"{ADMIN_PREFIX}/orders/{{ref}}/status", self._admin_set_order_status),
+                web.get(f"{ADMIN_PREFIX}/webhooks", self._admin_webhooks),
+                web.put(f"{ADMIN_PREFIX}/webhooks", self._admin_set_webhooks),
+                web.post(f"{ADMIN_PREFIX}/webhooks/send", self._admin_send_webhook),
             ]
         )
 
@@ -162,6 +189,7 @@ class FluentEmulator(Emulator):
             self.store.clear()
             self.auth.clear()
             self.auth.ttl_seconds, self.error_code_placement = self._default_config
+            self.webhooks.reset()
             now = self._now()
             for seed in self._retailer_seed:
                 self.store.insert("retailers", new_retailer(seed["ref"], seed.get("tradingName"), now), seed["id"])
@@ -262,7 +290,32 @@ class FluentEmulator(Emulator):
             order = orders.set_status(self.store, ref, status, self._now())
         if order is None:
             return web.json_response({"error": f"no order with ref {ref!r}"}, status=404)
+        self.webhooks.order_status_changed(order)
         return web.json_response(_jsonable(order))
+
+    async def _admin_webhooks(self, request: web.Request) -> web.Response:
+        return web.json_response(self.webhooks.to_json())
+
+    async def _admin_set_webhooks(self, request: web.Request) -> web.Response:
+        try:
+            self.webhooks.configure(await _json_object(request))
+        except ValueError as error:
+            return web.json_response({"error": str(error)}, status=400)
+        return web.json_response(self.webhooks.to_json())
+
+    async def _admin_send_webhook(self, request: web.Request) -> web.Response:
+        """The body exactly as it came (so a test can send any event, or a replay of one), signed."""
+        raw = await request.read()
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            event = None
+        if not isinstance(event, dict):
+            return web.json_response({"error": "expected a JSON object"}, status=400)
+        event_id = str(event.get("id", ""))
+        if not self.webhooks.send(raw, event_id):
+            return web.json_response({"error": "no webhook url configured (PUT /_admin/webhooks)"}, status=409)
+        return web.json_response({"sent": True, "id": event_id}, status=202)
 
     def _admin_insert(self, table: str, record: dict[str, Any], record_id: str | None = None) -> web.Response:
         """Store what an admin route seeds: 201 with the record, or 409 when its id or key is taken."""

@@ -175,7 +175,7 @@ def test_the_demo_help_names_the_script_and_shows_every_default() -> None:
     assert "``" not in text  # no reStructuredText
     options = text.split("\noptions:\n")[1].split("\n\n")[0]
     entries = re.split(r"\n(?=  -)", options)
-    assert len(entries) == 9  # --help and eight options
+    assert len(entries) == 10  # --help and nine options
     for entry in entries[1:]:
         assert "(default: " in entry, entry
 
@@ -193,3 +193,15 @@ def test_the_partitions_start_on_the_first_seeded_day_and_the_backfill_covers_th
     seeded = sorted(r["lastModifiedAt"][:10] for kind in ("customers", "categories", "products") for r in state[kind])
     assert seeded[0] == first_day.isoformat()  # the categories: at the very start of the history
     assert set(seeded) <= set(days_since(first_day))
+
+
+def test_an_order_can_be_placed_and_completion_needs_an_order_in_fluent(
+    env_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = run(env_file, capsys, "place-order", "--email", "guest@example.org")
+    placed = re.search(r"placed order ([0-9a-f-]{36})", out)
+    assert placed and "in the UI: Automation > commercetools_messages_sensor" in out, out
+    order = Storefront(read_env_file(env_file)).order(placed[1])
+    assert order["customerEmail"] == "guest@example.org" and len(order["lineItems"]) == 1
+    with pytest.raises(SystemExit):  # nothing reached Fluent here: no order to complete
+        run(env_file, capsys, "complete-order")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ctfluent_dagster.entities.customers.mapping import configured_retailers
 from ctfluent_dagster.entities.customers.settings import CustomerMappingSettings
 from ctfluent_dagster.entities.customers.sync import ENTITY_TYPE, CustomerSync
 from ctfluent_dagster.entity import EntityDeclaration, Source, SyncContext, Target
@@ -24,8 +25,7 @@ def _build(context: SyncContext) -> CustomerSync:
 
 def _preflight(context: SyncContext) -> list[PreflightCheck]:
     settings = context.entity_settings(CustomerMappingSettings)
-    retailers = [context.retailer_id, settings.default_retailer_id, *settings.store_retailers.values()]
-    return retailer_checks(context.fluent, [r for r in retailers if r])
+    return retailer_checks(context.fluent, configured_retailers(settings, context.retailer_id))
 
 
 ENTITY = EntityDeclaration(

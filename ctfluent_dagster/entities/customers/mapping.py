@@ -62,6 +62,12 @@ def retailers_for(customer: Customer, settings: CustomerMappingSettings, default
     return [default] if default else []
 
 
+def configured_retailers(settings: CustomerMappingSettings, default_retailer_id: str | None) -> list[str]:
+    """Every Fluent retailer the store map and defaults can send customers (and orders) to."""
+    candidates = [default_retailer_id, settings.default_retailer_id, *settings.store_retailers.values()]
+    return list(dict.fromkeys(r for r in candidates if r))
+
+
 def promotion_opt_in(customer: Customer, field_name: str | None) -> bool:
     if not field_name or customer.custom is None:
         return False

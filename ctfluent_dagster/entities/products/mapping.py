@@ -50,6 +50,7 @@ class MappedProduct:
 class SkippedProduct:
     reason: str
     variant_id: int | None = None  # set for a skipped variant
+    sku: str | None = None  # a skipped variant's, when it has one: orders name it by its SKU
 
 
 def standard_ref(product: ProductProjection, settings: ProductSettings) -> str | None:
@@ -165,7 +166,7 @@ def map_variants(product: ProductProjection, settings: ProductSettings) -> list[
             continue
         common = _common(product, variant, settings, settings.variant_type)
         if isinstance(common, SkippedProduct):
-            results.append(SkippedProduct(common.reason, variant.id))
+            results.append(SkippedProduct(common.reason, variant.id, variant.sku))
             continue
         fields, notes = common
         fields["prices"] = prices(variant, settings)
@@ -176,5 +177,7 @@ def map_variants(product: ProductProjection, settings: ProductSettings) -> list[
             attribute_input("imageUrls", [image.url for image in variant.images], settings),
         ]
         mapped = _finish(variant.sku, fields, attributes, product, notes)
-        results.append(SkippedProduct(mapped.reason, variant.id) if isinstance(mapped, SkippedProduct) else mapped)
+        if isinstance(mapped, SkippedProduct):
+            mapped = SkippedProduct(mapped.reason, variant.id, variant.sku)
+        results.append(mapped)
     return results

@@ -178,15 +178,21 @@ class VariantProductSync(CatalogueProductSync):
         standard = Dependency(STANDARD_PRODUCT, source_id=product.id, target_key=self.catalogue,
                               label=f"of product {product.key or product.id}")  # fmt: skip
         standard_plan = map_standard(product, self.settings)
-        if isinstance(standard_plan, SkippedProduct):  # nothing to link the variants to: skipped with it
-            reason = f"its standard product is skipped: {standard_plan.reason}"
-            return [PlannedSkip(LedgerKey(VARIANT_PRODUCT, product.id, f"{self.catalogue}:*"), product.version, reason,
-                                product.key or product.id)]  # fmt: skip
         plans: list[Plan] = []
-        for mapped in map_variants(product, self.settings):
+        for variant in map_variants(product, self.settings):
+            mapped = variant
+            if isinstance(standard_plan, SkippedProduct):  # nothing to link the variants to: skipped with it
+                reason = f"its standard product is skipped: {standard_plan.reason}"
+                if isinstance(variant, SkippedProduct):
+                    mapped = SkippedProduct(reason, variant.variant_id, variant.sku)
+                else:
+                    mapped = SkippedProduct(reason, sku=variant.ref)
             if isinstance(mapped, SkippedProduct):
-                key = LedgerKey(VARIANT_PRODUCT, product.id, f"{self.catalogue}:#{mapped.variant_id}")
-                plans.append(PlannedSkip(key, product.version, mapped.reason, f"variant {mapped.variant_id}"))
+                # Keyed by SKU when it has one, so that an order naming the SKU learns why it is not in Fluent.
+                name = mapped.sku or f"#{mapped.variant_id}"
+                key = LedgerKey(VARIANT_PRODUCT, product.id, f"{self.catalogue}:{name}")
+                label = mapped.sku or f"variant {mapped.variant_id}"
+                plans.append(PlannedSkip(key, product.version, mapped.reason, label))
             else:
                 key = LedgerKey(VARIANT_PRODUCT, product.id, f"{self.catalogue}:{mapped.ref}")
                 plans.append(self._push(key, product, mapped, mapped.ref, standard))

@@ -1,0 +1,79 @@
+"""The orders section of the settings (``orders:`` in ``ctfluent.yaml``, ``CTFLUENT_ORDERS__*``).
+
+An order's retailer, and the customer it is created with, follow the ``customers`` section (store -> retailer map,
+username rule, time zones, first-name fallback): one rule for both, so that an order and a customer sync find the
+same Fluent customer.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ctfluent_dagster.backsync import BackSyncSettings
+from ctfluent_dagster.hooks import HookSettings
+
+
+class StatusTarget(BaseModel):
+    """What a Fluent order status means in commercetools: the states the order should have (unset: untouched)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_state: Literal["Open", "Confirmed", "Complete", "Cancelled"] | None = None
+    shipment_state: (
+        Literal["Shipped", "Delivered", "Ready", "Pending", "Delayed", "Partial", "Backorder", "Canceled"] | None
+    ) = None
+    payment_state: Literal["BalanceDue", "Failed", "Pending", "CreditOwed", "Paid"] | None = None
+
+
+class StatusBackSyncSettings(BackSyncSettings):
+    """The order status back-sync (Fluent -> commercetools): ``fluent_order_status_sensor`` and its runs."""
+
+    # Fluent order status -> commercetools states, like the Fluent connector's order status mapping table. Statuses
+    # not listed are not written back (and not polled).
+    statuses: dict[str, StatusTarget] = Field(
+        default_factory=lambda: {
+            "COMPLETE": StatusTarget(order_state="Complete"),
+            "CANCELLED": StatusTarget(order_state="Cancelled"),
+        }
+    )
+    # A 409 (the order changed between read and write) re-reads it and tries again, at most this many times.
+    max_conflict_retries: int = Field(default=5, ge=0)
+
+
+class OrderSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    # Backfilling history must not start fulfilment of old orders: an order created before this day (UTC) is
+    # skipped with that reason. Unset: the cut-off is `max_age_days` before the sync (a rolling window).
+    created_from: date | None = None
+    # Used when `created_from` is unset; 0 sends orders of any age.
+    max_age_days: int = Field(default=30, ge=0)
+    # Orders in these commercetools states are finished: skipped unless already in Fluent.
+    skip_order_states: tuple[str, ...] = ("Complete", "Cancelled")
+    # Fluent order ref: the order number, else this prefix + the commercetools order id.
+    ref_prefix: str = "CT_"
+    # Click & collect (type CC): orders whose shipping method key is one of these, or whose custom field
+    # `pickup_location_field` is set. Everything else is home delivery (HD).
+    click_and_collect_shipping_methods: tuple[str, ...] = ("click-collect",)
+    pickup_location_field: str | None = "pickupLocation"
+    # commercetools pickup location (the custom field's value) -> Fluent location ref; unmapped values are used as
+    # they are.
+    pickup_locations: dict[str, str] = Field(default_factory=dict)
+    # Shipping method key -> Fluent delivery type; others get `default_delivery_type`.
+    delivery_types: dict[str, str] = Field(default_factory=lambda: {"express": "EXPRESS"})
+    default_delivery_type: str = "STANDARD"
+    # Custom line items (gift wrapping, a fee): "note" records them on the order (an attribute and a run note);
+    # "item" sends those whose slug is in `custom_line_item_products` as items of that Fluent product ref.
+    custom_line_items: Literal["note", "item"] = "note"
+    custom_line_item_products: dict[str, str] = Field(default_factory=dict)
+    # Order custom fields copied to Fluent order attributes (name in commercetools -> attribute name).
+    custom_field_attributes: dict[str, str] = Field(default_factory=lambda: {"giftMessage": "giftMessage"})
+    # Orders are created once and never updated (Fluent's workflows own them); later commercetools changes are
+    # recorded in the ledger, not pushed.
+    update_policy: Literal["create_only"] = "create_only"
+    hooks: HookSettings = Field(default_factory=HookSettings)
+    # Order status back to commercetools (needs the write client, CTP_WRITE_*).
+    status_back_sync: StatusBackSyncSettings = Field(default_factory=StatusBackSyncSettings)

@@ -1,0 +1,185 @@
+"""Orders: how the sync engine maps them, finds or creates their customer, and creates them in Fluent.
+
+The customer at order time (Fluent's best-practice flow, as in the Adobe module): the ledger's customer of that
+username if the customer sync has created it, else Fluent's (one ``customers(username: [...])`` query per batch),
+else one created from the order. An existing customer is never updated from an order. Orders are created once and
+never updated: a create answered "already exists" links the existing order.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ctfluent_dagster.entities.customers.settings import CustomerMappingSettings
+from ctfluent_dagster.entities.customers.sync import ENTITY_TYPE as CUSTOMER
+from ctfluent_dagster.entities.customers.sync import OPERATIONS as CUSTOMER_OPERATIONS
+from ctfluent_dagster.entities.orders.mapping import SkippedOrder, map_order
+from ctfluent_dagster.entities.orders.models import ORDER_FIELD_LIMITS, Order
+from ctfluent_dagster.entities.orders.settings import OrderSettings
+from ctfluent_dagster.entities.products.sync import VARIANT_PRODUCT
+from ctfluent_dagster.fluent.client import FluentAlreadyExistsError, FluentClient
+from ctfluent_dagster.fluent.operations import OperationSet
+from ctfluent_dagster.hooks import LoadedHooks
+from ctfluent_dagster.ledger.store import Dependency, FluentIdentity, LedgerKey, payload_fingerprint
+from ctfluent_dagster.privacy import mask_email
+from ctfluent_dagster.sync.engine import PlannedPush, PlannedSkip
+from ctfluent_dagster.sync.graphql_entity import GraphQLEntitySync, batched_operation
+from ctfluent_dagster.sync.invalid import invalid_record_skip
+from ctfluent_dagster.transport import ApiError, TemporaryApiError
+
+ENTITY_TYPE = "order"
+OPERATIONS = OperationSet(Path(__file__).with_name("operations"))
+
+
+@dataclass(frozen=True)
+class OrderPush:
+    order: dict[str, Any]  # CreateOrderInput without the customer
+    customer: dict[str, Any]  # CreateCustomerInput, used only when Fluent has no customer of that username
+    customer_ref: Dependency  # the customer, by username: resolved through the ledger when it knows it
+    source: Order | None  # kept only for hooks
+
+
+class OrderSync(GraphQLEntitySync[OrderPush]):
+    entity_type = ENTITY_TYPE
+
+    def __init__(
+        self,
+        fluent: FluentClient,
+        settings: OrderSettings,
+        customers: CustomerMappingSettings,
+        default_retailer_id: str | None,
+        catalogue: str,
+        hooks: LoadedHooks | None = None,
+    ) -> None:
+        super().__init__(fluent, create=OPERATIONS["CreateOrder"], update=None, find=OPERATIONS["OrderByRef"],
+                         hooks=hooks or LoadedHooks.load(settings.hooks))  # fmt: skip
+        self.settings = settings
+        self.customers = customers
+        self.default_retailer_id = default_retailer_id
+        self.catalogue = catalogue
+        self._find_customers = OPERATIONS["CustomersByUsername"]
+        self._create_customer = CUSTOMER_OPERATIONS["CreateCustomer"]
+        self._customer_ids: dict[str, str] = {}  # username -> Fluent customer id, found or created in this run
+        self._lock = threading.Lock()
+
+    # -- mapping ---------------------------------------------------------------------------------------
+
+    def plan(self, record: Mapping[str, Any]) -> list[PlannedPush[OrderPush] | PlannedSkip]:
+        try:
+            order = Order.model_validate(record)
+        except ValidationError as exc:
+            return [invalid_record_skip(ENTITY_TYPE, record, exc)]
+        key = LedgerKey(ENTITY_TYPE, order.id, "")
+        label = (order.order_number or order.id).strip()
+        mapped = map_order(order, self.settings, self.customers, self.default_retailer_id, self.catalogue,
+                           datetime.now(UTC))  # fmt: skip
+        if isinstance(mapped, SkippedOrder):
+            return [PlannedSkip(key, order.version, mapped.reason, label, before_create=mapped.failure_code is None,
+                                failure_code=mapped.failure_code)]  # fmt: skip
+        order_input = self.hooked_payload(mapped.order.create_input(), order, ORDER_FIELD_LIMITS)
+        if isinstance(order_input, str):
+            return [PlannedSkip(key, order.version, order_input, label, before_create=True)]
+        customer = mapped.customer.create_input()
+        username = customer["username"]
+        customer_ref = Dependency(CUSTOMER, ref=username, label=mask_email(username), optional=True)
+        products = tuple(
+            Dependency(VARIANT_PRODUCT, ref=sku, target_key=f"{self.catalogue}:{sku}", label=sku, unavailable="fail")
+            for sku in mapped.skus
+        )
+        return [
+            PlannedPush(
+                key=key,
+                version=order.version,
+                ref=order_input["ref"],
+                payload_hash=payload_fingerprint({"order": order_input, "customer": username}),
+                payload=OrderPush(order_input, customer, customer_ref, order if self.hooks.any else None),
+                label=label,
+                requires=(*products, customer_ref),
+                notes=mapped.notes,
+            )
+        ]
+
+    # -- Fluent ----------------------------------------------------------------------------------------
+
+    def create(self, push: PlannedPush[OrderPush]) -> FluentIdentity:
+        self._ensure_customers([push])
+        return super().create(push)
+
+    def create_many(self, pushes: Sequence[PlannedPush[OrderPush]]) -> list[FluentIdentity]:
+        self._ensure_customers(pushes)
+        return super().create_many(pushes)
+
+    def create_input(self, push: PlannedPush[OrderPush]) -> dict[str, Any]:
+        return {**push.payload.order, "customer": {"id": self._customer_id(push)}}
+
+    def find_variables(self, ref: str) -> dict[str, Any]:
+        return {"ref": ref}
+
+    def hook_subject(self, push: PlannedPush[OrderPush]) -> Order | None:
+        return push.payload.source
+
+    # -- the customer at order time --------------------------------------------------------------------
+
+    def _customer_id(self, push: PlannedPush[OrderPush]) -> str:
+        known = push.resolved.get(push.payload.customer_ref)
+        if known is not None and known.id:
+            return known.id
+        return self._customer_ids[push.payload.customer["username"]]
+
+    def _ensure_customers(self, pushes: Sequence[PlannedPush[OrderPush]]) -> None:
+        """Every push's customer has a Fluent id: found by username, else created from the order."""
+        wanted: dict[str, dict[str, Any]] = {}
+        for push in pushes:
+            known = push.resolved.get(push.payload.customer_ref)
+            username = push.payload.customer["username"]
+            if (known is None or not known.id) and username not in self._customer_ids:
+                wanted.setdefault(username, push.payload.customer)
+        if not wanted:
+            return
+        self._lookup_customers(list(wanted))
+        absent = [customer for username, customer in wanted.items() if username not in self._customer_ids]
+        if len(absent) > 1:
+            try:
+                self._create_customers(absent)
+                return
+            except TemporaryApiError:
+                raise
+            except ApiError:  # one of them is taken or refused: each on its own, below
+                pass
+        for customer in absent:
+            self._create_customer_alone(customer)
+
+    def _lookup_customers(self, usernames: list[str]) -> None:
+        data = self.fluent.execute(self._find_customers, {"usernames": usernames, "first": len(usernames)})
+        found = {edge["node"]["username"]: edge["node"]["id"] for edge in data["customers"]["edges"]}
+        with self._lock:
+            self._customer_ids.update(found)
+
+    def _create_customers(self, customers: list[dict[str, Any]]) -> None:
+        batch = batched_operation(self._create_customer, len(customers))
+        data = self.fluent.execute(batch, {f"input{i}": customer for i, customer in enumerate(customers)})
+        with self._lock:
+            for index, customer in enumerate(customers):
+                self._customer_ids[customer["username"]] = data[f"item{index}"]["id"]
+
+    def _create_customer_alone(self, customer: dict[str, Any]) -> None:
+        username = customer["username"]
+        try:
+            created = self.fluent.execute(self._create_customer, {"input": customer})["createCustomer"]
+        except FluentAlreadyExistsError:  # created meanwhile (another order of the same shopper)
+            self._lookup_customers([username])
+            if username in self._customer_ids:
+                return
+            raise
+        except ApiError as exc:
+            exc.message = f"creating the order's customer in Fluent failed: {exc.message}"
+            raise
+        with self._lock:
+            self._customer_ids[username] = created["id"]

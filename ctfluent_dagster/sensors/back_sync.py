@@ -1,0 +1,101 @@
+"""``fluent_<name>_sensor`` (``fluent_order_status_sensor``): finds what Fluent changed and requests back-sync runs.
+
+Each tick, first the webhook events ``ctfluent-webhooks`` recorded (seconds after Fluent sent them), then, every
+``poll_interval_seconds``, Fluent itself (the safety net: a webhook may be lost or not configured): records in the
+written-back statuses updated since the watermark minus an overlap, the (id, status) pairs already seen dropped; the
+watermark moves only after a full pass. The changes become runs of the back-sync job, at most
+``max_changes_per_run`` each, with run keys from their content: evaluating them again requests nothing new.
+"""
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from dagster import DefaultSensorStatus, RunRequest, SensorDefinition, SensorEvaluationContext, SensorResult, sensor
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
+from ctfluent_dagster.assets.back_sync import pending_changes
+from ctfluent_dagster.backsync import BackSync, BackSyncContext, BackSyncSettings, Change, PollCursor, run_key
+from ctfluent_dagster.entity import EntityDeclaration
+from ctfluent_dagster.messages.handlers import scoped_run_config
+from ctfluent_dagster.resources import (
+    CommercetoolsResource,
+    CommercetoolsWriteResource,
+    FluentResource,
+    LedgerResource,
+    SyncSettingsResource,
+)
+from ctfluent_dagster.settings import load_settings
+from ctfluent_dagster.webhooks.events import FluentEventStore
+
+
+def build_back_sync_sensor(
+    entity: EntityDeclaration,
+    back_sync: BackSync,
+    job: UnresolvedAssetJobDefinition,
+    settings: BackSyncSettings | None = None,
+) -> SensorDefinition:
+    """``settings``: the back-sync's (default: as the code location's settings say)."""
+    settings = settings or back_sync.settings(load_settings().entity(entity.name))
+    op_name = "__".join(("commercetools", back_sync.name))
+
+    @sensor(
+        name=back_sync.sensor,
+        job=job,
+        minimum_interval_seconds=settings.tick_seconds,
+        default_status=DefaultSensorStatus.RUNNING if settings.sensor_running else DefaultSensorStatus.STOPPED,
+        description=f"Requests {back_sync.job} runs for what Fluent changed: webhook events recorded by "
+        "ctfluent-webhooks at every tick, and Fluent polled as the safety net.",
+    )
+    def fluent_status_sensor(
+        context: SensorEvaluationContext,
+        commercetools: CommercetoolsResource,
+        commercetools_write: CommercetoolsWriteResource,
+        fluent: FluentResource,
+        ledger: LedgerResource,
+        sync_settings: SyncSettingsResource,
+    ) -> SensorResult:
+        if not commercetools_write.configured:
+            return SensorResult(skip_reason=f"the {back_sync.name} back-sync is off: CTP_WRITE_CLIENT_ID and "
+                                "CTP_WRITE_CLIENT_SECRET are not set")  # fmt: skip
+        now = datetime.now(UTC)
+        cursor = PollCursor.decode(context.cursor)
+        found: Counter[str] = Counter()
+        store = ledger.get_ledger()  # migrated: the events table exists
+        events = FluentEventStore(ledger.url, migrate=False)
+        try:
+            pending = pending_changes(events, back_sync, now - timedelta(seconds=settings.webhook_grace_seconds))
+            changes: list[Change] = [change for change in pending.values() if change]
+            found["webhook"] = len(changes)
+            if cursor.due(now, settings):
+                sync = back_sync.build(
+                    BackSyncContext(fluent.get_client(), commercetools.get_client(), commercetools_write.get_client(),
+                                    store, sync_settings.settings.entity(entity.name))
+                )  # fmt: skip
+                polled, cursor = cursor.poll(sync.changed_since(cursor.since(now, settings)), now, settings)
+                found["poll"] = len(polled)
+                changes += polled
+            requests = [
+                RunRequest(
+                    run_key=run_key(back_sync.name, chunk),
+                    job_name=back_sync.job,
+                    run_config=scoped_run_config([op_name], changes=chunk, trigger=_trigger(found)),
+                    tags={"ctfluent/trigger": back_sync.sensor},
+                )
+                for start in range(0, len(changes), settings.max_changes_per_run)
+                if (chunk := changes[start : start + settings.max_changes_per_run])
+            ]
+            # Handled once their run is requested: should that run fail, its records are failed in the ledger and
+            # re-driven; the polling would find them again too.
+            events.mark_handled(list(pending))
+        finally:
+            events.close()
+        if not requests:
+            return SensorResult(skip_reason=f"no {back_sync.name} changes ({_trigger(found)})", cursor=cursor.encode())
+        context.log.info(f"{len(changes)} {back_sync.name} change(s) ({_trigger(found)}) in {len(requests)} run(s)")
+        return SensorResult(run_requests=requests, cursor=cursor.encode())
+
+    return fluent_status_sensor
+
+
+def _trigger(found: Counter[str]) -> str:
+    return ", ".join(f"{count} from {source}" for source, count in sorted(found.items())) or "nothing new"

@@ -1,0 +1,229 @@
+"""Fluent events received by the webhook service, kept in the ledger database until a consumer handles them.
+
+Fluent retries a delivery that timed out (3 times within 14 s), so the same event arrives more than once: the event
+id is the primary key and :meth:`FluentEventStore.record` ignores an id it has seen. Only identifiers and the status
+are stored (see :class:`FluentEvent`), never the event's attributes or anything personal.
+
+The database is the ledger's: ``CTFLUENT_LEDGER_URL``, else SQLite under DAGSTER_HOME (or ``.ctfluent/``); its
+table comes with the ledger's migrations (0004).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from ctfluent_dagster.ledger.schema import fluent_events
+from ctfluent_dagster.ledger.store import Ledger, default_ledger_url
+
+_CHUNK = 500  # ids per statement (SQLite's bound-parameter limit is 999 on old builds)
+
+
+class InvalidEvent(ValueError):
+    """A body that is not a Fluent event: not JSON, not an object, or without the fields the store needs."""
+
+
+class _EventPayload(BaseModel):
+    """The fields of Fluent's event JSON that are kept; every other field is ignored. Lengths match the table."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True, str_strip_whitespace=True)
+
+    id: str = Field(min_length=1, max_length=128)
+    name: str | None = Field(default=None, max_length=255)
+    entityType: str = Field(min_length=1, max_length=64)
+    entitySubtype: str | None = Field(default=None, max_length=64)
+    entityId: str | None = Field(default=None, max_length=64)
+    entityRef: str | None = Field(default=None, max_length=512)
+    entityStatus: str = Field(min_length=1, max_length=64)
+    retailerId: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _names_the_entity(self) -> _EventPayload:
+        if not (self.entityId or self.entityRef):
+            raise ValueError("entityId or entityRef is required")
+        return self
+
+
+@dataclass(frozen=True)
+class FluentEvent:
+    """What is kept of one Fluent event: which entity, in which status, and when it arrived."""
+
+    event_id: str
+    name: str | None
+    entity_type: str
+    entity_subtype: str | None
+    entity_id: str | None
+    entity_ref: str | None
+    entity_status: str
+    retailer_id: str | None
+    received_at: datetime
+
+    @classmethod
+    def from_json(cls, body: bytes | str | Mapping[str, Any], received_at: datetime | None = None) -> FluentEvent:
+        """Parse Fluent's event JSON (raw bytes, text or an already decoded object).
+
+        Required: ``id``, ``entityType``, ``entityStatus`` and ``entityId`` or ``entityRef`` (non-empty strings;
+        numbers are taken as their text). Other fields are ignored. Raises :class:`InvalidEvent`, whose message
+        names the failing fields but never repeats their values.
+        """
+        if isinstance(body, bytes | str):
+            try:
+                data = json.loads(body)
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise InvalidEvent(f"not JSON ({type(exc).__name__})") from None
+        else:
+            data = body
+        if not isinstance(data, Mapping):
+            raise InvalidEvent(f"not a JSON object but {type(data).__name__}")
+        try:
+            payload = _EventPayload.model_validate(dict(data))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc']) or 'event'}: {error['msg']}" for error in exc.errors()
+            )
+            raise InvalidEvent(problems) from None
+        return cls(
+            event_id=payload.id,
+            name=payload.name or None,
+            entity_type=payload.entityType,
+            entity_subtype=payload.entitySubtype or None,
+            entity_id=payload.entityId or None,
+            entity_ref=payload.entityRef or None,
+            entity_status=payload.entityStatus,
+            retailer_id=payload.retailerId or None,
+            received_at=_utc(received_at) or datetime.now(UTC),
+        )
+
+    def describe(self) -> str:
+        """For logs: the id, name, entity type and status (no ref, no attributes)."""
+        return f"event {self.event_id} ({self.name or 'unnamed'}: {self.entity_type} {self.entity_status})"
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+
+
+def event_store_url(url: str | None = None) -> str:
+    """``url``, else ``CTFLUENT_LEDGER_URL`` (an empty value counts as unset), else the ledger's default."""
+    return url or os.environ.get("CTFLUENT_LEDGER_URL") or default_ledger_url()
+
+
+def _event(row: Any) -> FluentEvent:
+    return FluentEvent(
+        event_id=row.event_id,
+        name=row.name,
+        entity_type=row.entity_type,
+        entity_subtype=row.entity_subtype,
+        entity_id=row.entity_id,
+        entity_ref=row.entity_ref,
+        entity_status=row.entity_status,
+        retailer_id=row.retailer_id,
+        received_at=_utc(row.received_at) or datetime.now(UTC),
+    )
+
+
+class FluentEventStore:
+    """Received Fluent events in the ledger database: recorded once per id, pending until marked handled.
+
+    The schema is brought up to date on construction (the ledger's migrations, once per process and URL) unless
+    ``migrate=False``. Thread-safe (one pooled engine); call :meth:`close` when done.
+    """
+
+    def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
+        self._ledger = Ledger(event_store_url(url))
+        self.url = self._ledger.url
+        self.engine = self._ledger.engine
+        if migrate:
+            self.migrate()
+
+    def __repr__(self) -> str:
+        return f"FluentEventStore({self._ledger!r})"
+
+    def migrate(self) -> None:
+        """Bring the ledger database to the latest migration (safe from several processes at once)."""
+        self._ledger.migrate()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def record(self, event: FluentEvent) -> bool:
+        """Store a received event; False when its id was recorded before (a redelivery: nothing changes)."""
+        values = {
+            "event_id": event.event_id,
+            "name": event.name,
+            "entity_type": event.entity_type,
+            "entity_subtype": event.entity_subtype,
+            "entity_id": event.entity_id,
+            "entity_ref": event.entity_ref,
+            "entity_status": event.entity_status,
+            "retailer_id": event.retailer_id,
+            "received_at": _utc(event.received_at),
+            "handled_at": None,
+        }
+        dialect = self.engine.dialect.name
+        if dialect in ("postgresql", "sqlite"):  # insert-or-ignore: racing deliveries of one id cannot both win
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            with self.engine.begin() as conn:
+                result = conn.execute(insert(fluent_events).values(values).on_conflict_do_nothing())
+            return bool(result.rowcount)
+        try:  # another database: a plain insert, the primary key refuses a duplicate
+            with self.engine.begin() as conn:
+                conn.execute(fluent_events.insert().values(values))
+        except IntegrityError:
+            return False
+        return True
+
+    def pending(self, limit: int = 1000) -> list[FluentEvent]:
+        """Events not handled yet, oldest first (then by id), at most ``limit``."""
+        query = (
+            select(fluent_events)
+            .where(fluent_events.c.handled_at.is_(None))
+            .order_by(fluent_events.c.received_at, fluent_events.c.event_id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_event(row) for row in conn.execute(query)]
+
+    def mark_handled(self, event_ids: Sequence[str]) -> None:
+        """Mark these events handled (they leave :meth:`pending`); unknown or already handled ids are ignored."""
+        ids = sorted(set(event_ids))
+        if not ids:
+            return
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                conn.execute(
+                    fluent_events.update()
+                    .where(
+                        fluent_events.c.event_id.in_(ids[start : start + _CHUNK]), fluent_events.c.handled_at.is_(None)
+                    )
+                    .values(handled_at=now)
+                )
+
+    def counts(self) -> dict[str, int]:
+        """``{"pending": n, "handled": m}``: events waiting for a consumer and events handled (and not pruned)."""
+        query = select(func.count(), func.count(fluent_events.c.handled_at))
+        with self.engine.connect() as conn:
+            total, handled = conn.execute(query).one()
+        return {"pending": int(total) - int(handled), "handled": int(handled)}
+
+    def prune(self, handled_before: datetime) -> int:
+        """Delete events handled before this moment (their ids stop being deduplicated); returns how many."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                fluent_events.delete().where(
+                    fluent_events.c.handled_at.is_not(None), fluent_events.c.handled_at < _utc(handled_before)
+                )
+            )
+        return int(result.rowcount)

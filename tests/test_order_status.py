@@ -1,0 +1,208 @@
+"""The order status back-sync, Fluent -> commercetools: the actions a status needs (pure), the polling cursor, and
+end to end against the sandbox: a status found by polling or by a recorded webhook event reaches commercetools once,
+a repeat writes nothing, a 409 race ends in the right state, unmatched orders are counted, and without a write
+client the back-sync is off."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from dagster import SensorResult, build_sensor_context
+
+from ctfluent_dagster.assets import ENTITY_DEFINITIONS
+from ctfluent_dagster.backsync import BackSyncSettings, Change, PollCursor
+from ctfluent_dagster.entities.orders.declaration import ENTITY as ORDERS
+from ctfluent_dagster.entities.orders.settings import StatusBackSyncSettings, StatusTarget
+from ctfluent_dagster.entities.orders.status import actions_needed
+from ctfluent_dagster.resources import CommercetoolsWriteResource
+from ctfluent_dagster.sensors.back_sync import build_back_sync_sensor
+from ctfluent_dagster.webhooks.events import FluentEvent, FluentEventStore
+from tests.harness import Sandbox
+from tests.test_order_sync import EVERYTHING, fluent_orders, ledger, sync
+
+BACK_SYNC = ORDERS.back_sync
+assert BACK_SYNC is not None
+
+
+@pytest.mark.parametrize(
+    ("order", "target", "expected"),
+    [
+        ({"orderState": "Open"}, StatusTarget(order_state="Complete"),
+         [{"action": "changeOrderState", "orderState": "Complete"}]),
+        ({"orderState": "Complete"}, StatusTarget(order_state="Complete"), []),  # there already: nothing to write
+        ({"orderState": "Confirmed", "shipmentState": "Shipped"},
+         StatusTarget(order_state="Complete", shipment_state="Delivered", payment_state="Paid"),
+         [{"action": "changeOrderState", "orderState": "Complete"},
+          {"action": "changeShipmentState", "shipmentState": "Delivered"},
+          {"action": "changePaymentState", "paymentState": "Paid"}]),
+        ({"orderState": "Open", "shipmentState": "Canceled"},
+         StatusTarget(order_state="Cancelled", shipment_state="Canceled"),
+         [{"action": "changeOrderState", "orderState": "Cancelled"}]),
+        ({"orderState": "Open"}, StatusTarget(), []),  # a status that maps to no state
+    ],
+)  # fmt: skip
+def test_the_actions_a_status_needs(order: dict[str, Any], target: StatusTarget, expected: list[Any]) -> None:
+    assert actions_needed(order, target) == expected
+
+
+def change(order_id: str, status: str, at: datetime) -> Change:
+    return {"id": order_id, "ref": f"R{order_id}", "status": status, "updatedOn": at.isoformat()}
+
+
+def test_polling_drops_what_it_has_seen_and_moves_the_watermark_only_after_a_full_pass() -> None:
+    settings = BackSyncSettings(overlap_seconds=600, initial_lookback_hours=1)
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    first = [change("1", "COMPLETE", now - timedelta(minutes=5)), change("2", "CANCELLED", now - timedelta(minutes=2))]
+    fresh, cursor = PollCursor().poll(iter([first]), now, settings)
+    assert fresh == first and cursor.watermark == now - timedelta(minutes=2)
+    assert cursor.since(now, settings) == now - timedelta(minutes=12)  # the overlap is read again
+
+    later = now + timedelta(minutes=1)
+    again = [*first, change("1", "CANCELLED", later), change("3", "COMPLETE", later - timedelta(seconds=30))]
+    fresh, cursor = cursor.poll(iter([again[:2], again[2:]]), later, settings)
+    assert [(c["id"], c["status"]) for c in fresh] == [("1", "CANCELLED"), ("3", "COMPLETE")]  # seen ones dropped
+    assert cursor.watermark == later
+
+    def broken() -> Iterator[list[Change]]:
+        yield [change("4", "COMPLETE", later + timedelta(minutes=1))]
+        raise ConnectionError("Fluent went away mid-pass")
+
+    with pytest.raises(ConnectionError):
+        cursor.poll(broken(), later + timedelta(minutes=2), settings)
+    assert cursor.watermark == later  # unchanged: the next tick reads the same window again
+
+    much_later = later + timedelta(hours=2)
+    _, pruned = cursor.poll(iter([[change("5", "COMPLETE", much_later)]]), much_later, settings)
+    assert set(pruned.seen) == {"5"}  # what fell out of the overlap is forgotten
+
+
+# -- against the sandbox ------------------------------------------------------------------------------------
+
+
+def tick(
+    sandbox: Sandbox, cursor: str | None = None, settings: BackSyncSettings | None = None, **resources: Any
+) -> SensorResult:
+    job = next(j for j in ENTITY_DEFINITIONS["orders"].jobs if j.name == BACK_SYNC.job)
+    sensor = build_back_sync_sensor(ORDERS, BACK_SYNC, job, settings)
+    with build_sensor_context(cursor=cursor, resources={**sandbox.resources(), **resources}) as context:
+        result = sensor(context)
+    assert isinstance(result, SensorResult)
+    return result
+
+
+def synced_orders(sandbox: Sandbox) -> list[tuple[str, str]]:
+    """(commercetools id, Fluent ref) of the orders in Fluent."""
+    return [(e.key.source_id, e.fluent_ref or "") for e in ledger(sandbox).entries("order", status="synced")]
+
+
+def ct_order(sandbox: Sandbox, order_id: str) -> dict[str, Any]:
+    return next(o for o in sandbox.ct.state()["orders"] if o["id"] == order_id)
+
+
+def test_a_completed_order_is_complete_in_commercetools_once_and_a_repeat_writes_nothing(shop: Sandbox) -> None:
+    assert sync(shop, EVERYTHING).success
+    (done_id, done_ref), (gone_id, gone_ref) = synced_orders(shop)[:2]
+    shop.fluent_admin.call("POST", f"/orders/{done_ref}/status", {"status": "COMPLETE"})
+    shop.fluent_admin.call("POST", f"/orders/{gone_ref}/status", {"status": "CANCELLED"})
+    shop.fluent_admin.call("POST", f"/orders/{gone_ref}/status", {"status": "BOOKED"})  # not written back
+    shop.fluent_admin.call("POST", f"/orders/{gone_ref}/status", {"status": "CANCELLED"})
+    record_event(shop, "evt-twice", done_ref, "COMPLETE")  # the same change by webhook and by polling: once
+
+    first = tick(shop)
+    (request,) = first.run_requests or []
+    result = shop.run_request(request)
+    assert result.success
+    assert ct_order(shop, done_id)["orderState"] == "Complete"
+    assert ct_order(shop, gone_id)["orderState"] == "Cancelled"
+    versions = {i: ct_order(shop, i)["version"] for i in (done_id, gone_id)}
+    assert tick(shop, first.cursor).run_requests == []  # polled again: nothing new
+
+    assert shop.run_request(request).success  # the same changes again: nothing is written
+    assert {i: ct_order(shop, i)["version"] for i in versions} == versions
+    entries = {e.key.source_id: e for e in ledger(shop).entries("order_status")}
+    assert entries[done_ref].status == "synced" and entries[done_ref].payload_hash == "COMPLETE"
+    assert entries[gone_ref].status == "synced" and entries[gone_ref].payload_hash == "CANCELLED"
+
+
+def record_event(sandbox: Sandbox, event_id: str, ref: str, status: str) -> None:
+    """What ctfluent-webhooks does with a verified event."""
+    events = FluentEventStore(sandbox.ledger_url)
+    body = {"id": event_id, "name": "OrderStatus", "entityType": "ORDER", "entityId": fluent_orders(sandbox)[ref]["id"],
+            "entityRef": ref, "entityStatus": status, "retailerId": "1"}  # fmt: skip
+    assert events.record(FluentEvent.from_json(body))
+    events.close()
+
+
+def pending_events(sandbox: Sandbox) -> list[FluentEvent]:
+    events = FluentEventStore(sandbox.ledger_url)
+    try:
+        return events.pending()
+    finally:
+        events.close()
+
+
+def test_a_recorded_webhook_event_is_written_back_at_the_next_tick_without_waiting_for_the_poll(
+    shop: Sandbox,
+) -> None:
+    assert sync(shop, EVERYTHING).success
+    cursor = tick(shop).cursor  # the first poll is done: the next is a minute away
+    order_id, ref = synced_orders(shop)[0]
+    shop.fluent_admin.call("POST", f"/orders/{ref}/status", {"status": "COMPLETE"})
+    record_event(shop, "evt-1", ref, "COMPLETE")
+    # When the receiver launches the webhook job itself, the sensor leaves it the fresh events.
+    assert tick(shop, cursor, StatusBackSyncSettings(webhook_grace_seconds=60)).run_requests == []
+    result = tick(shop, cursor)
+    (request,) = result.run_requests or []
+    assert "1 from webhook" in request.run_config["ops"]["commercetools__order_status"]["config"]["trigger"]
+    assert shop.run_request(request).success
+    assert ct_order(shop, order_id)["orderState"] == "Complete"
+    assert pending_events(shop) == []  # handled
+
+
+def test_the_job_the_receiver_launches_writes_back_the_recorded_events(shop: Sandbox) -> None:
+    assert sync(shop, EVERYTHING).success
+    (order_id, ref), (other_id, other_ref) = synced_orders(shop)[:2]
+    shop.fluent_admin.call("POST", f"/orders/{ref}/status", {"status": "CANCELLED"})
+    record_event(shop, "evt-2", ref, "CANCELLED")
+    record_event(shop, "evt-3", other_ref, "BOOKED")  # a status that is not written back
+    assert shop.run_job(BACK_SYNC.webhook_job, None).success  # its default config takes the recorded events
+    assert ct_order(shop, order_id)["orderState"] == "Cancelled"
+    assert ct_order(shop, other_id)["orderState"] in ("Open", "Confirmed")
+    assert pending_events(shop) == []
+
+
+def test_a_write_racing_an_edit_ends_in_the_right_state(shop: Sandbox) -> None:
+    assert sync(shop, EVERYTHING).success
+    order_id, ref = synced_orders(shop)[0]
+    # Someone edits the order between our read and our write, twice: each write meets a newer version (409).
+    shop.ct_admin.add_fault(match=f"POST /ctfluent-demo/orders/{order_id}", error_code="ConcurrentModification",
+                            status=409, times=2)  # fmt: skip
+    shop.fluent_admin.call("POST", f"/orders/{ref}/status", {"status": "COMPLETE"})
+    (request,) = tick(shop).run_requests or []
+    assert shop.run_request(request).success
+    assert ct_order(shop, order_id)["orderState"] == "Complete"
+    assert ledger(shop).entries("order_status", source_ids=[ref])[0].status == "synced"
+
+
+def test_orders_this_project_did_not_create_are_counted_and_skipped(shop: Sandbox) -> None:
+    assert sync(shop, EVERYTHING).success
+    foreign = [ref for _, ref in synced_orders(shop) if ref.startswith("CT_")]  # no order number to match by
+    assert foreign
+    with ledger(shop).engine.begin() as conn:  # the ledger never knew them
+        conn.exec_driver_sql("DELETE FROM ctfluent_sync_state WHERE entity_type = 'order'")
+    shop.fluent_admin.call("POST", f"/orders/{foreign[0]}/status", {"status": "COMPLETE"})
+    (request,) = tick(shop).run_requests or []
+    result = shop.run_request(request)
+    assert result.success
+    (entry,) = ledger(shop).entries("order_status", source_ids=[foreign[0]])
+    assert entry.status == "skipped" and "no commercetools order" in (entry.error_message or "")
+
+
+def test_without_a_write_client_the_back_sync_is_off_and_says_so(shop: Sandbox) -> None:
+    off = CommercetoolsWriteResource(project_key=shop.env["CTP_PROJECT_KEY"], api_url=shop.env["CTP_API_URL"],
+                                     auth_url=shop.env["CTP_AUTH_URL"])  # fmt: skip
+    result = tick(shop, commercetools_write=off)
+    assert result.run_requests == [] and "back-sync is off" in str(result.skip_reason)
