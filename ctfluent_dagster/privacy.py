@@ -7,6 +7,7 @@ never enough to read it.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 # Plain and URL-encoded (`%40`) addresses; the local part may be quoted ("john.q"@example.com).
@@ -22,6 +23,11 @@ def mask_email(email: str | None) -> str:
     name, dot, tld = domain.rpartition(".")
     masked_domain = f"{name[:1]}***{dot}{tld}" if dot else f"{domain[:1]}***"
     return f"{local.strip(chr(34))[:1]}***@{masked_domain}"
+
+
+def email_digest(email: str) -> str:
+    """What the attempt history keeps to find a record by email: a digest, never the address."""
+    return "email:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:40]
 
 
 def mask_text_value(value: str | None) -> str:

@@ -64,3 +64,35 @@ fluent_events = Table(
     Index("ix_ctfluent_fluent_events_pending", "handled_at", "received_at"),
     Index("ix_ctfluent_fluent_events_entity", "entity_type", "entity_ref"),
 )
+
+# Every push attempt, append-only (the history behind a record's journey; sync_state keeps only the latest): which
+# record, version and Fluent target, in which run and partition, what was done and how it ended, with Fluent's or
+# commercetools' code and message. `lookup` holds what a user searches by besides the ids and the ref: digests of
+# emails (never an email in clear), order numbers. Pruned after the retention (settings.history_retention_days).
+sync_attempts = Table(
+    "ctfluent_sync_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("entity_type", String(32), nullable=False),
+    Column("source_id", String(64), nullable=False),
+    Column("source_version", Integer),
+    Column("target_key", String(255), nullable=False),
+    Column("fluent_ref", String(512)),
+    Column("fluent_id", String(64)),
+    Column("run_id", String(64)),
+    Column("partition_key", String(64)),
+    # What the engine did: created, updated, linked, skipped, waiting, failed, deactivated, gone, ...
+    Column("operation", String(32), nullable=False),
+    Column("outcome", String(16), nullable=False),  # the ledger status it ended in
+    Column("error_code", String(64)),
+    Column("error_message", Text),
+    Column("label", String(320)),  # masked pointer, as in sync_state
+    Column("payload_digest", String(64)),  # hash of the (masked) payload sent
+    Column("lookup", String(255)),
+    Index("ix_ctfluent_sync_attempts_source", "source_id", "entity_type"),
+    Index("ix_ctfluent_sync_attempts_ref", "fluent_ref"),
+    Index("ix_ctfluent_sync_attempts_lookup", "lookup"),
+    Index("ix_ctfluent_sync_attempts_run", "run_id"),
+    Index("ix_ctfluent_sync_attempts_at", "at"),
+)

@@ -51,7 +51,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from ctfluent_dagster.ledger.schema import sync_state
+from ctfluent_dagster.ledger.schema import sync_attempts, sync_state
+from ctfluent_dagster.privacy import email_digest
 from ctfluent_dagster.settings import state_dir
 
 log = logging.getLogger(__name__)
@@ -183,6 +184,28 @@ class Outcome:
     partition_key: str | None = None
     waiting_for: tuple[Dependency, ...] = ()
     config_hash: str | None = None
+    operation: str | None = None  # what the run did (created, updated, failed, ...), for the attempt history
+    lookup: str | None = None  # what else a user finds the record by (an email digest, an order number)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One row of the attempt history."""
+
+    at: datetime
+    entity_type: str
+    source_id: str
+    source_version: int | None
+    target_key: str
+    fluent_ref: str | None
+    fluent_id: str | None
+    run_id: str | None
+    partition_key: str | None
+    operation: str
+    outcome: str
+    error_code: str | None
+    error_message: str | None
+    label: str | None
 
 
 def current_holder() -> str:
@@ -384,6 +407,18 @@ class Ledger:
         written = 0
         with self.engine.begin() as conn:
             if outcomes:
+                conn.execute(
+                    sync_attempts.insert(),
+                    [
+                        {"at": now, "entity_type": o.key.entity_type, "source_id": o.key.source_id,
+                         "source_version": o.version, "target_key": o.key.target_key, "fluent_ref": o.fluent_ref,
+                         "fluent_id": o.fluent_id, "run_id": run_id, "partition_key": o.partition_key,
+                         "operation": o.operation or o.status, "outcome": o.status, "error_code": o.error_code,
+                         "error_message": o.error_message, "label": o.label, "payload_digest": o.payload_hash,
+                         "lookup": o.lookup}
+                        for o in outcomes
+                    ],
+                )  # fmt: skip
                 statement = (
                     sync_state.update()
                     .where(
@@ -623,6 +658,66 @@ class Ledger:
             query = query.where(sync_state.c.status.not_in(list(exclude_status)))
         with self.engine.connect() as conn:
             return {str(source_id) for (source_id,) in conn.execute(query)}
+
+    # -- history -----------------------------------------------------------------------------------
+
+    def attempts(self, identifier: str, limit: int = 500) -> list[Attempt]:
+        """Every attempt of the records ``identifier`` names, newest first: a commercetools id, a Fluent ref (a
+        username, an order number, a SKU), an email (found by its digest) or another lookup value (an order
+        number names its order's financial transactions too)."""
+        keys = {identifier.strip()}
+        if "@" in identifier:
+            keys.add(email_digest(identifier))
+        matches = or_(
+            sync_attempts.c.source_id.in_(keys), sync_attempts.c.fluent_ref.in_(keys), sync_attempts.c.lookup.in_(keys)
+        )
+        records = select(sync_attempts.c.entity_type, sync_attempts.c.source_id).where(matches).distinct()
+        with self.engine.connect() as conn:
+            found = conn.execute(records).all()
+            if not found:
+                return []
+            of_records = or_(*(
+                (sync_attempts.c.entity_type == entity_type) & (sync_attempts.c.source_id == source_id)
+                for entity_type, source_id in found
+            ))  # fmt: skip
+            query = (
+                select(sync_attempts)
+                .where(of_records)
+                .order_by(sync_attempts.c.at.desc(), sync_attempts.c.id.desc())
+                .limit(limit)
+            )
+            return [
+                Attempt(_utc(row.at) or row.at, row.entity_type, row.source_id, row.source_version, row.target_key,
+                        row.fluent_ref, row.fluent_id, row.run_id, row.partition_key, row.operation, row.outcome,
+                        row.error_code, row.error_message, row.label)
+                for row in conn.execute(query)
+            ]  # fmt: skip
+
+    def failure_history(self, entity_type: str, keys: Sequence[LedgerKey]) -> dict[LedgerKey, tuple[datetime, int]]:
+        """Per failed record: when it first failed in its current run of failures, and how many attempts failed."""
+        if not keys:
+            return {}
+        ids = sorted({key.source_id for key in keys})
+        query = (
+            select(sync_attempts.c.source_id, sync_attempts.c.target_key, func.min(sync_attempts.c.at), func.count())
+            .where(sync_attempts.c.entity_type == entity_type, sync_attempts.c.source_id.in_(ids),
+                   sync_attempts.c.outcome == "failed")
+            .group_by(sync_attempts.c.source_id, sync_attempts.c.target_key)
+        )  # fmt: skip
+        wanted = set(keys)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        found = {}
+        for source_id, target_key, first, count in rows:
+            key = LedgerKey(entity_type, source_id, target_key)
+            if key in wanted:
+                found[key] = (_utc(first) or first, int(count))
+        return found
+
+    def prune_attempts(self, before: datetime) -> int:
+        """Forget the attempts older than ``before`` (the retention); how many."""
+        with self.engine.begin() as conn:
+            return int(conn.execute(sync_attempts.delete().where(sync_attempts.c.at < before)).rowcount or 0)
 
     def status_counts(self, entity_type: str) -> dict[str, int]:
         query = (

@@ -79,6 +79,8 @@ class PlannedPush(Generic[PushT]):
     # Filled by the engine before the push: the Fluent ref and id of each of ``requires`` (of an optional one only
     # when the ledger knows it).
     resolved: Mapping[Dependency, FluentIdentity] = field(default_factory=dict)
+    # What else a user finds the record by in its history (an email digest, an order number); not personal data.
+    lookup: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class PlannedSkip:
     # Not a choice but a problem a user must fix (an order with no email for its customer): recorded as failed
     # with this code, so that it shows with the failures and can be re-driven once fixed.
     failure_code: str | None = None
+    lookup: str | None = None  # as PlannedPush.lookup
 
 
 @dataclass(frozen=True)
@@ -470,7 +473,11 @@ class SyncEngine(Generic[RecordT, PushT]):
         while len(self._in_flight) > keep_in_flight:
             chunk = self._in_flight[0]
             done = [pair for future in chunk.futures for pair in future.result()]
-            outcomes = [replace(result.outcome, config_hash=self.config_hash) for _, result in done]
+            outcomes = [
+                replace(result.outcome, config_hash=self.config_hash, operation=result.change,
+                        lookup=None if isinstance(plan, PlannedRetire) else plan.lookup)
+                for plan, result in done
+            ]  # fmt: skip
             written = self.ledger.record(outcomes, owner=self.run_id, run_id=self.run_id, retire=chunk.retire)
             if written < len(outcomes):
                 self.log.warning("%d outcomes were not recorded: their leases expired", len(outcomes) - written)

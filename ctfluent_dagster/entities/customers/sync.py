@@ -16,7 +16,7 @@ from ctfluent_dagster.fluent.client import FluentClient
 from ctfluent_dagster.fluent.operations import OperationSet
 from ctfluent_dagster.hooks import LoadedHooks
 from ctfluent_dagster.ledger.store import LedgerKey, payload_fingerprint
-from ctfluent_dagster.privacy import mask_email
+from ctfluent_dagster.privacy import email_digest, mask_email
 from ctfluent_dagster.sync.engine import PlannedPush, PlannedSkip
 from ctfluent_dagster.sync.graphql_entity import GraphQLEntitySync
 from ctfluent_dagster.sync.invalid import invalid_record_skip
@@ -64,16 +64,16 @@ class CustomerSync(GraphQLEntitySync[CustomerPush]):
             customer = Customer.model_validate(record)
         except ValidationError as exc:
             return [invalid_record_skip(ENTITY_TYPE, record, exc)]
-        label = mask_email(customer.email)
+        label, lookup = mask_email(customer.email), email_digest(customer.email)
         plans: list[PlannedPush[CustomerPush] | PlannedSkip] = []
         for mapped in map_customer(customer, self.settings, self.default_retailer_id):
             key = LedgerKey(ENTITY_TYPE, customer.id, mapped.retailer_id or "")
             if isinstance(mapped, SkippedCustomer):
-                plans.append(PlannedSkip(key, customer.version, mapped.reason, label))
+                plans.append(PlannedSkip(key, customer.version, mapped.reason, label, lookup=lookup))
                 continue
             create_input = self.hooked_payload(mapped.payload.create_input(), customer, CUSTOMER_FIELD_LIMITS)
             if isinstance(create_input, str):
-                plans.append(PlannedSkip(key, customer.version, create_input, label))
+                plans.append(PlannedSkip(key, customer.version, create_input, label, lookup=lookup))
                 continue
             plans.append(
                 PlannedPush(
@@ -83,6 +83,7 @@ class CustomerSync(GraphQLEntitySync[CustomerPush]):
                     payload_hash=_change_fingerprint(create_input),
                     payload=CustomerPush(create_input, customer),
                     label=label,
+                    lookup=lookup,
                 )
             )
         return plans

@@ -28,7 +28,7 @@ from ctfluent_dagster.fluent.client import FluentAlreadyExistsError, FluentClien
 from ctfluent_dagster.fluent.operations import OperationSet
 from ctfluent_dagster.hooks import LoadedHooks
 from ctfluent_dagster.ledger.store import Dependency, FluentIdentity, LedgerKey, payload_fingerprint
-from ctfluent_dagster.privacy import mask_email
+from ctfluent_dagster.privacy import email_digest, mask_email
 from ctfluent_dagster.sync.engine import PlannedPush, PlannedSkip
 from ctfluent_dagster.sync.graphql_entity import GraphQLEntitySync, batched_operation
 from ctfluent_dagster.sync.invalid import invalid_record_skip
@@ -78,14 +78,17 @@ class OrderSync(GraphQLEntitySync[OrderPush]):
             return [invalid_record_skip(ENTITY_TYPE, record, exc)]
         key = LedgerKey(ENTITY_TYPE, order.id, "")
         label = (order.order_number or order.id).strip()
+        email = order.customer_email or ""
+        lookup = email_digest(email) if email.strip() else None  # an order is found by its shopper's email too
         mapped = map_order(order, self.settings, self.customers, self.default_retailer_id, self.catalogue,
                            datetime.now(UTC))  # fmt: skip
         if isinstance(mapped, SkippedOrder):
             return [PlannedSkip(key, order.version, mapped.reason, label, before_create=mapped.failure_code is None,
+                                lookup=lookup,
                                 failure_code=mapped.failure_code)]  # fmt: skip
         order_input = self.hooked_payload(mapped.order.create_input(), order, ORDER_FIELD_LIMITS)
         if isinstance(order_input, str):
-            return [PlannedSkip(key, order.version, order_input, label, before_create=True)]
+            return [PlannedSkip(key, order.version, order_input, label, before_create=True, lookup=lookup)]
         customer = mapped.customer.create_input()
         username = customer["username"]
         customer_ref = Dependency(CUSTOMER, ref=username, label=mask_email(username), optional=True)
@@ -101,6 +104,7 @@ class OrderSync(GraphQLEntitySync[OrderPush]):
                 payload_hash=payload_fingerprint({"order": order_input, "customer": username}),
                 payload=OrderPush(order_input, customer, customer_ref, order if self.hooks.any else None),
                 label=label,
+                lookup=lookup,
                 requires=(*products, customer_ref),
                 notes=mapped.notes,
             )

@@ -68,11 +68,11 @@ class FinancialTransactionSync(GraphQLEntitySync[TransactionPush]):
             label = f"{owner}: {mapped.transaction.type} {mapped.transaction.amount.amount} " \
                     f"{mapped.transaction.amount.currency_code}"  # fmt: skip
             if isinstance(mapped, SkippedTransaction):
-                plans.append(PlannedSkip(key, payment.version, mapped.reason, label, before_create=True))
+                plans.append(PlannedSkip(key, payment.version, mapped.reason, label, before_create=True, lookup=owner))
                 continue
             fields = self.hooked_payload(mapped.fluent.create_input(), payment, TRANSACTION_FIELD_LIMITS)
             if isinstance(fields, str):
-                plans.append(PlannedSkip(key, payment.version, fields, label, before_create=True))
+                plans.append(PlannedSkip(key, payment.version, fields, label, before_create=True, lookup=owner))
                 continue
             plans.append(
                 PlannedPush(
@@ -82,6 +82,7 @@ class FinancialTransactionSync(GraphQLEntitySync[TransactionPush]):
                     payload_hash=payload_fingerprint(fields),
                     payload=TransactionPush(fields, order, payment if self.hooks.any else None),
                     label=label,
+                    lookup=owner,  # a payment's transactions are found by their order's number
                     requires=(order,),
                 )
             )

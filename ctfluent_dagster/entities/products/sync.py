@@ -192,7 +192,7 @@ class VariantProductSync(CatalogueProductSync):
                 name = mapped.sku or f"#{mapped.variant_id}"
                 key = LedgerKey(VARIANT_PRODUCT, product.id, f"{self.catalogue}:{name}")
                 label = mapped.sku or f"variant {mapped.variant_id}"
-                plans.append(PlannedSkip(key, product.version, mapped.reason, label))
+                plans.append(PlannedSkip(key, product.version, mapped.reason, label, lookup=mapped.sku))
             else:
                 key = LedgerKey(VARIANT_PRODUCT, product.id, f"{self.catalogue}:{mapped.ref}")
                 plans.append(self._push(key, product, mapped, mapped.ref, standard))
