@@ -11,9 +11,10 @@ import os
 from dagster import Definitions, EnvVar, in_process_executor
 
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
+from ctfluent_dagster.assets.journey import record_journey
 from ctfluent_dagster.commercetools.client import BASE_READ_SCOPES
 from ctfluent_dagster.entities import ENTITIES
-from ctfluent_dagster.jobs import preflight
+from ctfluent_dagster.jobs import history_schedule, preflight, prune_attempt_history, sync_overview
 from ctfluent_dagster.resources import (
     CommercetoolsResource,
     CommercetoolsWriteResource,
@@ -57,13 +58,19 @@ back_sync_sensors = [
 defs = Definitions(
     assets=[a for entity in built for a in entity.assets],
     asset_checks=[c for entity in built for c in entity.checks],
-    jobs=[*(j for entity in built for j in entity.jobs), preflight],
+    jobs=[
+        *(j for entity in built for j in entity.jobs),
+        preflight,
+        sync_overview,
+        prune_attempt_history,
+        record_journey,
+    ],
     sensors=[
         build_messages_sensor(messages_settings, ENTITIES, jobs=sync_jobs),
         build_waiting_sensor(messages_settings, ENTITIES, jobs=sync_jobs),
         *back_sync_sensors,
     ],
-    schedules=[s for entity in built for s in entity.schedules],
+    schedules=[*(s for entity in built for s in entity.schedules), history_schedule(load_settings())],
     # Every job here is a chain of steps that run one after the other: one process per run is enough, and saves
     # the start-up of a process per step (seconds of CPU each), which is what bounds delta-run latency.
     executor=in_process_executor,

@@ -1,20 +1,36 @@
-"""Jobs that are not an entity's: the pre-flight check of both APIs and of what each entity needs in Fluent.
+"""Jobs that are not an entity's: the pre-flight check of both APIs and of what each entity needs in Fluent, the
+overview of every entity's records, and the pruning of the attempt history.
 
 Each entity's own jobs (sync, re-drive) are built with its assets in ``assets/factory.py``.
 """
 
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from dagster import Failure, MetadataValue, OpExecutionContext, Output, job, op
+from dagster import (
+    DefaultScheduleStatus,
+    Failure,
+    MetadataValue,
+    OpExecutionContext,
+    Output,
+    ScheduleDefinition,
+    job,
+    op,
+)
 
+from ctfluent_dagster.assets.common import run_url
 from ctfluent_dagster.entities import ENTITIES
+from ctfluent_dagster.ledger.store import Ledger
 from ctfluent_dagster.preflight import run_preflight
 from ctfluent_dagster.resources import (
     CommercetoolsResource,
     CommercetoolsWriteResource,
     FluentResource,
+    LedgerResource,
     SyncSettingsResource,
 )
+from ctfluent_dagster.settings import SyncSettings
 
 
 @op(description="Check credentials, scopes, project settings, retailers and the catalogue before any sync.")
@@ -47,3 +63,62 @@ def preflight_checks(
 @job(description="Pre-flight checks of both APIs: run it before the first sync.")
 def preflight() -> None:
     preflight_checks()
+
+
+def overview_markdown(ledger: Ledger) -> tuple[str, int]:
+    """Per entity and target: records by status and reason code, the oldest unresolved failure, the re-drive to
+    launch; and how many records are failed in all."""
+    lines = ["| entity | Fluent target | synced | skipped | waiting | failed | by reason | oldest unresolved failure "
+             "| re-drive |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    failed_total = 0
+    targets = [(e.name, t.entity_type, e.redrive_job) for e in ENTITIES for t in e.targets]
+    targets += [(e.name, e.back_sync.name, e.back_sync.redrive_job) for e in ENTITIES if e.back_sync]
+    for entity, entity_type, redrive_job in targets:
+        reasons = ledger.reason_counts(entity_type)
+        by_status: Counter[str] = Counter()
+        for (status, _), count in reasons.items():
+            by_status[status] += count
+        failed_total += by_status["failed"]
+        breakdown = ", ".join(f"{status} {code} x{count}" for (status, code), count in sorted(reasons.items())
+                              if code and status in ("skipped", "waiting", "failed"))  # fmt: skip
+        oldest = ledger.oldest_failure(entity_type)
+        since = (f"{oldest.updated_at:%Y-%m-%d %H:%M} UTC ([run]({run_url(oldest.run_id)}))"
+                 if oldest and oldest.run_id else "none")  # fmt: skip
+        redrive = f"`{redrive_job}`" if by_status["failed"] else "-"
+        counts = " | ".join(str(by_status[status]) for status in ("synced", "skipped", "waiting", "failed"))
+        lines.append(f"| {entity} | {entity_type} | {counts} | {breakdown or '-'} | {since} | {redrive} |")
+    return "\n".join(lines), failed_total
+
+
+@op(description="Every entity's records by status and reason, the oldest unresolved failure and the re-drive.")
+def overview_report(context: OpExecutionContext, ledger: LedgerResource) -> Output[None]:
+    report, failed = overview_markdown(ledger.get_ledger())
+    context.log.info(f"{failed} failed record(s) in all")
+    return Output(None, metadata={"overview": MetadataValue.md(report), "failed": failed})
+
+
+@job(description="One overview of the sync: per entity, synced, skipped, waiting and failed records by reason code, "
+     "the oldest unresolved failure and the re-drive job to launch (the report is the run's metadata).")  # fmt: skip
+def sync_overview() -> None:
+    overview_report()
+
+
+@op(description="Forget the attempts older than history_retention_days.")
+def prune_attempts(context: OpExecutionContext, ledger: LedgerResource, sync_settings: SyncSettingsResource) -> None:
+    days = sync_settings.settings.history_retention_days
+    removed = ledger.get_ledger().prune_attempts(datetime.now(UTC) - timedelta(days=days))
+    context.log.info(f"pruned {removed} attempt(s) older than {days} days")
+
+
+@job(description="Prune the attempt history to its retention (history_retention_days).")
+def prune_attempt_history() -> None:
+    prune_attempts()
+
+
+def history_schedule(settings: SyncSettings) -> ScheduleDefinition:
+    status = DefaultScheduleStatus.RUNNING if settings.messages.schedules_running else DefaultScheduleStatus.STOPPED
+    return ScheduleDefinition(
+        name="prune_attempt_history_daily", job=prune_attempt_history, cron_schedule=settings.history_prune_cron,
+        execution_timezone="UTC", default_status=status,
+        description=f"Prune the attempt history to {settings.history_retention_days} days.",
+    )  # fmt: skip

@@ -75,6 +75,16 @@ class SyncSettings(BaseSettings):
     # which runs whose steps execute on different machines (Kubernetes pods) need. Credentials and endpoints come
     # from the store's own configuration (for S3 the AWS environment variables), never from here.
     staging_dir: str | None = None
+    # Failed records are retried by later runs of their entity (automatic retry), up to this many failed attempts
+    # in a row, waiting retry_backoff_seconds * 2^(attempts - 1) after each; then they stay failed until re-driven.
+    automatic_retry_attempts: int = Field(default=3, ge=0)
+    retry_backoff_seconds: int = Field(default=300, ge=0)
+    # A run that ends with failed records fails, after recording everything, so that the Runs list, run-failure
+    # sensors and alerts see it (its failures check step fails last). false: such runs succeed.
+    fail_runs_with_failed_records: bool = True
+    # Every push attempt is kept this long (a record's journey), pruned daily at history_prune_cron (UTC).
+    history_retention_days: int = Field(default=30, ge=1)
+    history_prune_cron: str = "30 3 * * *"
     messages: MessagesSettings = Field(default_factory=MessagesSettings)
 
     def entity(self, name: str) -> BaseModel:

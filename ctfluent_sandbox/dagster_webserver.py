@@ -129,12 +129,13 @@ class DagsterWebserver:
         result: dict[str, Any] = self.query(_BACKFILL, {"id": backfill_id})["partitionBackfillOrError"]
         return result
 
-    def launch_run(self, job_name: str, partition: str, run_config: dict[str, Any] | None = None) -> str:
-        """Launch a job's run for one partition (as the Launchpad does); its run id."""
+    def launch_run(self, job_name: str, partition: str | None, run_config: dict[str, Any] | None = None) -> str:
+        """Launch a job's run, for one partition when it is partitioned (as the Launchpad does); its run id."""
+        tags = [{"key": "dagster/partition", "value": partition}] if partition else []
         params = {
             "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": job_name},
             "runConfigData": run_config or {},
-            "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]},
+            "executionMetadata": {"tags": tags},
         }
         result = self.query(_LAUNCH_RUN, {"params": params})["launchRun"]
         if result["__typename"] != "LaunchRunSuccess":

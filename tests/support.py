@@ -50,7 +50,8 @@ def materialization_metadata(result: ExecuteInProcessResult, asset_key: AssetKey
 
 
 def check_passed(result: ExecuteInProcessResult) -> bool:
-    (evaluation,) = result.get_asset_check_evaluations()
+    """Whether the (one synced asset's) failures check passed."""
+    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "no_outstanding_failures"]
     return bool(evaluation.passed)
 
 

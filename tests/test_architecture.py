@@ -21,7 +21,7 @@ from ctfluent_dagster.entity import EntityDeclaration
 PACKAGE = Path(__file__).resolve().parent.parent / "ctfluent_dagster"
 CORE = [
     "transport.py", "staging.py", "entity.py", "hooks.py", "preflight.py", "privacy.py", "settings.py",
-    "backsync.py", "commercetools", "fluent", "ledger", "sync", "messages", "webhooks",
+    "backsync.py", "journey.py", "commercetools", "fluent", "ledger", "sync", "messages", "webhooks",
 ]  # fmt: skip
 ENTITY_PARTS = ("declaration.py", "mapping.py", "models.py", "settings.py", "sync.py", "routes.yaml", "operations")
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import json
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -67,6 +69,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         "CTFLUENT_ORDERS__STATUS_BACK_SYNC__POLL_INTERVAL_SECONDS": str(POLL_SECONDS),
         # The receiver launches the webhook job itself (LocalStack configures it): the sensor leaves it the events.
         "CTFLUENT_ORDERS__STATUS_BACK_SYNC__WEBHOOK_GRACE_SECONDS": "15",
+        "CTFLUENT_FAIL_RUNS_WITH_FAILED_RECORDS": "true",  # the production default (the other tests turn it off)
     }
     with LocalStack(workdir, customers=150, products=20, orders=60, days=DAYS, extra_env=settings,
                     webhooks=True) as running:  # fmt: skip
@@ -88,7 +91,11 @@ def initial_load(stack: LocalStack) -> InitialLoad:
 
     def finished() -> dict[str, Any] | None:
         backfill = stack.webserver.backfill(backfill_id)
-        return backfill if backfill.get("status") in ("COMPLETED", "COMPLETED_SUCCESS", "FAILED", "CANCELED") else None
+        return (
+            backfill
+            if backfill.get("status") in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED")
+            else None
+        )
 
     return InitialLoad(wait_for("the backfill", finished, seconds=240, every=2), seeded)
 
@@ -106,9 +113,12 @@ def test_a_backfill_launched_through_the_webserver_loads_every_seeded_customer(
     stack: LocalStack, initial_load: InitialLoad
 ) -> None:
     backfill, seeded = initial_load.backfill, initial_load.seeded
-    assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), backfill
+    assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED"), backfill
     assert len(backfill["runs"]) == 1  # the batching backfill policy: all days in one run
-    assert all(run["status"] == "SUCCESS" for run in backfill["runs"])
+    # The seed has orders of products that cannot be sent (no GTIN): they fail, and so does the run, after
+    # recording everything (fail_runs_with_failed_records).
+    failed_orders = Ledger(stack.ledger_url()).entries("order", status="failed")
+    assert [run["status"] for run in backfill["runs"]] == ["FAILURE" if failed_orders else "SUCCESS"]
     # Every seeded customer, once per Fluent retailer of its stores (ctfluent.example.yaml: eu-store 1, us-store 2,
     # au-store 3; no mapped store: FLUENT_RETAILER_ID 1), or skipped with the mapping's reason; nothing else.
     ledger = Ledger(f"sqlite:///{stack.workdir / 'ledger.sqlite'}")
@@ -191,7 +201,7 @@ def test_a_failed_order_shows_in_its_check_and_a_redrive_through_the_webserver_s
     assert "C0141E" in checks and "redrive.case@example.com" not in checks
 
     stack.fluent_admin.clear_faults()
-    run_config = scoped_run_config(op_names(ORDERS), redrive=True, trigger="e2e re-drive")
+    run_config = scoped_run_config(op_names(ORDERS), redrive=True, ids=[order["id"]], trigger="e2e re-drive")
     run_id = stack.webserver.launch_run(ORDERS.redrive_job, recent_days(1)[-1], run_config)
     finished = wait_for("the re-drive run", lambda: stack.webserver.run(run_id)["status"] in ("SUCCESS", "FAILURE"),
                         seconds=120, every=2)  # fmt: skip
@@ -293,6 +303,49 @@ def test_the_receiver_rejects_unsigned_forged_and_modified_events_and_ignores_re
     assert after["accepted"] == before["accepted"] + 1  # the replayed event, once
 
 
+def wait_for_run(stack: LocalStack, run_id: str) -> str:
+    def ended() -> str | None:
+        status = str(stack.webserver.run(run_id)["status"])
+        return status if status in ("SUCCESS", "FAILURE", "CANCELED") else None
+
+    return wait_for(f"run {run_id}", ended, seconds=120, every=1)
+
+
+def test_a_failed_order_is_loud_and_its_journey_overview_and_check_explain_it(
+    stack: LocalStack, initial_load: InitialLoad
+) -> None:
+    ledger = Ledger(stack.ledger_url())
+    try:
+        failed = ledger.entries("order", status="failed")
+    finally:
+        ledger.engine.dispose()
+    assert failed, "the seed has orders of products without GTIN"
+    number = failed[0].label or ""
+    (backfill_run,) = [run["runId"] for run in initial_load.backfill["runs"]]
+    assert stack.webserver.run(backfill_run)["status"] == "FAILURE"  # failures make noise
+    tags = {tag["key"]: tag["value"] for tag in stack.webserver.run(backfill_run)["tags"]}
+    assert int(tags["ctfluent/orders.failed"]) >= 1
+
+    config = {"ops": {"record_journey_report": {"config": {"identifier": number}}}}
+    journey_run = stack.webserver.launch_run("record_journey", None, config)
+    overview_run = stack.webserver.launch_run("sync_overview", None)
+    assert wait_for_run(stack, journey_run) == "SUCCESS" and wait_for_run(stack, overview_run) == "SUCCESS"
+    command = [str(Path(sys.executable).parent / "ctfluent-journey"), number, "--ledger-url", stack.ledger_url(),
+               "--no-messages"]  # fmt: skip
+    cli = subprocess.run(command, check=False, capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0 and number in cli.stdout and failed[0].error_code in cli.stdout
+
+    with browser_page() as page:
+        run_page = visit(stack, page, f"/runs/{backfill_run}", ["no_failures_in_this_run"], "failed-run.png")
+        checks = visit(stack, page, "/assets/fluent/orders?view=checks", ["outstanding_failures", number],
+                       "failed-orders-check.png")  # fmt: skip
+        overview = visit(stack, page, f"/runs/{overview_run}", ["overview_report"], "overview.png")
+        journey = visit(stack, page, f"/runs/{journey_run}", ["record_journey_report"], "journey.png")
+    assert "Failure" in run_page or "Failed" in run_page
+    assert failed[0].error_code in checks
+    assert "overview_report" in overview and "record_journey_report" in journey
+
+
 def test_the_sensor_brings_storefront_edits_to_fluent(stack: LocalStack, sensor_running: None) -> None:
     storefront = Storefront(stack.env)
     renamed, moved = [c for c in storefront.customers() if not c.get("stores")][:2]
@@ -316,7 +369,7 @@ _CHECK = """query Check($path: [String!]!) { assetNodeOrError(assetKey: {path: $
 def failures_check_status(stack: LocalStack, target: str = "customers") -> str | None:
     """PASSED, FAILED, or None while the check has not been evaluated."""
     node = stack.webserver.query(_CHECK, {"path": ["fluent", target]})["assetNodeOrError"]
-    (check,) = node["assetChecksOrError"]["checks"]
+    (check,) = [c for c in node["assetChecksOrError"]["checks"] if c["name"] == "no_outstanding_failures"]
     execution = check["executionForLatestMaterialization"]
     if not execution or not execution["evaluation"]:
         return None

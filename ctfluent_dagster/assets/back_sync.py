@@ -19,7 +19,14 @@ from dagster import (
 from pydantic import Field
 
 from ctfluent_dagster.assets.common import report_metadata
-from ctfluent_dagster.assets.factory import EntityDefinitions, failures_check, fluent_key, run_liveness
+from ctfluent_dagster.assets.factory import (
+    EntityDefinitions,
+    failures_check,
+    fluent_key,
+    run_failures_check,
+    run_liveness,
+    tag_run_with_problems,
+)
 from ctfluent_dagster.backsync import BackSync, BackSyncContext, Change, change_from_event, latest_per_ref
 from ctfluent_dagster.entity import EntityDeclaration, Target
 from ctfluent_dagster.messages.handlers import scoped_run_config
@@ -103,6 +110,7 @@ def build_back_sync(
             events.mark_handled(list(recorded))
             events.close()
         report = engine.report
+        tag_run_with_problems(context, back_sync.name, report.counts)
         mode = "redrive" if config.redrive or config.refs else "webhook" if config.webhook_events else "changes"
         metadata = report_metadata(report, mode=mode, run_id=context.run.run_id, partitions=[])
         metadata["trigger"] = config.trigger or "manual"
@@ -126,8 +134,9 @@ def build_back_sync(
         description=f"Write back the webhook events recorded by ctfluent-webhooks (which launches this job when "
         f"an event arrives, if configured; {back_sync.sensor} takes them at its next tick otherwise).",
     )  # fmt: skip
-    check = failures_check(back_sync_key(back_sync), back_sync.name, back_sync.redrive_job)
-    return EntityDefinitions(assets=[write_back], checks=[check], jobs=[job, redrive, from_webhooks], schedules=[])
+    checks = [failures_check(back_sync_key(back_sync), back_sync.name, back_sync.redrive_job),
+              run_failures_check(back_sync_key(back_sync), back_sync.name, back_sync.redrive_job)]  # fmt: skip
+    return EntityDefinitions(assets=[write_back], checks=checks, jobs=[job, redrive, from_webhooks], schedules=[])
 
 
 def pending_changes(

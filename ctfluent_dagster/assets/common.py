@@ -1,6 +1,7 @@
 """What the synced assets of every entity share: run scope config, report metadata, the failures check."""
 
 import hashlib
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from dagster import (
 from pydantic import Field
 
 from ctfluent_dagster.ledger.store import Ledger, LedgerEntry
+from ctfluent_dagster.privacy import redact
 from ctfluent_dagster.staging import FULL
 from ctfluent_dagster.sync.engine import ProblemRow, SyncReport
 
@@ -102,17 +104,40 @@ def problem_table(rows: Sequence[ProblemRow], run_id: str) -> MetadataValue:
     )
 
 
+COUNTED = ("created", "updated", "unchanged", "linked", "superseded", "skipped", "waiting", "failed", "deactivated",
+           "gone")  # fmt: skip
+_PER_PARTITION_SCHEMA = TableSchema(
+    columns=[TableColumn("partition", "string"), *(TableColumn(name, "int") for name in COUNTED)]
+)
+
+
 def report_metadata(report: SyncReport, *, mode: str, run_id: str, partitions: Sequence[str]) -> dict[str, Any]:
-    """Materialization metadata of a Fluent asset: counts, failures and skips, throughput."""
+    """Materialization metadata of a Fluent asset: counts, failures and skips, throughput. Dagster attaches one
+    metadata set to every partition of a run: over several partitions the counts are the run's, said so, and each
+    partition's own counts are in ``per_partition``."""
     counts = report.counts
+    scope: dict[str, Any] = {}
+    if len(partitions) > 1:
+        scope = {
+            "figures": MetadataValue.text(
+                f"the counts are this run's, over {len(partitions)} partitions; each "
+                "partition's own are in per_partition"
+            ),
+            "per_partition": MetadataValue.table(
+                records=[
+                    TableRecord({"partition": key, **{n: report.by_partition[key].get(n, 0) for n in COUNTED}})
+                    for key in partitions
+                ],
+                schema=_PER_PARTITION_SCHEMA,
+            ),
+        }
     return {
         "mode": mode,
         "partitions": MetadataValue.text(", ".join(partitions) if len(partitions) <= 3 else
                                          f"{partitions[0]} .. {partitions[-1]} ({len(partitions)})"),
+        **scope,
         "records_read": report.records_read,
-        **{name: counts.get(name, 0) for name in
-           ("created", "updated", "unchanged", "linked", "superseded", "skipped", "waiting", "failed",
-            "deactivated", "gone", "noted")},
+        **{name: counts.get(name, 0) for name in (*COUNTED, "noted", "retried")},
         "records_per_second": MetadataValue.float(round(report.records_per_second, 1)),
         "seconds": MetadataValue.float(round(report.seconds, 2)),
         "failures": problem_table(report.failures, run_id),
@@ -120,6 +145,23 @@ def report_metadata(report: SyncReport, *, mode: str, run_id: str, partitions: S
         "waiting_records": problem_table(report.waiting, run_id),
         "notes": problem_table(report.notes, run_id),
     }  # fmt: skip
+
+
+def run_url(run_id: str) -> str:
+    """A link to a run in the Dagster UI (``DAGSTER_WEBSERVER_URL`` when set, else relative to the UI)."""
+    return f"{os.environ.get('DAGSTER_WEBSERVER_URL', '').rstrip('/')}/runs/{run_id}"
+
+
+_FAILURE_SCHEMA = TableSchema(
+    columns=[
+        *_PROBLEM_SCHEMA.columns,
+        TableColumn("fluent_ref", "string", description="the Fluent record, when it has one (emails masked)"),
+        TableColumn("attempts", "int", description="failed attempts in a row"),
+        TableColumn("first_failed", "string", description="earliest failed attempt in the history (UTC)"),
+        TableColumn("last_failed", "string", description="UTC"),
+        TableColumn("run", "string", description="link to the run of the last failure"),
+    ]
+)
 
 
 def outstanding_failures(
@@ -131,9 +173,20 @@ def outstanding_failures(
     failed = ledger.entries(entity_type, status="failed", limit=FAILURE_TABLE_ROWS)
     waiting = ledger.entries(entity_type, status="waiting", limit=FAILURE_TABLE_ROWS)
     counts = ledger.status_counts(entity_type)
+    history = ledger.failure_history(entity_type, [entry.key for entry in failed])
+    rows = [
+        {**_ledger_row(entry), "fluent_ref": redact(entry.fluent_ref or ""), "attempts": entry.attempts,
+         "first_failed": f"{history[entry.key][0]:%Y-%m-%d %H:%M:%S}" if entry.key in history else "",
+         "last_failed": f"{entry.updated_at:%Y-%m-%d %H:%M:%S}", "run": run_url(entry.run_id) if entry.run_id else ""}
+        for entry in failed
+    ]  # fmt: skip
+    oldest = min((history[e.key][0] for e in failed if e.key in history), default=None)
+    latest = max(failed, key=lambda e: e.updated_at, default=None)
     metadata: dict[str, Any] = {
         **{name: counts.get(name, 0) for name in ("failed", "waiting", "synced", "skipped", "deleted", "inactive")},
-        "outstanding_failures": _table([_ledger_row(entry) for entry in failed]),
+        "outstanding_failures": MetadataValue.table(records=[TableRecord(row) for row in rows], schema=_FAILURE_SCHEMA),
+        "oldest_unresolved_failure": MetadataValue.text(f"{oldest:%Y-%m-%d %H:%M:%S} UTC" if oldest else "none"),
+        **({"latest_failed_run": MetadataValue.url(run_url(latest.run_id))} if latest and latest.run_id else {}),
         "waiting_records": _table([_ledger_row(entry) for entry in waiting]),
         "redrive": MetadataValue.md(
             f"Re-drive from **Jobs > {redrive_job} > Launchpad**: pick any partition (e.g. today's); empty `ids` "

@@ -7,19 +7,24 @@ The assets are thin: the work is in the plain core (clients, staging, ledger, en
 """
 
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
     AssetChecksDefinition,
+    AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
     DagsterInstance,
     DefaultScheduleStatus,
+    Failure,
     MaterializeResult,
     MetadataValue,
     RunRequest,
@@ -92,7 +97,7 @@ def build_entity(
     """``targets_by_name``: every entity's targets, to turn a target's ``after`` into asset dependencies."""
     source_asset = _source_asset(entity, [AssetKey(["commercetools", name]) for name in entity.source.after])
     target_assets = [_target_asset(entity, target, targets_by_name) for target in entity.targets]
-    checks = [_failures_check(entity, target) for target in entity.targets]
+    checks = [check for target in entity.targets for check in _failures_check(entity, target)]
     selection = [source_asset, *target_assets]
     sync_job = define_asset_job(
         entity.sync_job,
@@ -278,8 +283,12 @@ def _target_asset(entity: EntityDeclaration, target: Target, targets_by_name: Ma
                 for chunk in staging.read_chunks(source.name, partition_key, name):
                     engine.sync_staged(chunk, partition_key)
                 engine.retire(staging.read_gone(source.name, partition_key, name), partition_key)
-            engine.resume_waiting(lambda ids: source.by_ids(client, ids), id_of=lambda record: str(record["id"]))
+            reread = partial(source.by_ids, client)
+            engine.resume_waiting(reread, id_of=record_id)
+            settings = sync_settings.settings
+            engine.retry_failed(reread, record_id, settings.automatic_retry_attempts, settings.retry_backoff_seconds)
         report = engine.report
+        tag_run_with_problems(context, target.name, report.counts)
         context.log.info(
             f"{target.name}: "
             + (", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or "nothing")
@@ -294,8 +303,51 @@ def _target_asset(entity: EntityDeclaration, target: Target, targets_by_name: Ma
     return push_target
 
 
-def _failures_check(entity: EntityDeclaration, target: Target) -> AssetChecksDefinition:
-    return failures_check(fluent_key(target), target.entity_type, entity.redrive_job)
+def _failures_check(entity: EntityDeclaration, target: Target) -> list[AssetChecksDefinition]:
+    return [failures_check(fluent_key(target), target.entity_type, entity.redrive_job),
+            run_failures_check(fluent_key(target), target.entity_type, entity.redrive_job)]  # fmt: skip
+
+
+def record_id(record: Record) -> str:
+    return str(record["id"])
+
+
+def tag_run_with_problems(context: AssetExecutionContext, name: str, counts: Mapping[str, int]) -> None:
+    """The run's tags say how many records ended failed, waiting or skipped here (the Runs list shows them)."""
+    tags = {f"ctfluent/{name}.{status}": str(counts[status]) for status in ("failed", "waiting", "skipped")
+            if counts.get(status)}  # fmt: skip
+    if tags:
+        context.instance.add_run_tags(context.run.run_id, tags)
+
+
+def run_failures_check(asset: AssetKey, entity_type: str, redrive_job: str) -> AssetChecksDefinition:
+    """Fails the run (after everything is recorded: checks run last) when it left records failed, so that the Runs
+    list, run-failure sensors and alerts see it; ``fail_runs_with_failed_records: false`` turns that off."""
+
+    @asset_check(
+        asset=asset,
+        name="no_failures_in_this_run",
+        description=f"Fails the run when it left any {entity_type} failed (setting fail_runs_with_failed_records).",
+    )
+    def no_failures_in_this_run(
+        context: AssetCheckExecutionContext, ledger: LedgerResource, sync_settings: SyncSettingsResource
+    ) -> AssetCheckResult:
+        run_id = context.run.run_id
+        failed = ledger.get_ledger().failed_in_run(entity_type, run_id)
+        metadata: dict[str, Any] = {"failed_in_this_run": len(failed),
+                                    "redrive": MetadataValue.text(f"Jobs > {redrive_job}")}  # fmt: skip
+        if failed and sync_settings.settings.fail_runs_with_failed_records:
+            codes = ", ".join(f"{code} x{count}" for code, count in Counter(e.error_code or "?" for e in failed)
+                              .most_common())  # fmt: skip
+            raise Failure(
+                description=f"this run left {len(failed)} {entity_type} record(s) failed ({codes}); everything is "
+                f"recorded: see the no_outstanding_failures check, then re-drive with {redrive_job} (or let "
+                "automatic retry take them)",
+                metadata=metadata,
+            )
+        return AssetCheckResult(passed=not failed, severity=AssetCheckSeverity.WARN, metadata=metadata)
+
+    return no_failures_in_this_run
 
 
 def failures_check(asset: AssetKey, entity_type: str, redrive_job: str) -> AssetChecksDefinition:

@@ -68,7 +68,8 @@ fluent_events = Table(
 # Every push attempt, append-only (the history behind a record's journey; sync_state keeps only the latest): which
 # record, version and Fluent target, in which run and partition, what was done and how it ended, with Fluent's or
 # commercetools' code and message. `lookup` holds what a user searches by besides the ids and the ref: digests of
-# emails (never an email in clear), order numbers. Pruned after the retention (settings.history_retention_days).
+# emails (never an email in clear), order numbers. Refs holding an email (usernames) are kept masked. Pruned after
+# the retention (settings.history_retention_days).
 sync_attempts = Table(
     "ctfluent_sync_attempts",
     metadata,

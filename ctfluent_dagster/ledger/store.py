@@ -52,7 +52,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from ctfluent_dagster.ledger.schema import sync_attempts, sync_state
-from ctfluent_dagster.privacy import email_digest
+from ctfluent_dagster.privacy import email_digest, redact
 from ctfluent_dagster.settings import state_dir
 
 log = logging.getLogger(__name__)
@@ -411,7 +411,8 @@ class Ledger:
                     sync_attempts.insert(),
                     [
                         {"at": now, "entity_type": o.key.entity_type, "source_id": o.key.source_id,
-                         "source_version": o.version, "target_key": o.key.target_key, "fluent_ref": o.fluent_ref,
+                         "source_version": o.version, "target_key": o.key.target_key,
+                         "fluent_ref": redact(o.fluent_ref) if o.fluent_ref else None,  # a username holds an email
                          "fluent_id": o.fluent_id, "run_id": run_id, "partition_key": o.partition_key,
                          "operation": o.operation or o.status, "outcome": o.status, "error_code": o.error_code,
                          "error_message": o.error_message, "label": o.label, "payload_digest": o.payload_hash,
@@ -659,6 +660,29 @@ class Ledger:
         with self.engine.connect() as conn:
             return {str(source_id) for (source_id,) in conn.execute(query)}
 
+    def failed_in_run(self, entity_type: str, run_id: str) -> list[LedgerEntry]:
+        """The records a run left failed (their latest outcome is that run's failure)."""
+        query = select(sync_state).where(sync_state.c.entity_type == entity_type, sync_state.c.status == "failed",
+                                         sync_state.c.run_id == run_id)  # fmt: skip
+        with self.engine.connect() as conn:
+            return [_entry(row) for row in conn.execute(query)]
+
+    def due_failures(
+        self, entity_type: str, max_attempts: int, backoff_seconds: float, limit: int = 2000
+    ) -> list[LedgerEntry]:
+        """Failed records to retry automatically now: fewer than ``max_attempts`` failures so far, and the last
+        one at least ``backoff_seconds * 2**(attempts - 1)`` ago."""
+        if max_attempts <= 0:
+            return []
+        now = datetime.now(UTC)
+        failed = self.entries(entity_type, status="failed", limit=None)
+        due = [
+            e for e in failed
+            if e.attempts < max_attempts
+            and e.updated_at + timedelta(seconds=backoff_seconds * 2 ** max(e.attempts - 1, 0)) <= now
+        ]  # fmt: skip
+        return due[:limit]
+
     # -- history -----------------------------------------------------------------------------------
 
     def attempts(self, identifier: str, limit: int = 500) -> list[Attempt]:
@@ -693,6 +717,19 @@ class Ledger:
                 for row in conn.execute(query)
             ]  # fmt: skip
 
+    def records_named(self, identifier: str, limit: int = 100) -> set[tuple[str, str]]:
+        """The records (entity type, commercetools id) whose current state has this commercetools id, Fluent ref or
+        label (an order's number, a variant's SKU, a category's key: labels are masked pointers, never an email):
+        what the history alone does not name (a record that never reached Fluent, or whose attempts were pruned)."""
+        if not identifier:
+            return set()
+        conditions = [sync_state.c.source_id == identifier, sync_state.c.fluent_ref == identifier]
+        if "*" not in identifier and "@" not in identifier:  # not a masked label, which many records share
+            conditions.append(sync_state.c.label == identifier)
+        query = select(sync_state.c.entity_type, sync_state.c.source_id).where(or_(*conditions)).distinct().limit(limit)
+        with self.engine.connect() as conn:
+            return {(str(entity_type), str(source_id)) for entity_type, source_id in conn.execute(query)}
+
     def failure_history(self, entity_type: str, keys: Sequence[LedgerKey]) -> dict[LedgerKey, tuple[datetime, int]]:
         """Per failed record: when it first failed in its current run of failures, and how many attempts failed."""
         if not keys:
@@ -718,6 +755,28 @@ class Ledger:
         """Forget the attempts older than ``before`` (the retention); how many."""
         with self.engine.begin() as conn:
             return int(conn.execute(sync_attempts.delete().where(sync_attempts.c.at < before)).rowcount or 0)
+
+    def reason_counts(self, entity_type: str) -> dict[tuple[str, str], int]:
+        """How many records of the type are in each (status, code): the overview's breakdown by reason."""
+        query = (
+            select(sync_state.c.status, sync_state.c.error_code, func.count())
+            .where(sync_state.c.entity_type == entity_type)
+            .group_by(sync_state.c.status, sync_state.c.error_code)
+        )
+        with self.engine.connect() as conn:
+            return {(str(status), str(code or "")): int(count) for status, code, count in conn.execute(query)}
+
+    def oldest_failure(self, entity_type: str) -> LedgerEntry | None:
+        """The failed record that has been failed longest (by its last attempt)."""
+        query = (
+            select(sync_state)
+            .where(sync_state.c.entity_type == entity_type, sync_state.c.status == "failed")
+            .order_by(sync_state.c.updated_at)
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _entry(row)
 
     def status_counts(self, entity_type: str) -> dict[str, int]:
         query = (

@@ -165,6 +165,8 @@ class SyncReport:
     waiting: list[ProblemRow] = field(default_factory=list)
     notes: list[ProblemRow] = field(default_factory=list)  # pushed, with what the mapping had to adapt
     records_read: int = 0
+    # The same counts per partition (a run over many partitions reports each one's own).
+    by_partition: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
 
@@ -176,8 +178,10 @@ class SyncReport:
     def records_per_second(self) -> float:
         return self.records_read / self.seconds if self.seconds > 0 else 0.0
 
-    def add(self, change: Change, row: ProblemRow | None = None) -> None:
+    def add(self, change: Change, row: ProblemRow | None = None, partition_key: str | None = None) -> None:
         self.counts[change] += 1
+        if partition_key is not None:
+            self.by_partition[partition_key][change] += 1
         tables = {"failed": self.failures, "skipped": self.skips, "waiting": self.waiting}
         rows = tables.get(change)
         if row is not None and rows is not None and len(rows) < self.max_rows:
@@ -306,8 +310,8 @@ class SyncEngine(Generic[RecordT, PushT]):
             if self.config_hash else {}
         )  # fmt: skip
         for counts in settled.values():
-            self.report.counts["unchanged"] += counts["synced"]
-            self.report.counts["skipped"] += counts["skipped"]
+            self._count("unchanged", counts["synced"], partition_key)
+            self._count("skipped", counts["skipped"], partition_key)
         self.report.records_read += len(settled)
         self.sync_chunk(cast(list[RecordT], chunk.records(skip=settled)), partition_key)
 
@@ -315,7 +319,7 @@ class SyncEngine(Generic[RecordT, PushT]):
         self.report.records_read += len(records)
         plans: list[Plan[PushT]] = [plan for record in records for plan in self.entity.plan(record)]
         mapped = mapped_targets(plans)
-        levels = self._levels(self._drop_unchanged(plans))
+        levels = self._levels(self._drop_unchanged(plans, partition_key))
         for level, level_plans in enumerate(levels):
             if level:  # references within the chunk (a parent category): recorded before what references them
                 self._record_chunks(keep_in_flight=0)
@@ -377,26 +381,58 @@ class SyncEngine(Generic[RecordT, PushT]):
             ready = [e for e in ready_waiting(self.ledger, self.entity.entity_type) if e.key.source_id not in tried]
             if not ready:
                 return
-            by_partition: dict[str | None, set[str]] = defaultdict(set)
-            for entry in ready:
-                by_partition[entry.partition_key].add(entry.key.source_id)
             self.log.info("%d waiting %s record(s) can be pushed now", len(ready), self.entity.entity_type)
-            for partition_key, ids in by_partition.items():
-                found: set[str] = set()
-                for page in reread(sorted(ids)):
-                    self.sync_chunk(page, partition_key)
-                    found.update(id_of(record) for record in page)
-                self.retire(ids - found, partition_key)
-                tried |= ids
-            self._record_chunks(keep_in_flight=0)
+            tried |= self._push_again(ready, reread, id_of)
 
-    def _drop_unchanged(self, plans: list[Plan[PushT]]) -> list[Plan[PushT]]:
+    def retry_failed(
+        self,
+        reread: Callable[[Sequence[str]], Iterable[Sequence[RecordT]]],
+        id_of: Callable[[RecordT], str],
+        max_attempts: int,
+        backoff_seconds: float,
+    ) -> None:
+        """Automatic retry: push again, re-read by id, the failed records whose backoff has passed
+        (``backoff_seconds * 2**(attempts - 1)`` after their last failure) and that have failed fewer than
+        ``max_attempts`` times; the others stay failed until re-driven."""
+        self._record_chunks(keep_in_flight=0)
+        due = [e for e in self.ledger.due_failures(self.entity.entity_type, max_attempts, backoff_seconds)
+               if e.run_id != self.run_id]  # fmt: skip  # failed in this run: a later run retries them
+        if due:
+            self.log.info("retrying %d failed %s record(s) whose backoff has passed", len(due), self.entity.entity_type)
+            self.report.counts["retried"] += len(due)
+            self._push_again(due, reread, id_of)
+
+    def _push_again(
+        self,
+        entries: Sequence[LedgerEntry],
+        reread: Callable[[Sequence[str]], Iterable[Sequence[RecordT]]],
+        id_of: Callable[[RecordT], str],
+    ) -> set[str]:
+        """Re-read these records by id and push them, each in its partition; those gone are retired."""
+        by_partition: dict[str | None, set[str]] = defaultdict(set)
+        for entry in entries:
+            by_partition[entry.partition_key].add(entry.key.source_id)
+        for partition_key, ids in by_partition.items():
+            found: set[str] = set()
+            for page in reread(sorted(ids)):
+                self.sync_chunk(page, partition_key)
+                found.update(id_of(record) for record in page)
+            self.retire(ids - found, partition_key)
+        self._record_chunks(keep_in_flight=0)
+        return {entry.key.source_id for entry in entries}
+
+    def _count(self, change: Change, count: int, partition_key: str | None) -> None:
+        self.report.counts[change] += count
+        if partition_key is not None:
+            self.report.by_partition[partition_key][change] += count
+
+    def _drop_unchanged(self, plans: list[Plan[PushT]], partition_key: str | None) -> list[Plan[PushT]]:
         """Records the ledger holds as synced at this version with this payload: counted, not claimed."""
         pushes = [p for p in plans if isinstance(p, PlannedPush)]
         same = self.ledger.unchanged(self.entity.entity_type, [(p.key, p.version, p.payload_hash) for p in pushes])
         if not same:
             return plans
-        self.report.counts["unchanged"] += len(same)
+        self._count("unchanged", len(same), partition_key)
         return [plan for plan in plans if not (isinstance(plan, PlannedPush) and plan.key in same)]
 
     def _claim_and_submit(
@@ -486,11 +522,14 @@ class SyncEngine(Generic[RecordT, PushT]):
                 if plan.key in self._waited:  # it waited earlier in this run: only its latest outcome counts
                     self._waited.discard(plan.key)
                     self.report.counts["waiting"] -= 1
+                    if chunk.partition_key is not None:
+                        self.report.by_partition[chunk.partition_key]["waiting"] -= 1
                     key = (plan.key.source_id, plan.key.target_key)
                     self.report.waiting = [row for row in self.report.waiting if row.key != key]
                 if result.change == "waiting":
                     self._waited.add(plan.key)
-                self.report.add(result.change, self._problem_row(plan, result, chunk.partition_key))
+                self.report.add(result.change, self._problem_row(plan, result, chunk.partition_key),
+                                chunk.partition_key)  # fmt: skip
                 if isinstance(plan, PlannedPush) and plan.notes and result.outcome.status == "synced":
                     self._note(plan, chunk.partition_key)
 

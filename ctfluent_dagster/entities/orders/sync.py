@@ -28,7 +28,7 @@ from ctfluent_dagster.fluent.client import FluentAlreadyExistsError, FluentClien
 from ctfluent_dagster.fluent.operations import OperationSet
 from ctfluent_dagster.hooks import LoadedHooks
 from ctfluent_dagster.ledger.store import Dependency, FluentIdentity, LedgerKey, payload_fingerprint
-from ctfluent_dagster.privacy import email_digest, mask_email
+from ctfluent_dagster.privacy import mask_email
 from ctfluent_dagster.sync.engine import PlannedPush, PlannedSkip
 from ctfluent_dagster.sync.graphql_entity import GraphQLEntitySync, batched_operation
 from ctfluent_dagster.sync.invalid import invalid_record_skip
@@ -78,8 +78,7 @@ class OrderSync(GraphQLEntitySync[OrderPush]):
             return [invalid_record_skip(ENTITY_TYPE, record, exc)]
         key = LedgerKey(ENTITY_TYPE, order.id, "")
         label = (order.order_number or order.id).strip()
-        email = order.customer_email or ""
-        lookup = email_digest(email) if email.strip() else None  # an order is found by its shopper's email too
+        lookup = label  # found by its order number in the history, also while it has no Fluent ref (failed)
         mapped = map_order(order, self.settings, self.customers, self.default_retailer_id, self.catalogue,
                            datetime.now(UTC))  # fmt: skip
         if isinstance(mapped, SkippedOrder):
