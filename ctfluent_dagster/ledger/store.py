@@ -695,21 +695,15 @@ class Ledger:
         matches = or_(
             sync_attempts.c.source_id.in_(keys), sync_attempts.c.fluent_ref.in_(keys), sync_attempts.c.lookup.in_(keys)
         )
-        records = select(sync_attempts.c.entity_type, sync_attempts.c.source_id).where(matches).distinct()
+        # The matched records as a subquery: one statement whatever their number (an OR per record would not be).
+        records = select(sync_attempts.c.entity_type, sync_attempts.c.source_id).where(matches)
+        query = (
+            select(sync_attempts)
+            .where(tuple_(sync_attempts.c.entity_type, sync_attempts.c.source_id).in_(records))
+            .order_by(sync_attempts.c.at.desc(), sync_attempts.c.id.desc())
+            .limit(limit)
+        )
         with self.engine.connect() as conn:
-            found = conn.execute(records).all()
-            if not found:
-                return []
-            of_records = or_(*(
-                (sync_attempts.c.entity_type == entity_type) & (sync_attempts.c.source_id == source_id)
-                for entity_type, source_id in found
-            ))  # fmt: skip
-            query = (
-                select(sync_attempts)
-                .where(of_records)
-                .order_by(sync_attempts.c.at.desc(), sync_attempts.c.id.desc())
-                .limit(limit)
-            )
             return [
                 Attempt(_utc(row.at) or row.at, row.entity_type, row.source_id, row.source_version, row.target_key,
                         row.fluent_ref, row.fluent_id, row.run_id, row.partition_key, row.operation, row.outcome,

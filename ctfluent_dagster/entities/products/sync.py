@@ -88,6 +88,7 @@ class CatalogueProductSync(GraphQLEntitySync[ProductPush]):
             payload_hash=payload_fingerprint({"fields": fields, "categories": mapped.category_ids}),
             payload=ProductPush(fields, product if self.hooks.any else None, categories, standard),
             label=label,
+            lookup=mapped.ref,  # the SKU (or the product key): found in the history also before it is in Fluent
             requires=(*((standard,) if standard else ()), *categories),
             notes=mapped.notes,
         )
