@@ -184,6 +184,8 @@ In the UI ({ui}):
                    failed record of the entity
   Delta sync       Automation > commercetools_messages_sensor; waiting_records_sensor
   Status back      Automation > fluent_order_status_sensor; Assets > commercetools/order_status
+  A record's story Jobs > record_journey (identifier: a commercetools id, email, order number or SKU), or
+                   .venv/bin/ctfluent-journey <identifier>; Jobs > sync_overview: every entity at a glance
   Pre-flight       Jobs > preflight
 Emulators: commercetools {stack.env["CTP_API_URL"]}, Fluent {fluent} (admin: <url>/_admin/state, /_admin/faults).
 Logs: {stack.logs}. Ctrl-C stops everything."""
