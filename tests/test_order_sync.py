@@ -16,6 +16,7 @@ from ctfluent_dagster.assets import ENTITY_DEFINITIONS
 from ctfluent_dagster.entities.customers.mapping import fluent_username
 from ctfluent_dagster.entities.orders.declaration import ENTITY as ORDERS
 from ctfluent_dagster.entities.payments.declaration import ENTITY as PAYMENTS
+from ctfluent_dagster.entities.payments.declaration import with_orders
 from ctfluent_dagster.ledger.schema import sync_state
 from ctfluent_dagster.ledger.store import Ledger
 from ctfluent_dagster.messages.poller import PollCursor
@@ -317,3 +318,25 @@ def test_a_new_order_and_its_payments_reach_fluent_through_the_messages_sensor(
     )
     totals = sorted(t["total"] for t in shop.fluent.state()["financial_transactions"] if t["order"] == fluent["id"])
     assert totals == [5.0, 10.0]
+
+
+class RecordingOrders:
+    """A commercetools client that answers the payments' order lookup, remembering each query's ids."""
+
+    def __init__(self) -> None:
+        self.queries: list[list[str]] = []
+
+    def iterate_by_id(self, resource: str, *, where: str, variables: dict[str, list[str]]) -> Any:
+        assert (resource, where) == ("orders", "paymentInfo(payments(id in :ids))")
+        self.queries.append(variables["ids"])
+        yield [{"id": f"order-{i}", "orderNumber": f"N-{i}", "paymentInfo": {"payments": [{"id": i}]}}
+               for i in variables["ids"] if i != "p-7"]  # fmt: skip
+
+
+def test_a_page_of_payments_finds_its_orders_in_queries_of_at_most_100_ids() -> None:
+    client = RecordingOrders()
+    page = [{"id": f"p-{i}"} for i in range(250)]
+    enriched = with_orders(client, page)  # type: ignore[arg-type]
+    assert [len(ids) for ids in client.queries] == [100, 100, 50]  # one URL with 250 ids would be too long
+    assert enriched[3]["ctfluentOrder"] == {"id": "order-p-3", "orderNumber": "N-p-3"}
+    assert enriched[7]["ctfluentOrder"] is None  # no order references it yet

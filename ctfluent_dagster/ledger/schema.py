@@ -42,6 +42,8 @@ sync_state = Table(
     Index("ix_ctfluent_sync_state_status", "entity_type", "status"),
     Index("ix_ctfluent_sync_state_ref", "entity_type", "fluent_ref"),
     Index("ix_ctfluent_sync_state_lease", "lease_owner"),
+    # A reference by target key (an order's variant product, `<catalogue>:<sku>`) that is not in Fluent: why not.
+    Index("ix_ctfluent_sync_state_target", "entity_type", "target_key"),
 )
 
 # One row per Fluent event received by the webhook service (ctfluent_dagster/webhooks): the dedupe key (Fluent

@@ -508,15 +508,18 @@ class Ledger:
         version and hash: nothing to do for them, and no need to claim or record them."""
         if not candidates:
             return set()
+        # By primary key only (the status is filtered here): a status condition lets SQLite pick the status index,
+        # a scan of every record in that status, which grows with the ledger.
         query = select(
-            sync_state.c.source_id, sync_state.c.target_key, sync_state.c.source_version, sync_state.c.payload_hash
+            sync_state.c.source_id, sync_state.c.target_key, sync_state.c.source_version, sync_state.c.payload_hash,
+            sync_state.c.status,
         ).where(
             sync_state.c.entity_type == entity_type,
             sync_state.c.source_id.in_(sorted({key.source_id for key, _, _ in candidates})),
-            sync_state.c.status == "synced",
-        )
+        )  # fmt: skip
         with self.engine.connect() as conn:
-            known = {(r.source_id, r.target_key): (r.source_version, r.payload_hash) for r in conn.execute(query)}
+            known = {(r.source_id, r.target_key): (r.source_version, r.payload_hash) for r in conn.execute(query)
+                     if r.status == "synced"}  # fmt: skip
         return {
             key
             for key, version, payload_hash in candidates
@@ -564,16 +567,18 @@ class Ledger:
             elif dependency.ref is not None:
                 by_ref[dependency.entity_type].add(dependency.ref)
         columns = (sync_state.c.entity_type, sync_state.c.source_id, sync_state.c.target_key,
-                   sync_state.c.fluent_ref, sync_state.c.fluent_id)  # fmt: skip
-        in_fluent = (sync_state.c.fluent_ref.is_not(None), sync_state.c.status != "deleted")
+                   sync_state.c.fluent_ref, sync_state.c.fluent_id, sync_state.c.status)  # fmt: skip
         rows: list[Any] = []
         with self.engine.connect() as conn:
+            # By key (commercetools id, or Fluent ref) only; "in Fluent" is filtered here, so that the database
+            # looks the keys up instead of scanning an index of every record with a ref or a status.
             for column, wanted_values in ((sync_state.c.source_id, by_source), (sync_state.c.fluent_ref, by_ref)):
                 for entity_type, values in wanted_values.items():
-                    where = (sync_state.c.entity_type == entity_type, column.in_(sorted(values)), *in_fluent)
+                    where = (sync_state.c.entity_type == entity_type, column.in_(sorted(values)))
                     rows += conn.execute(select(*columns).where(*where)).all()
+        in_fluent = [row for row in rows if row.fluent_ref is not None and row.status != "deleted"]
         found: dict[Dependency, FluentIdentity] = {}
-        for row in sorted(rows, key=lambda r: (r.entity_type, r.source_id, r.target_key)):
+        for row in sorted(in_fluent, key=lambda r: (r.entity_type, r.source_id, r.target_key)):
             record = FluentIdentity(row.fluent_ref, row.fluent_id)
             for candidate in (
                 Dependency(row.entity_type, source_id=row.source_id),
@@ -595,18 +600,19 @@ class Ledger:
         by_type: dict[str, list[Dependency]] = defaultdict(list)
         for dependency in wanted:
             by_type[dependency.entity_type].append(dependency)
-        columns = (sync_state.c.source_id, sync_state.c.target_key, sync_state.c.status, sync_state.c.error_message)
+        columns = (sync_state.c.source_id, sync_state.c.target_key, sync_state.c.status, sync_state.c.error_message,
+                   sync_state.c.fluent_ref)  # fmt: skip
         found: dict[Dependency, str] = {}
         with self.engine.connect() as conn:
             for entity_type, group in by_type.items():
                 ids = sorted({d.source_id for d in group if d.source_id is not None})
                 targets = sorted({d.target_key for d in group if d.source_id is None and d.target_key is not None})
                 matches = or_(sync_state.c.source_id.in_(ids), sync_state.c.target_key.in_(targets))
-                # A record skipped now but created before is still in Fluent: referencing it is fine.
-                in_fluent = (sync_state.c.status == "skipped") & sync_state.c.fluent_ref.is_not(None)
-                where = (sync_state.c.entity_type == entity_type, sync_state.c.status.in_(_UNAVAILABLE), matches,
-                         ~in_fluent)  # fmt: skip
-                rows = conn.execute(select(*columns).where(*where)).all()
+                everything = conn.execute(select(*columns).where(sync_state.c.entity_type == entity_type, matches))
+                # Not coming to Fluent; but a record skipped now and created before is still there: referencing it
+                # is fine.
+                rows = [row for row in everything if row.status in _UNAVAILABLE
+                        and not (row.status == "skipped" and row.fluent_ref is not None)]  # fmt: skip
                 by_source = {row.source_id: row for row in rows}
                 by_target = {row.target_key: row for row in rows}
                 for dependency in group:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ctfluent_dagster.commercetools.client import CommercetoolsClient
+from ctfluent_dagster.commercetools.client import IDS_PER_QUERY, CommercetoolsClient
 from ctfluent_dagster.entities.payments.models import ORDER_LINK
 from ctfluent_dagster.entities.payments.settings import PaymentSettings
 from ctfluent_dagster.entities.payments.sync import ENTITY_TYPE, FinancialTransactionSync
@@ -15,15 +15,24 @@ from ctfluent_dagster.entity import EntityDeclaration, Source, SyncContext, Targ
 
 def with_orders(client: CommercetoolsClient, page: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each payment with the order that references it (``where=paymentInfo(payments(id in ...))``: a payment does
-    not reference its order), one query per page; a payment no order references yet gets none."""
+    not reference its order), one query per 100 payments; a payment no order references yet gets none."""
     owners: dict[str, dict[str, Any]] = {}
-    for orders in client.iterate_by_id("orders", where="paymentInfo(payments(id in :ids))",
-                                       variables={"ids": [payment["id"] for payment in page]}):  # fmt: skip
-        for order in orders:
-            link = {"id": order["id"], "orderNumber": order.get("orderNumber")}
-            for reference in order.get("paymentInfo", {}).get("payments", ()):
-                owners.setdefault(reference["id"], link)
+    ids = [payment["id"] for payment in page]
+    for start in range(0, len(ids), IDS_PER_QUERY):  # a page of ids in one URL would be too long for the API
+        for orders in client.iterate_by_id("orders", where="paymentInfo(payments(id in :ids))",
+                                           variables={"ids": ids[start : start + IDS_PER_QUERY]}):  # fmt: skip
+            owners.update(_owners(orders))
     return [{**payment, ORDER_LINK: owners.get(payment["id"])} for payment in page]
+
+
+def _owners(orders: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Payment id -> the order (id, number) that references it."""
+    owners: dict[str, dict[str, Any]] = {}
+    for order in orders:
+        link = {"id": order["id"], "orderNumber": order.get("orderNumber")}
+        for reference in order.get("paymentInfo", {}).get("payments", ()):
+            owners.setdefault(reference["id"], link)
+    return owners
 
 
 def _build(context: SyncContext) -> FinancialTransactionSync:
