@@ -12,7 +12,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -36,10 +36,20 @@ def own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_phases(env: dict[str, str], first_day: str, last_day: str, assets: Sequence[str], results: Any) -> None:
+def run_phases(
+    env: dict[str, str],
+    first_day: str,
+    last_day: str,
+    assets: Sequence[str],
+    results: Any,
+    setup: Callable[[], None] | None = None,
+) -> None:
     """In the child process: materialize each asset (``commercetools/customers``, ...) over the days, in order,
-    timing each."""
+    timing each. ``setup`` (a module-level function, for the child to import) runs first, once the environment is
+    set."""
     os.environ.update(env)
+    if setup is not None:
+        setup()
     from dagster import AssetKey, DagsterInstance, materialize
 
     from ctfluent_dagster.assets import ENTITY_DEFINITIONS
@@ -63,10 +73,16 @@ def run_phases(env: dict[str, str], first_day: str, last_day: str, assets: Seque
     results.put(phases)
 
 
-def sync_once(env: dict[str, str], first_day: str, last_day: str, assets: Sequence[str]) -> dict[str, Any]:
+def sync_once(
+    env: dict[str, str],
+    first_day: str,
+    last_day: str,
+    assets: Sequence[str],
+    setup: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
-    child = context.Process(target=run_phases, args=(env, first_day, last_day, list(assets), results))
+    child = context.Process(target=run_phases, args=(env, first_day, last_day, list(assets), results, setup))
     child.start()
     while True:
         try:
@@ -110,7 +126,11 @@ def sandbox(
 
 
 def measured_runs(
-    process: subprocess.Popen[bytes], env: dict[str, str], days: int, assets: Sequence[str]
+    process: subprocess.Popen[bytes],
+    env: dict[str, str],
+    days: int,
+    assets: Sequence[str],
+    setup: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """An initial run and a second one with nothing changed, each with the sandbox's CPU and Fluent's request
     counts."""
@@ -121,7 +141,7 @@ def measured_runs(
     for label in ("initial", "no-change"):
         requests.delete(f"{fluent_admin}/requests", timeout=10)
         sandbox_cpu = process_cpu_seconds(process.pid)
-        runs[label] = sync_once(env, first_day, today, assets)
+        runs[label] = sync_once(env, first_day, today, assets, setup)
         runs[label]["sandbox_cpu"] = process_cpu_seconds(process.pid) - sandbox_cpu
         runs[label]["fluent_requests"] = requests.get(f"{fluent_admin}/requests", timeout=10).json()
     return runs
