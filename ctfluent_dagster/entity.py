@@ -124,6 +124,8 @@ class Target:
     # Whether gone from commercetools changes anything in Fluent; False: only the ledger learns it (an order deleted
     # in commercetools stays in Fluent, whose workflows own it).
     deactivate_gone: bool = True
+    # The ledger's target key is a Fluent retailer id (customers: one per retailer): failure tables name it.
+    target_is_retailer: bool = False
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -104,27 +104,10 @@ class TargetState:
                    _optional_mask(entry.error_message), entry.attempts, entry.run_id, entry.updated_at)  # fmt: skip
 
 
-@dataclass(frozen=True)
-class AttemptSeen:
-    """One push attempt, with its personal data masked."""
-
-    at: datetime
-    target_key: str
-    source_version: int | None
-    fluent_ref: str | None  # masked
-    fluent_id: str | None
-    run_id: str | None
-    partition_key: str | None
-    operation: str
-    outcome: str
-    error_code: str | None
-    error_message: str | None  # redacted
-
-    @classmethod
-    def from_attempt(cls, attempt: Attempt) -> AttemptSeen:
-        return cls(attempt.at, attempt.target_key, attempt.source_version, _optional_mask(attempt.fluent_ref),
-                   attempt.fluent_id, attempt.run_id, attempt.partition_key, attempt.operation, attempt.outcome,
-                   attempt.error_code, _optional_mask(attempt.error_message))  # fmt: skip
+def masked_attempt(attempt: Attempt) -> Attempt:
+    """An attempt as a journey shows it: its ref and message masked once more (the history keeps them masked)."""
+    return replace(attempt, fluent_ref=_optional_mask(attempt.fluent_ref),
+                   error_message=_optional_mask(attempt.error_message))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -142,9 +125,9 @@ class RunVisit:
         return ", ".join(f"{outcome} ({count})" if count > 1 else outcome for outcome, count in self.outcomes)
 
 
-def runs_of(attempts: Sequence[AttemptSeen]) -> tuple[RunVisit, ...]:
+def runs_of(attempts: Sequence[Attempt]) -> tuple[RunVisit, ...]:
     """The distinct runs of these attempts, the latest first."""
-    by_run: dict[str | None, list[AttemptSeen]] = defaultdict(list)
+    by_run: dict[str | None, list[Attempt]] = defaultdict(list)
     for attempt in attempts:
         by_run[attempt.run_id].append(attempt)
     visits = [
@@ -164,7 +147,7 @@ class RecordJourney:
     source_id: str
     label: str | None  # masked
     targets: tuple[TargetState, ...]  # now; empty when the ledger no longer holds the record
-    attempts: tuple[AttemptSeen, ...]  # newest first
+    attempts: tuple[Attempt, ...]  # newest first
     messages: tuple[SeenMessage, ...] | None = None  # newest first; None: not read
     runs: tuple[RunVisit, ...] = field(init=False)
 
@@ -201,7 +184,7 @@ class Journey:
         return bool(self.records or self.unsynced_messages)
 
     @property
-    def attempts(self) -> tuple[AttemptSeen, ...]:
+    def attempts(self) -> tuple[Attempt, ...]:
         return tuple(sorted((a for r in self.records for a in r.attempts), key=lambda a: a.at, reverse=True))
 
     @property
@@ -295,7 +278,7 @@ def find_journey(
                 source_id=source_id,
                 label=mask(labels[0]) if labels else None,
                 targets=tuple(TargetState.from_entry(e) for e in targets),
-                attempts=tuple(AttemptSeen.from_attempt(a) for a in seen),
+                attempts=tuple(masked_attempt(a) for a in seen),
                 messages=None if entity_type in NOT_COMMERCETOOLS_IDS else read(source_id),
             )
         )

@@ -90,6 +90,20 @@ def run_preflight(
     return checks
 
 
+def retailer_names(fluent: FluentClient, retailer_ids: Iterable[str]) -> dict[str, str]:
+    """Each retailer's trading name (else its ref), for tables that name retailers by id; unknown ones left out."""
+    lookup = CORE_OPERATIONS["RetailerById"]
+    names: dict[str, str] = {}
+    for retailer_id in sorted(set(retailer_ids) - {""}):
+        try:
+            found = fluent.execute(lookup, {"id": retailer_id})[lookup.root_field]
+        except ApiError:
+            continue
+        if found:
+            names[retailer_id] = str(found.get("tradingName") or found.get("ref") or retailer_id)
+    return names
+
+
 def retailer_checks(fluent: FluentClient, retailer_ids: Sequence[str]) -> list[PreflightCheck]:
     """Each retailer exists and the login may read it."""
     lookup = CORE_OPERATIONS["RetailerById"]

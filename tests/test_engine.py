@@ -146,6 +146,9 @@ class FakeFluent:
         self._request("find", [ref])
         return FluentIdentity(ref, f"id-{ref}") if ref in self.records else None
 
+    def differences(self, push: PlannedPush[Payload], ref: str) -> list[str]:
+        return sorted(f"{k} differs" for k, v in push.payload.items() if self.records[ref].get(k) != v)
+
     def deactivate(self, ref: str) -> FluentIdentity:
         self._request("deactivate", [ref])
         self.records[ref]["active"] = False

@@ -131,6 +131,8 @@ def test_the_failures_check_links_the_run_and_counts_attempts_and_the_overview_s
     assert metadata["latest_failed_run"].endswith(f"/runs/{result.run_id}")
     rows = [r.data for r in metadata["outstanding_failures"].records]
     assert rows and all(r["attempts"] == 1 and r["first_failed"] and r["run"].endswith(result.run_id) for r in rows)
+    retailers = {r["id"]: r["tradingName"] for r in sandbox.fluent.state()["retailers"]}
+    assert all(r["target_name"] == retailers[r["target"]] for r in rows)  # the retailer by name, not only its id
     assert metadata["oldest_unresolved_failure"] != "none"
 
     overview = sync_overview.execute_in_process(resources=sandbox.resources())
@@ -150,3 +152,28 @@ def test_the_attempt_history_is_pruned_to_its_retention(sandbox: Sandbox, monkey
     monkeypatch.setenv("CTFLUENT_HISTORY_RETENTION_DAYS", "30")
     assert prune_attempt_history.execute_in_process(resources=sandbox.resources()).success
     assert len(attempt_rows(sandbox)) == total - total // 2
+
+
+def test_a_dry_run_writes_nothing_and_says_what_a_run_would_do_field_by_field(sandbox: Sandbox) -> None:
+    first, last = days(sandbox)
+    assert sandbox.sync((first, last)).success
+    changed = sandbox.ct_update(sandbox.ct_customers()[0]["id"], {"action": "setFirstName", "firstName": "Dryrun"})
+    created = sandbox.storefront.create("dry.run.new@example.com")
+    today = changed["lastModifiedAt"][:10]
+    calls, rows = sandbox.mutations(), attempt_rows(sandbox)
+    state = {(e.key, e.status, e.source_version) for e in ledger(sandbox).entries("customer")}
+
+    metadata = materialization_metadata(sandbox.sync(today, scope={"dry_run": True}))
+    assert sandbox.mutations() == calls  # nothing written to Fluent
+    assert {(e.key, e.status, e.source_version) for e in ledger(sandbox).entries("customer")} == state
+    assert len(attempt_rows(sandbox)) == len(rows)  # nor to the ledger or its history
+    planned = {(r.data["commercetools_id"], r.data["code"]): r.data["message"] for r in metadata["planned"].records}
+    assert (created["id"], "would_create") in planned
+    diff = planned[(changed["id"], "would_update")]
+    assert "firstName: " in diff and "-> D***" in diff and "Dryrun" not in diff  # the field, values masked
+    assert (
+        metadata["would_create"] >= 1 and metadata["would_update"] >= 1 and "nothing was written" in metadata["dry_run"]
+    )
+
+    real = materialization_metadata(sandbox.sync(today))  # a real run does what the dry run said
+    assert (real["created"], real["updated"]) == (metadata["would_create"], metadata["would_update"])

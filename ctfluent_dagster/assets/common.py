@@ -2,7 +2,7 @@
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from dagster import (
@@ -43,6 +43,8 @@ class SyncScope(Config):
     deleted_ids: list[str] = Field(default_factory=list, description="commercetools ids deleted there")
     reconcile_deletions: bool = Field(default=False, description="deactivate what commercetools no longer has")
     trigger: str = Field(default="", description="why the run was requested (set by sensors and schedules)")
+    dry_run: bool = Field(default=False, description="map and compare with the ledger and Fluent, write nothing, "
+                          "and report what would be created, updated, skipped or left waiting")  # fmt: skip
 
     @property
     def mode(self) -> str:
@@ -138,12 +140,14 @@ def report_metadata(report: SyncReport, *, mode: str, run_id: str, partitions: S
         **scope,
         "records_read": report.records_read,
         **{name: counts.get(name, 0) for name in (*COUNTED, "noted", "retried")},
+        **{name: counts[name] for name in ("would_create", "would_update", "would_deactivate") if name in counts},
         "records_per_second": MetadataValue.float(round(report.records_per_second, 1)),
         "seconds": MetadataValue.float(round(report.seconds, 2)),
         "failures": problem_table(report.failures, run_id),
         "skips": problem_table(report.skips, run_id),
         "waiting_records": problem_table(report.waiting, run_id),
         "notes": problem_table(report.notes, run_id),
+        **({"planned": problem_table(report.planned, run_id)} if report.planned else {}),
     }  # fmt: skip
 
 
@@ -155,6 +159,7 @@ def run_url(run_id: str) -> str:
 _FAILURE_SCHEMA = TableSchema(
     columns=[
         *_PROBLEM_SCHEMA.columns,
+        TableColumn("target_name", "string", description="the retailer's name, when the target is a retailer"),
         TableColumn("fluent_ref", "string", description="the Fluent record, when it has one (emails masked)"),
         TableColumn("attempts", "int", description="failed attempts in a row"),
         TableColumn("first_failed", "string", description="earliest failed attempt in the history (UTC)"),
@@ -165,7 +170,10 @@ _FAILURE_SCHEMA = TableSchema(
 
 
 def outstanding_failures(
-    ledger: Ledger, entity_type: str, redrive_job: str
+    ledger: Ledger,
+    entity_type: str,
+    redrive_job: str,
+    target_names: Callable[[list[str]], dict[str, str]] | None = None,
 ) -> tuple[bool, AssetCheckSeverity, dict[str, Any]]:
     """The failures check, from the ledger: red while any record is failed, whichever partition it came from.
     Waiting records are listed beside the failures: they are pushed on their own once what they wait for has
@@ -174,8 +182,10 @@ def outstanding_failures(
     waiting = ledger.entries(entity_type, status="waiting", limit=FAILURE_TABLE_ROWS)
     counts = ledger.status_counts(entity_type)
     history = ledger.failure_history(entity_type, [entry.key for entry in failed])
+    names = target_names(sorted({entry.key.target_key for entry in failed})) if target_names and failed else {}
     rows = [
         {**_ledger_row(entry), "fluent_ref": redact(entry.fluent_ref or ""), "attempts": entry.attempts,
+         "target_name": names.get(entry.key.target_key, ""),
          "first_failed": f"{history[entry.key][0]:%Y-%m-%d %H:%M:%S}" if entry.key in history else "",
          "last_failed": f"{entry.updated_at:%Y-%m-%d %H:%M:%S}", "run": run_url(entry.run_id) if entry.run_id else ""}
         for entry in failed

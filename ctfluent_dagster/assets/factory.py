@@ -48,6 +48,7 @@ from ctfluent_dagster.partitions import (
     partition_for,
     partitioned_asset,
 )
+from ctfluent_dagster.preflight import retailer_names
 from ctfluent_dagster.resources import CommercetoolsResource, FluentResource, LedgerResource, SyncSettingsResource
 from ctfluent_dagster.settings import MessagesSettings
 from ctfluent_dagster.staging import FULL
@@ -227,6 +228,7 @@ def sync_engine(
     sync_settings: SyncSettingsResource,
     is_alive: Liveness | None = None,
     logger: Any = None,
+    dry_run: bool = False,
 ) -> SyncEngine[Record, Any]:
     settings = sync_settings.settings
     section = settings.entity(entity.name)
@@ -247,6 +249,7 @@ def sync_engine(
         is_alive=is_alive,
         config_hash=fingerprint,
         logger=logger,
+        dry_run=dry_run,
     )
 
 
@@ -276,7 +279,7 @@ def _target_asset(entity: EntityDeclaration, target: Target, targets_by_name: Ma
         client = commercetools.get_client()
         engine = sync_engine(
             entity, target, run_id=context.run.run_id, fluent=fluent, ledger=ledger, sync_settings=sync_settings,
-            is_alive=run_liveness(context.instance), logger=context.log,
+            is_alive=run_liveness(context.instance), logger=context.log, dry_run=config.dry_run,
         )  # fmt: skip
         with engine:
             for partition_key in context.partition_keys:
@@ -288,7 +291,8 @@ def _target_asset(entity: EntityDeclaration, target: Target, targets_by_name: Ma
             settings = sync_settings.settings
             engine.retry_failed(reread, record_id, settings.automatic_retry_attempts, settings.retry_backoff_seconds)
         report = engine.report
-        tag_run_with_problems(context, target.name, report.counts)
+        if not config.dry_run:
+            tag_run_with_problems(context, target.name, report.counts)
         context.log.info(
             f"{target.name}: "
             + (", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or "nothing")
@@ -297,6 +301,8 @@ def _target_asset(entity: EntityDeclaration, target: Target, targets_by_name: Ma
         metadata = report_metadata(report, mode=config.mode, run_id=context.run.run_id,
                                    partitions=context.partition_keys)  # fmt: skip
         metadata["trigger"] = config.trigger or "manual/backfill"
+        if config.dry_run:
+            metadata["dry_run"] = MetadataValue.text("nothing was written: `planned` says what a real run would do")
         metadata["ids_requested"] = len(config.ids)
         return MaterializeResult(metadata=metadata)
 
@@ -304,7 +310,7 @@ def _target_asset(entity: EntityDeclaration, target: Target, targets_by_name: Ma
 
 
 def _failures_check(entity: EntityDeclaration, target: Target) -> list[AssetChecksDefinition]:
-    return [failures_check(fluent_key(target), target.entity_type, entity.redrive_job),
+    return [failures_check(fluent_key(target), target.entity_type, entity.redrive_job, target.target_is_retailer),
             run_failures_check(fluent_key(target), target.entity_type, entity.redrive_job)]  # fmt: skip
 
 
@@ -350,15 +356,18 @@ def run_failures_check(asset: AssetKey, entity_type: str, redrive_job: str) -> A
     return no_failures_in_this_run
 
 
-def failures_check(asset: AssetKey, entity_type: str, redrive_job: str) -> AssetChecksDefinition:
+def failures_check(
+    asset: AssetKey, entity_type: str, redrive_job: str, target_is_retailer: bool = False
+) -> AssetChecksDefinition:
     @asset_check(
         asset=asset,
         name="no_outstanding_failures",
         description=f"Fails while any {entity_type} is failed in the ledger, whichever partition or run it "
         "came from; lists the waiting ones beside.",
     )
-    def no_outstanding_failures(ledger: LedgerResource) -> AssetCheckResult:
-        passed, severity, metadata = outstanding_failures(ledger.get_ledger(), entity_type, redrive_job)
+    def no_outstanding_failures(ledger: LedgerResource, fluent: FluentResource) -> AssetCheckResult:
+        names = partial(retailer_names, fluent.get_client()) if target_is_retailer else None
+        passed, severity, metadata = outstanding_failures(ledger.get_ledger(), entity_type, redrive_job, names)
         return AssetCheckResult(passed=passed, severity=severity, metadata=metadata)
 
     return no_outstanding_failures

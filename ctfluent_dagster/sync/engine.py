@@ -51,7 +51,19 @@ log = logging.getLogger(__name__)
 UpdatePolicy = Literal["upsert", "create_only"]
 GoneStatus = Literal["deleted", "inactive"]
 Change = Literal[
-    "created", "updated", "linked", "unchanged", "superseded", "skipped", "waiting", "failed", "deactivated", "gone"
+    "created",
+    "updated",
+    "linked",
+    "unchanged",
+    "superseded",
+    "skipped",
+    "waiting",
+    "failed",
+    "deactivated",
+    "gone",
+    "would_create",
+    "would_update",
+    "would_deactivate",  # a dry run's
 ]
 Action = Literal["skip", "unchanged", "linked", "create", "update"]
 RecordT = TypeVar("RecordT")
@@ -138,6 +150,10 @@ class EntitySync(Protocol[RecordT_contra, PushT]):
         """What "gone from commercetools" means in Fluent (a status, a marker attribute)."""
         ...
 
+    def differences(self, push: PlannedPush[PushT], ref: str) -> list[str]:
+        """For a dry run: how the update of ``ref`` would change Fluent's record, field by field (values masked)."""
+        ...
+
 
 @dataclass(frozen=True)
 class ProblemRow:
@@ -164,6 +180,7 @@ class SyncReport:
     skips: list[ProblemRow] = field(default_factory=list)
     waiting: list[ProblemRow] = field(default_factory=list)
     notes: list[ProblemRow] = field(default_factory=list)  # pushed, with what the mapping had to adapt
+    planned: list[ProblemRow] = field(default_factory=list)  # a dry run's: what it would do, with the differences
     records_read: int = 0
     # The same counts per partition (a run over many partitions reports each one's own).
     by_partition: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
@@ -247,9 +264,13 @@ class SyncEngine(Generic[RecordT, PushT]):
         is_alive: Liveness | None = None,
         config_hash: str | None = None,
         logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
+        dry_run: bool = False,
     ) -> None:
         """``config_hash``: a fingerprint of everything the mapping depends on besides the record (settings, code);
-        with it, records the ledger holds as settled at their version are skipped before they are even parsed."""
+        with it, records the ledger holds as settled at their version are skipped before they are even parsed.
+        ``dry_run``: map, resolve and compare with the ledger and Fluent, write nothing (neither Fluent nor the
+        ledger), and report what would be done (``report.planned``)."""
+        self.dry_run = dry_run
         self.ledger = ledger
         self.entity = entity
         self.run_id = run_id
@@ -374,7 +395,9 @@ class SyncEngine(Generic[RecordT, PushT]):
         self, reread: Callable[[Sequence[str]], Iterable[Sequence[RecordT]]], id_of: Callable[[RecordT], str]
     ) -> None:
         """Push the waiting records whose references have reached Fluent, re-read by id (their current state), until
-        none is left that can move (a chain of parents moves one level per round)."""
+        none is left that can move (a chain of parents moves one level per round). Not in a dry run."""
+        if self.dry_run:
+            return
         self._record_chunks(keep_in_flight=0)
         tried: set[str] = set()
         while True:
@@ -393,7 +416,9 @@ class SyncEngine(Generic[RecordT, PushT]):
     ) -> None:
         """Automatic retry: push again, re-read by id, the failed records whose backoff has passed
         (``backoff_seconds * 2**(attempts - 1)`` after their last failure) and that have failed fewer than
-        ``max_attempts`` times; the others stay failed until re-driven."""
+        ``max_attempts`` times; the others stay failed until re-driven. Not in a dry run."""
+        if self.dry_run:
+            return
         self._record_chunks(keep_in_flight=0)
         due = [e for e in self.ledger.due_failures(self.entity.entity_type, max_attempts, backoff_seconds)
                if e.run_id != self.run_id]  # fmt: skip  # failed in this run: a later run retries them
@@ -441,6 +466,9 @@ class SyncEngine(Generic[RecordT, PushT]):
         """``mapped``: every Fluent target each source record maps to now (also those not in ``plans``, e.g.
         unchanged): the ledger's other targets of those sources are ones the source dropped."""
         if not plans:
+            return
+        if self.dry_run:
+            self._preview(plans, partition_key)
             return
         by_key = {plan.key: plan for plan in plans}
         claims = self.ledger.claim(
@@ -504,6 +532,57 @@ class SyncEngine(Generic[RecordT, PushT]):
                 [PlannedRetire(s.key, s.source_version or 0, s.label or "", s.fluent_ref, "inactive") for s in stale],
                 partition_key,
             )
+
+    def _preview(self, plans: list[Plan[PushT]], partition_key: str | None) -> None:
+        """A dry run: what each record would become, decided as a real run decides, without claiming or writing."""
+        ids = sorted({p.key.source_id for p in plans})
+        known = {e.key: e for e in self.ledger.entries(self.entity.entity_type, source_ids=ids)}
+        references = {d for p in plans if isinstance(p, PlannedPush) for d in p.requires}
+        resolved = self.ledger.resolve(references)
+        blocked = self.ledger.unavailable(d for d in references if d.unavailable != "wait")
+        for plan in plans:
+            prior = known.get(plan.key)
+            change, detail = self._foresee(plan, prior, resolved, blocked)
+            self._count(change, 1, partition_key)
+            if len(self.report.planned) < self.report.max_rows:
+                self.report.planned.append(ProblemRow(plan.key.source_id, plan.version, plan.key.target_key,
+                                                      plan.label, change, detail, partition_key))  # fmt: skip
+
+    def _foresee(
+        self,
+        plan: Plan[PushT],
+        prior: LedgerEntry | None,
+        resolved: Mapping[Dependency, FluentIdentity],
+        blocked: Mapping[Dependency, str],
+    ) -> tuple[Change, str]:
+        in_fluent = prior is not None and prior.status == "synced" and prior.fluent_ref is not None
+        if isinstance(plan, PlannedRetire):
+            retired = prior is not None and prior.status in RETIRED_STATUSES
+            return ("would_deactivate" if plan.ref and not retired else "gone"), ""
+        if isinstance(plan, PlannedSkip):
+            if plan.before_create and in_fluent:
+                return "linked", "in Fluent already: kept"
+            return ("failed" if plan.failure_code else "skipped"), plan.reason
+        stopped = [d for d in plan.requires if d in blocked]
+        if stopped:
+            return ("skipped" if all(d.unavailable == "skip" for d in stopped) else "failed"), "; ".join(
+                f"{d.describe()}: {blocked[d]}" for d in stopped
+            )
+        missing = [d for d in plan.requires if d not in resolved and not d.optional]
+        if missing:
+            return "waiting", "waiting for " + ", ".join(d.describe() for d in missing)
+        if prior is None or prior.fluent_ref is None:
+            return "would_create", ""
+        if prior.status == "synced" and prior.payload_hash == plan.payload_hash:
+            return "unchanged", ""
+        if self.policy == "create_only":
+            return "linked", "in Fluent already; create_only: not updated"
+        ready = replace(plan, resolved={d: resolved[d] for d in plan.requires if d in resolved})
+        try:
+            differences = self.entity.differences(ready, prior.fluent_ref)
+        except ApiError as exc:
+            differences = [f"not compared: {exc.message}"]
+        return "would_update", "; ".join(differences) or "no field differs (attributes or links only)"
 
     def _record_chunks(self, keep_in_flight: int) -> None:
         while len(self._in_flight) > keep_in_flight:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from functools import cache
 from typing import Any, Generic, TypeVar
 
@@ -17,6 +18,7 @@ from ctfluent_dagster.fluent.models import length_violations
 from ctfluent_dagster.fluent.operations import Operation
 from ctfluent_dagster.hooks import LoadedHooks
 from ctfluent_dagster.ledger.store import FluentIdentity
+from ctfluent_dagster.privacy import mask_text_value, redact
 from ctfluent_dagster.sync.engine import PlannedPush
 
 PushT = TypeVar("PushT")
@@ -107,6 +109,20 @@ class GraphQLEntitySync(abc.ABC, Generic[PushT]):
             return None
         return FluentIdentity(ref=found["ref"], id=found["id"]) if found else None
 
+    def differences(self, push: PlannedPush[PushT], ref: str) -> list[str]:
+        """The update's top-level values against Fluent's record now (read with the find query, selecting them);
+        nested inputs (attributes, prices, links) are named, not compared. Values are masked: they may be personal."""
+        wanted = self.update_input(push, ref)
+        scalars = {k: v for k, v in wanted.items() if not isinstance(v, dict | list)}
+        fields = sorted(set(scalars) | set(_IDENTITY_FIELDS))
+        found = self.fluent.execute(self._find.with_root_selection(fields), self.find_variables(ref))
+        current = found[self._find.root_field] or {}
+        changed = [f"{name}: {_masked(current.get(name))} -> {_masked(value)}"
+                   for name, value in sorted(scalars.items())
+                   if _comparable(current.get(name)) != _comparable(value)]  # fmt: skip
+        nested = sorted(name for name, value in wanted.items() if isinstance(value, dict | list))
+        return changed + ([f"sent, not compared: {', '.join(nested)}"] if nested else [])
+
     def deactivate(self, ref: str) -> FluentIdentity:
         update = self._update_operation()
         answer = self.fluent.execute(update, {"input": self.deactivate_input(ref)})[update.root_field]
@@ -151,3 +167,13 @@ class GraphQLEntitySync(abc.ABC, Generic[PushT]):
 @cache
 def batched_operation(op: Operation, count: int) -> Operation:
     return op.batched(count)
+
+
+def _comparable(value: Any) -> Any:
+    return str(value) if isinstance(value, float | int | Decimal) and not isinstance(value, bool) else value
+
+
+def _masked(value: Any) -> str:
+    if isinstance(value, str):
+        return redact(value) if "@" in value else mask_text_value(value)
+    return repr(value)

@@ -45,6 +45,7 @@ ENTITY = EntityDeclaration(
             description="Fluent customers (one per Fluent retailer) pushed from the staged commercetools customers.",
             build=_build,
             gone_status="deleted",  # commercetools never reuses an id; Fluent cannot delete: marked ctDeleted
+            target_is_retailer=True,
         ),
     ),
     settings=CustomerMappingSettings,

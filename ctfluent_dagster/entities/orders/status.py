@@ -165,6 +165,11 @@ class OrderStatusSync:
     def deactivate(self, ref: str) -> FluentIdentity:
         raise NotImplementedError("a status is never deactivated")
 
+    def differences(self, push: PlannedPush[StatusPush], ref: str) -> list[str]:
+        order = self.writer.get("orders", push.payload.commercetools_id) or {}
+        return [f"{a['action']}: {next(v for k, v in a.items() if k != 'action')}"
+                for a in actions_needed(order, push.payload.target)]  # fmt: skip
+
 
 def _change(node: Mapping[str, Any]) -> Change:
     return {"id": node["id"], "ref": node["ref"], "status": node["status"], "updatedOn": node["updatedOn"]}
