@@ -27,7 +27,14 @@ from ctfluent_dagster.assets.factory import (
     run_liveness,
     tag_run_with_problems,
 )
-from ctfluent_dagster.backsync import BackSync, BackSyncContext, Change, change_from_event, latest_per_ref
+from ctfluent_dagster.backsync import (
+    BackSync,
+    BackSyncContext,
+    BackSyncEntity,
+    Change,
+    change_from_event,
+    latest_per_ref,
+)
 from ctfluent_dagster.entity import EntityDeclaration, Target
 from ctfluent_dagster.messages.handlers import scoped_run_config
 from ctfluent_dagster.partitions import COMMERCETOOLS_POOL
@@ -89,10 +96,8 @@ def build_back_sync(
                           f"CTP_WRITE_CLIENT_SECRET (a client with {', '.join(back_sync.scopes)})")  # fmt: skip
         settings = sync_settings.settings
         store = ledger.get_ledger()
-        sync = back_sync.build(
-            BackSyncContext(fluent.get_client(), commercetools.get_client(), commercetools_write.get_client(), store,
-                            settings.entity(entity.name))
-        )  # fmt: skip
+        sync = build_back_sync_entity(entity, back_sync, commercetools, commercetools_write, fluent, ledger,
+                                      sync_settings)  # fmt: skip
         refs = list(config.refs) or (
             sorted(store.source_ids(back_sync.name, status=["failed"])) if config.redrive else []
         )
@@ -137,6 +142,21 @@ def build_back_sync(
     checks = [failures_check(back_sync_key(back_sync), back_sync.name, back_sync.redrive_job),
               run_failures_check(back_sync_key(back_sync), back_sync.name, back_sync.redrive_job)]  # fmt: skip
     return EntityDefinitions(assets=[write_back], checks=checks, jobs=[job, redrive, from_webhooks], schedules=[])
+
+
+def build_back_sync_entity(
+    entity: EntityDeclaration,
+    back_sync: BackSync,
+    commercetools: CommercetoolsResource,
+    commercetools_write: CommercetoolsWriteResource,
+    fluent: FluentResource,
+    ledger: LedgerResource,
+    sync_settings: SyncSettingsResource,
+) -> BackSyncEntity:
+    """The back-sync's plain object on the code location's resources (for its asset and its sensor)."""
+    context = BackSyncContext(fluent.get_client(), commercetools.get_client(), commercetools_write.get_client(),
+                              ledger.get_ledger(), sync_settings.settings.entity(entity.name))  # fmt: skip
+    return back_sync.build(context)
 
 
 def pending_changes(

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from dagster import DefaultSensorStatus, RunRequest, SensorDefinition, SensorEvaluationContext, SensorResult, sensor
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from ctfluent_dagster.assets.back_sync import pending_changes
-from ctfluent_dagster.backsync import BackSync, BackSyncContext, BackSyncSettings, Change, PollCursor, run_key
+from ctfluent_dagster.assets.back_sync import build_back_sync_entity, pending_changes
+from ctfluent_dagster.backsync import BackSync, BackSyncSettings, Change, PollCursor, run_key
 from ctfluent_dagster.entity import EntityDeclaration
 from ctfluent_dagster.messages.handlers import scoped_run_config
 from ctfluent_dagster.resources import (
@@ -60,17 +60,15 @@ def build_back_sync_sensor(
         now = datetime.now(UTC)
         cursor = PollCursor.decode(context.cursor)
         found: Counter[str] = Counter()
-        store = ledger.get_ledger()  # migrated: the events table exists
+        ledger.get_ledger()  # migrated: the events table exists
         events = FluentEventStore(ledger.url, migrate=False)
         try:
             pending = pending_changes(events, back_sync, now - timedelta(seconds=settings.webhook_grace_seconds))
             changes: list[Change] = [change for change in pending.values() if change]
             found["webhook"] = len(changes)
             if cursor.due(now, settings):
-                sync = back_sync.build(
-                    BackSyncContext(fluent.get_client(), commercetools.get_client(), commercetools_write.get_client(),
-                                    store, sync_settings.settings.entity(entity.name))
-                )  # fmt: skip
+                sync = build_back_sync_entity(entity, back_sync, commercetools, commercetools_write, fluent, ledger,
+                                              sync_settings)  # fmt: skip
                 polled, cursor = cursor.poll(sync.changed_since(cursor.since(now, settings)), now, settings)
                 found["poll"] = len(polled)
                 changes += polled

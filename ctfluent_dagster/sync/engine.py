@@ -491,13 +491,9 @@ class SyncEngine(Generic[RecordT, PushT]):
         for claim, prior in claims.claimed:
             plan = by_key[claim.key]
             if isinstance(plan, PlannedPush) and plan.requires:
-                stopped = {d: blocked[d] for d in plan.requires if d in blocked}
-                if stopped:
-                    futures.append(_completed([(plan, self._unavailable(plan, stopped, partition_key))]))
-                    continue
-                missing = [d for d in plan.requires if d not in resolved and not d.optional]
-                if missing:
-                    futures.append(_completed([(plan, self._waiting(plan, missing, partition_key))]))
+                held = self._held_by_references(plan, resolved, blocked, partition_key)
+                if held is not None:
+                    futures.append(_completed([(plan, held)]))
                     continue
                 plan = replace(plan, resolved={d: resolved[d] for d in plan.requires if d in resolved})
             action = self._decide(plan, prior)
@@ -555,27 +551,22 @@ class SyncEngine(Generic[RecordT, PushT]):
         resolved: Mapping[Dependency, FluentIdentity],
         blocked: Mapping[Dependency, str],
     ) -> tuple[Change, str]:
-        in_fluent = prior is not None and prior.status == "synced" and prior.fluent_ref is not None
+        """What a real run would decide for ``plan`` (the same decisions), without writing anything."""
         if isinstance(plan, PlannedRetire):
             retired = prior is not None and prior.status in RETIRED_STATUSES
             return ("would_deactivate" if plan.ref and not retired else "gone"), ""
         if isinstance(plan, PlannedSkip):
-            if plan.before_create and in_fluent:
-                return "linked", "in Fluent already: kept"
-            return ("failed" if plan.failure_code else "skipped"), plan.reason
-        stopped = [d for d in plan.requires if d in blocked]
-        if stopped:
-            return ("skipped" if all(d.unavailable == "skip" for d in stopped) else "failed"), "; ".join(
-                f"{d.describe()}: {blocked[d]}" for d in stopped
-            )
-        missing = [d for d in plan.requires if d not in resolved and not d.optional]
-        if missing:
-            return "waiting", "waiting for " + ", ".join(d.describe() for d in missing)
-        if prior is None or prior.fluent_ref is None:
+            skipped = self._skip(plan, prior, None)
+            return skipped.change, skipped.outcome.error_message or "in Fluent already: kept"
+        held = self._held_by_references(plan, resolved, blocked, None)
+        if held is not None:
+            return held.change, held.outcome.error_message or ""
+        action = self._decide(plan, prior)
+        if action == "create" or prior is None or prior.fluent_ref is None:
             return "would_create", ""
-        if prior.status == "synced" and prior.payload_hash == plan.payload_hash:
+        if action == "unchanged":
             return "unchanged", ""
-        if self.policy == "create_only":
+        if action == "linked":
             return "linked", "in Fluent already; create_only: not updated"
         ready = replace(plan, resolved={d: resolved[d] for d in plan.requires if d in resolved})
         try:
@@ -583,6 +574,21 @@ class SyncEngine(Generic[RecordT, PushT]):
         except ApiError as exc:
             differences = [f"not compared: {exc.message}"]
         return "would_update", "; ".join(differences) or "no field differs (attributes or links only)"
+
+    def _held_by_references(
+        self,
+        plan: PlannedPush[PushT],
+        resolved: Mapping[Dependency, FluentIdentity],
+        blocked: Mapping[Dependency, str],
+        partition_key: str | None,
+    ) -> _Result | None:
+        """The outcome of a record its references keep from Fluent (one will not come: failed or skipped; one is
+        not there yet: waiting), or None when it can go."""
+        stopped = {d: blocked[d] for d in plan.requires if d in blocked}
+        if stopped:
+            return self._unavailable(plan, stopped, partition_key)
+        missing = [d for d in plan.requires if d not in resolved and not d.optional]
+        return self._waiting(plan, missing, partition_key) if missing else None
 
     def _record_chunks(self, keep_in_flight: int) -> None:
         while len(self._in_flight) > keep_in_flight:
@@ -691,8 +697,8 @@ class SyncEngine(Generic[RecordT, PushT]):
             return self._failed(plan, exc, partition_key)
         return self._synced(plan, change, identity, partition_key)
 
-    def _skip(self, plan: PlannedSkip, prior: LedgerEntry, partition_key: str | None) -> _Result:
-        if plan.before_create and prior.status == "synced" and prior.fluent_ref:
+    def _skip(self, plan: PlannedSkip, prior: LedgerEntry | None, partition_key: str | None) -> _Result:
+        if plan.before_create and prior is not None and prior.status == "synced" and prior.fluent_ref:
             outcome = Outcome(plan.key, "synced", plan.version, label=plan.label, fluent_ref=prior.fluent_ref,
                               fluent_id=prior.fluent_id, payload_hash=prior.payload_hash,
                               partition_key=partition_key)  # fmt: skip
@@ -730,9 +736,11 @@ class SyncEngine(Generic[RecordT, PushT]):
         )
         return _Result(change, outcome)
 
-    def _decide(self, plan: Plan[PushT], prior: LedgerEntry) -> Action:
+    def _decide(self, plan: Plan[PushT], prior: LedgerEntry | None) -> Action:
         if isinstance(plan, PlannedSkip | PlannedRetire):
             return "skip"
+        if prior is None:
+            return "create"
         known_ref = prior.fluent_ref
         if known_ref and prior.status == "synced" and prior.payload_hash == plan.payload_hash:
             return "unchanged"
