@@ -24,6 +24,7 @@ from ctfluent_dagster.resources import (
 )
 from ctfluent_dagster.sensors.back_sync import build_back_sync_sensor
 from ctfluent_dagster.sensors.messages import build_messages_sensor
+from ctfluent_dagster.sensors.retry import build_retry_sensor
 from ctfluent_dagster.sensors.waiting import build_waiting_sensor
 from ctfluent_dagster.settings import load_settings
 
@@ -45,10 +46,12 @@ def write_scopes() -> str:
     return " ".join(dict.fromkeys(scopes))
 
 
-messages_settings = load_settings().messages
+settings = load_settings()
+messages_settings = settings.messages
 built = list(ENTITY_DEFINITIONS.values())
 sync_jobs = [job for entity in built for job in entity.jobs if job.name.endswith("_sync")]
 jobs_by_name = {job.name: job for entity in built for job in entity.jobs}
+back_sync_jobs = [jobs_by_name[entity.back_sync.job] for entity in ENTITIES if entity.back_sync is not None]
 back_sync_sensors = [
     build_back_sync_sensor(entity, entity.back_sync, jobs_by_name[entity.back_sync.job])
     for entity in ENTITIES
@@ -68,9 +71,10 @@ defs = Definitions(
     sensors=[
         build_messages_sensor(messages_settings, ENTITIES, jobs=sync_jobs),
         build_waiting_sensor(messages_settings, ENTITIES, jobs=sync_jobs),
+        build_retry_sensor(settings, ENTITIES, jobs=[*sync_jobs, *back_sync_jobs]),
         *back_sync_sensors,
     ],
-    schedules=[*(s for entity in built for s in entity.schedules), history_schedule(load_settings())],
+    schedules=[*(s for entity in built for s in entity.schedules), history_schedule(settings)],
     # Every job here is a chain of steps that run one after the other: one process per run is enough, and saves
     # the start-up of a process per step (seconds of CPU each), which is what bounds delta-run latency.
     executor=in_process_executor,

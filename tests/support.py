@@ -7,11 +7,13 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 from dagster import AssetKey, ExecuteInProcessResult
@@ -23,7 +25,11 @@ from ctfluent_dagster.entities.customers.declaration import ENTITY as CUSTOMERS
 from ctfluent_dagster.ledger.schema import sync_state
 from ctfluent_dagster.ledger.store import Ledger
 from ctfluent_dagster.messages.handlers import scoped_run_config
+from ctfluent_sandbox.stack import LocalStack
 from tests.harness import CUSTOMER_ASSETS, RANGE_END, RANGE_START, Sandbox
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 FLUENT_CUSTOMERS = fluent_key(CUSTOMERS.targets[0])
 (COMMERCETOOLS_CUSTOMERS_ASSET,) = [a for a in CUSTOMER_ASSETS if commercetools_key(CUSTOMERS) in a.keys]
@@ -70,7 +76,7 @@ def midday_in_the_past(sandbox: Sandbox, days: int = 1) -> datetime:
     """Set the commercetools emulator's clock back to 12:00 UTC ``days`` days ago and return that moment, so that
     what a test changes lands on a known day, hours away from any midnight (the clock runs on from there)."""
     now = sandbox.ct.clock.now()
-    noon = datetime.combine(now.date() - timedelta(days=days), time(12), tzinfo=now.tzinfo)
+    noon = datetime.combine(now.date() - timedelta(days=days), time_of_day(12), tzinfo=now.tzinfo)
     sandbox.ct.clock.advance((noon - now).total_seconds())
     return noon
 
@@ -188,3 +194,112 @@ def leased_records(ledger_url: str, entity_type: str) -> int:
         return 0
     finally:
         store.engine.dispose()
+
+
+# -- end to end (the stack as real processes, the UI in headless Chromium) ---------------------------------------
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+T = TypeVar("T")
+
+
+def wait_for(
+    what: str,
+    probe: Callable[[], T | None],
+    seconds: float = 120.0,
+    every: float = 1.0,
+    describe: Callable[[], object] | None = None,
+) -> T:
+    """Poll until ``probe`` answers something true; that answer. ``describe``: what the timeout reports."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(
+        f"timed out after {seconds:.0f} s waiting for {what}" + (f": {describe()}" if describe else "")
+    )
+
+
+def wait_for_run(stack: LocalStack, run_id: str) -> str:
+    """Wait for a run launched through the webserver to end; its status."""
+
+    def ended() -> str | None:
+        status = str(stack.webserver.run(run_id)["status"])
+        return status if status in ("SUCCESS", "FAILURE", "CANCELED") else None
+
+    return wait_for(f"run {run_id}", ended, seconds=120, every=1)
+
+
+_CHECK = """query Check($path: [String!]!) { assetNodeOrError(assetKey: {path: $path}) { ... on AssetNode {
+  assetChecksOrError { ... on AssetChecks { checks { name executionForLatestMaterialization {
+    status evaluation { success } } } } } } } }"""
+
+
+def wait_for_backfill(stack: LocalStack, backfill_id: str, seconds: float = 300) -> dict[str, Any]:
+    """Wait for a backfill launched through the webserver to end; the backfill with its runs."""
+
+    def finished() -> dict[str, Any] | None:
+        backfill = stack.webserver.backfill(backfill_id)
+        ended = ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED")
+        return backfill if backfill.get("status") in ended else None
+
+    return wait_for(f"backfill {backfill_id}", finished, seconds=seconds, every=2)
+
+
+def failures_check_status(stack: LocalStack, target: str = "customers") -> str | None:
+    """The failures check of a Fluent asset, as the webserver has it: PASSED, FAILED, or None while the check has
+    not been evaluated."""
+    node = stack.webserver.query(_CHECK, {"path": ["fluent", target]})["assetNodeOrError"]
+    (check,) = [c for c in node["assetChecksOrError"]["checks"] if c["name"] == "no_outstanding_failures"]
+    execution = check["executionForLatestMaterialization"]
+    if not execution or not execution["evaluation"]:
+        return None
+    return "PASSED" if execution["evaluation"]["success"] else "FAILED"
+
+
+@contextmanager
+def browser_page() -> Iterator[Page]:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )  # fmt: skip
+        try:
+            yield browser.new_page(viewport={"width": 1600, "height": 1000})
+        finally:
+            browser.close()
+
+
+def visit(
+    stack: LocalStack,
+    page: Page,
+    path: str,
+    expected: list[str],
+    screenshot: str,
+    click: str | None = None,
+    then: Sequence[str] = (),
+) -> str:
+    """Open a page and wait until every expected text has rendered (the UI loads its parts asynchronously); with
+    ``click``, then click that text (e.g. "[Show Markdown]") and wait for the ``then`` texts. The screenshot and
+    the page's text are saved as artifacts; the text is returned."""
+    page.goto(f"{stack.webserver_url}{path}", wait_until="networkidle")
+    skip = page.get_by_role("button", name="Skip")  # the first-visit "join the community" dialog
+    if skip.count():
+        skip.click()
+    try:
+        for text in expected:
+            page.get_by_text(text).first.wait_for(timeout=60_000)
+        if click:
+            page.get_by_text(click, exact=True).first.click()
+            for text in then:
+                page.get_by_text(text).first.wait_for(timeout=30_000)
+            page.wait_for_timeout(1_000)  # the dialog fades in
+    finally:  # what the page showed, also when an expected text never appeared
+        page.screenshot(path=str(ARTIFACTS / screenshot), full_page=not click)  # a dialog: what is on screen
+        (ARTIFACTS / screenshot).with_suffix(".txt").write_text(page.inner_text("body"))
+    return page.inner_text("body")

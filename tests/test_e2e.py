@@ -10,14 +10,11 @@ from __future__ import annotations
 import base64
 import json
 import re
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
@@ -33,27 +30,23 @@ from ctfluent_dagster.sensors.messages import SENSOR_NAME
 from ctfluent_sandbox.dagster_webserver import LOCATION, REPOSITORY, recent_days
 from ctfluent_sandbox.stack import LocalStack
 from ctfluent_sandbox.storefront import Storefront
-from tests.support import personal_data_found
+from tests.support import (
+    ARTIFACTS,
+    browser_page,
+    failures_check_status,
+    personal_data_found,
+    visit,
+    wait_for,
+    wait_for_backfill,
+)
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    pass
 
 pytestmark = pytest.mark.e2e
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 DAYS = 3
 POLL_SECONDS = 10
 ORDERS_CHECK_PAGE = "/assets/fluent/orders?view=checks&checkDetail=no_outstanding_failures"
-T = TypeVar("T")
-
-
-def wait_for(what: str, probe: Callable[[], T | None], seconds: float = 120.0, every: float = 1.0) -> T:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -89,16 +82,7 @@ def initial_load(stack: LocalStack) -> InitialLoad:
     needs loaded data or runs in the instance asks for it, whatever order the tests run in)."""
     seeded = stack.ct_admin.state()["customers"]
     backfill_id = stack.webserver.launch_backfill(recent_days(DAYS), title="e2e initial load")
-
-    def finished() -> dict[str, Any] | None:
-        backfill = stack.webserver.backfill(backfill_id)
-        return (
-            backfill
-            if backfill.get("status") in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED")
-            else None
-        )
-
-    return InitialLoad(wait_for("the backfill", finished, seconds=240, every=2), seeded)
+    return InitialLoad(wait_for_backfill(stack, backfill_id, seconds=240), seeded)
 
 
 @pytest.fixture(scope="module")
@@ -309,48 +293,6 @@ def test_the_receiver_rejects_unsigned_forged_and_modified_events_and_ignores_re
     assert after["accepted"] == before["accepted"] + 1  # the replayed event, once
 
 
-def wait_for_run(stack: LocalStack, run_id: str) -> str:
-    def ended() -> str | None:
-        status = str(stack.webserver.run(run_id)["status"])
-        return status if status in ("SUCCESS", "FAILURE", "CANCELED") else None
-
-    return wait_for(f"run {run_id}", ended, seconds=120, every=1)
-
-
-def test_a_failed_order_is_loud_and_its_journey_overview_and_check_explain_it(
-    stack: LocalStack, initial_load: InitialLoad
-) -> None:
-    ledger = Ledger(stack.ledger_url())
-    try:
-        failed = ledger.entries("order", status="failed")
-    finally:
-        ledger.engine.dispose()
-    assert failed, "the seed has orders of products without GTIN"
-    number = failed[0].label or ""
-    (backfill_run,) = [run["runId"] for run in initial_load.backfill["runs"]]
-    assert stack.webserver.run(backfill_run)["status"] == "FAILURE"  # failures make noise
-    tags = {tag["key"]: tag["value"] for tag in stack.webserver.run(backfill_run)["tags"]}
-    assert int(tags["ctfluent/orders.failed"]) >= 1
-
-    config = {"ops": {"record_journey_report": {"config": {"identifier": number}}}}
-    journey_run = stack.webserver.launch_run("record_journey", None, config)
-    overview_run = stack.webserver.launch_run("sync_overview", None)
-    assert wait_for_run(stack, journey_run) == "SUCCESS" and wait_for_run(stack, overview_run) == "SUCCESS"
-    command = [str(Path(sys.executable).parent / "ctfluent-journey"), number, "--ledger-url", stack.ledger_url(),
-               "--no-messages"]  # fmt: skip
-    cli = subprocess.run(command, check=False, capture_output=True, text=True, timeout=60)
-    assert cli.returncode == 0 and number in cli.stdout and failed[0].error_code in cli.stdout
-
-    with browser_page() as page:
-        run_page = visit(stack, page, f"/runs/{backfill_run}", ["no_failures_in_this_run"], "failed-run.png")
-        checks = visit(stack, page, ORDERS_CHECK_PAGE, ["outstanding_failures", number], "failed-orders-check.png")
-        overview = visit(stack, page, f"/runs/{overview_run}", ["overview_report"], "overview.png")
-        journey = visit(stack, page, f"/runs/{journey_run}", ["record_journey_report"], "journey.png")
-    assert "Failure" in run_page or "Failed" in run_page
-    assert failed[0].error_code in checks
-    assert "overview_report" in overview and "record_journey_report" in journey
-
-
 def test_the_sensor_brings_storefront_edits_to_fluent(stack: LocalStack, sensor_running: None) -> None:
     storefront = Storefront(stack.env)
     renamed, moved = [c for c in storefront.customers() if not c.get("stores")][:2]
@@ -364,53 +306,6 @@ def test_the_sensor_brings_storefront_edits_to_fluent(stack: LocalStack, sensor_
         return first.get("firstName") == "Sensorfield" and second.get("primaryEmail") == "Moved.By.Sensor@Example.org"
 
     wait_for("the edits in Fluent", arrived, seconds=120)
-
-
-_CHECK = """query Check($path: [String!]!) { assetNodeOrError(assetKey: {path: $path}) { ... on AssetNode {
-  assetChecksOrError { ... on AssetChecks { checks { name executionForLatestMaterialization {
-    status evaluation { success } } } } } } } }"""
-
-
-def failures_check_status(stack: LocalStack, target: str = "customers") -> str | None:
-    """PASSED, FAILED, or None while the check has not been evaluated."""
-    node = stack.webserver.query(_CHECK, {"path": ["fluent", target]})["assetNodeOrError"]
-    (check,) = [c for c in node["assetChecksOrError"]["checks"] if c["name"] == "no_outstanding_failures"]
-    execution = check["executionForLatestMaterialization"]
-    if not execution or not execution["evaluation"]:
-        return None
-    return "PASSED" if execution["evaluation"]["success"] else "FAILED"
-
-
-@contextmanager
-def browser_page() -> Iterator[Page]:
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
-        )  # fmt: skip
-        try:
-            yield browser.new_page(viewport={"width": 1600, "height": 1000})
-        finally:
-            browser.close()
-
-
-def visit(stack: LocalStack, page: Page, path: str, expected: list[str], screenshot: str) -> str:
-    """Open a page and wait until every expected text has rendered (the UI loads its parts asynchronously)."""
-    page.goto(f"{stack.webserver_url}{path}", wait_until="networkidle")
-    skip = page.get_by_role("button", name="Skip")  # the first-visit "join the community" dialog
-    if skip.count():
-        skip.click()
-    try:
-        for text in expected:
-            page.get_by_text(text).first.wait_for(timeout=60_000)
-    finally:  # what the page showed, also when an expected text never appeared
-        page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
-        (ARTIFACTS / screenshot).with_suffix(".txt").write_text(page.inner_text("body"))
-    return page.inner_text("body")
 
 
 def test_the_ui_shows_lineage_and_a_failed_check(stack: LocalStack, sensor_running: None) -> None:

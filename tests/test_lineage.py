@@ -7,12 +7,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from dagster import DagsterInstance
+from dagster import DagsterInstance, RunRequest, SensorDefinition, SensorResult, build_sensor_context
 from sqlalchemy import select, update
 
+from ctfluent_dagster.assets import ENTITY_DEFINITIONS
+from ctfluent_dagster.entities.customers.declaration import ENTITY as CUSTOMERS
+from ctfluent_dagster.entities.customers.mapping import fluent_username
 from ctfluent_dagster.jobs import prune_attempt_history, sync_overview
 from ctfluent_dagster.ledger.schema import sync_attempts
-from ctfluent_dagster.privacy import email_digest
+from ctfluent_dagster.privacy import email_digest, redact
+from ctfluent_dagster.sensors.retry import build_retry_sensor
+from ctfluent_dagster.settings import SyncSettings
 from tests.harness import CUSTOMER_ASSETS, Sandbox
 from tests.support import check_passed, ledger, materialization_metadata
 from tests.test_order_sync import EVERYTHING, all_days, sync
@@ -108,6 +113,55 @@ def test_failed_records_are_retried_by_later_runs_with_backoff_up_to_the_limit(
     assert len([a for a in store.attempts(customer["id"]) if a.outcome == "failed"]) == 2
 
 
+def retry_tick(sandbox: Sandbox, sensor: SensorDefinition) -> SensorResult:
+    with build_sensor_context(resources=sandbox.resources()) as context:
+        result = sensor(context)
+    assert isinstance(result, SensorResult)
+    return result
+
+
+def retry_sensor(attempts: int, backoff_seconds: int) -> SensorDefinition:
+    settings = SyncSettings(automatic_retry_attempts=attempts, retry_backoff_seconds=backoff_seconds)
+    return build_retry_sensor(settings, [CUSTOMERS], jobs=ENTITY_DEFINITIONS["customers"].jobs[:1])
+
+
+def requested_ids(requests: list[RunRequest]) -> set[str]:
+    return {i for r in requests for i in r.run_config["ops"]["fluent__customers"]["config"]["ids"]}
+
+
+def test_the_retry_sensor_retries_due_failures_when_nothing_else_changes_until_the_limit(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CTFLUENT_AUTOMATIC_RETRY_ATTEMPTS", "3")
+    first, last = days(sandbox)
+    fault = sandbox.fluent_admin.add_fault(match="createCustomer", error_code="C0160E")  # until removed
+    sandbox.sync((first, last))
+    store = ledger(sandbox)
+    failed = {e.key.source_id: e.partition_key for e in store.entries("customer", status="failed")}
+    assert failed
+
+    assert retry_tick(sandbox, retry_sensor(3, backoff_seconds=3600)).run_requests == []  # backoff not passed yet
+    sensor = retry_sensor(2, backoff_seconds=0)
+    requests = retry_tick(sandbox, sensor).run_requests or []
+    assert requested_ids(requests) == set(failed)  # no message, no edit: the sensor asks for the failed records
+    assert {r.partition_key for r in requests} == set(failed.values())  # each in its own partition's run
+    assert {(r.job_name, r.tags["ctfluent/trigger"]) for r in requests} == {("customers_sync", "automatic-retry")}
+    for request in requests:
+        sandbox.run_request(request)  # Fluent still refuses them: a second failure each
+    assert {e.attempts for e in store.entries("customer", status="failed")} == {2}
+    exhausted = retry_tick(sandbox, sensor)
+    assert exhausted.run_requests == [] and "no failed record is due" in str(exhausted.skip_reason)
+
+    sandbox.fluent_admin.call("DELETE", f"/faults/{fault}")  # the cause is gone
+    more_patient = retry_tick(sandbox, retry_sensor(3, backoff_seconds=0)).run_requests or []
+    assert requested_ids(more_patient) == set(failed)
+    assert {r.run_key for r in more_patient}.isdisjoint({r.run_key for r in requests})  # a new round, new runs
+    for request in more_patient:
+        sandbox.run_request(request)
+    assert store.entries("customer", status="failed") == []
+    assert {e.status for e in store.entries("customer", source_ids=list(failed))} == {"synced"}
+
+
 def test_a_run_over_many_partitions_reports_each_partitions_own_counts(sandbox: Sandbox) -> None:
     first, last = days(sandbox)
     metadata = materialization_metadata(sandbox.sync((first, last)))
@@ -133,6 +187,9 @@ def test_the_failures_check_links_the_run_and_counts_attempts_and_the_overview_s
     assert rows and all(r["attempts"] == 1 and r["first_failed"] and r["run"].endswith(result.run_id) for r in rows)
     retailers = {r["id"]: r["tradingName"] for r in sandbox.fluent.state()["retailers"]}
     assert all(r["target_name"] == retailers[r["target"]] for r in rows)  # the retailer by name, not only its id
+    # Never created, so Fluent has no ref for them: the check shows the one their pushes were writing, masked.
+    emails = {c["id"]: c["email"] for c in sandbox.ct_customers()}
+    assert all(r["fluent_ref"] == redact(fluent_username(r["target"], emails[r["commercetools_id"]])) for r in rows)
     assert metadata["oldest_unresolved_failure"] != "none"
 
     overview = sync_overview.execute_in_process(resources=sandbox.resources())

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from dagster import SensorResult, build_sensor_context
+from dagster import AssetKey, SensorResult, build_sensor_context
 
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
 from ctfluent_dagster.backsync import BackSyncSettings, Change, PollCursor
@@ -19,8 +19,11 @@ from ctfluent_dagster.entities.orders.settings import StatusBackSyncSettings, St
 from ctfluent_dagster.entities.orders.status import actions_needed
 from ctfluent_dagster.resources import CommercetoolsWriteResource
 from ctfluent_dagster.sensors.back_sync import build_back_sync_sensor
+from ctfluent_dagster.sensors.retry import build_retry_sensor
+from ctfluent_dagster.settings import SyncSettings
 from ctfluent_dagster.webhooks.events import FluentEvent, FluentEventStore
 from tests.harness import Sandbox
+from tests.support import materialization_metadata
 from tests.test_order_sync import EVERYTHING, fluent_orders, ledger, sync
 
 BACK_SYNC = ORDERS.back_sync
@@ -185,6 +188,34 @@ def test_a_write_racing_an_edit_ends_in_the_right_state(shop: Sandbox) -> None:
     assert shop.run_request(request).success
     assert ct_order(shop, order_id)["orderState"] == "Complete"
     assert ledger(shop).entries("order_status", source_ids=[ref])[0].status == "synced"
+
+
+def test_a_failed_write_back_is_retried_automatically_as_fluent_has_it_now(
+    shop: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CTFLUENT_RETRY_BACKOFF_SECONDS", "0")
+    assert sync(shop, EVERYTHING).success
+    order_id, ref = synced_orders(shop)[0]
+    shop.ct_admin.add_fault(match=f"POST /ctfluent-demo/orders/{order_id}", status=400,
+                            error_code="InvalidOperation", times=1)  # fmt: skip
+    shop.fluent_admin.call("POST", f"/orders/{ref}/status", {"status": "COMPLETE"})
+    (request,) = tick(shop).run_requests or []
+    shop.run_request(request)
+    assert ledger(shop).entries("order_status", source_ids=[ref])[0].status == "failed"
+
+    job = next(j for j in ENTITY_DEFINITIONS["orders"].jobs if j.name == BACK_SYNC.job)
+    retry = build_retry_sensor(SyncSettings(retry_backoff_seconds=0), [ORDERS], jobs=[job])
+    with build_sensor_context(resources=shop.resources()) as context:
+        result = retry(context)
+    assert isinstance(result, SensorResult)
+    # No new change in Fluent: the sensor asks for the retry (and for the seed's failed orders, in their own job).
+    (again,) = [r for r in result.run_requests or [] if r.job_name == BACK_SYNC.job]
+    assert again.tags["ctfluent/trigger"] == "automatic-retry"
+    run = shop.run_request(again)
+    assert ct_order(shop, order_id)["orderState"] == "Complete"
+    assert ledger(shop).entries("order_status", source_ids=[ref])[0].status == "synced"
+    metadata = materialization_metadata(run, AssetKey(["commercetools", BACK_SYNC.name]))
+    assert (metadata["mode"], metadata["retried"]) == ("retry", 1)
 
 
 def test_orders_this_project_did_not_create_are_counted_and_skipped(shop: Sandbox) -> None:

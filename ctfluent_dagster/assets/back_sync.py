@@ -89,17 +89,24 @@ def build_back_sync(
         ledger: LedgerResource,
         sync_settings: SyncSettingsResource,
     ) -> MaterializeResult:
-        if not (config.changes or config.refs or config.redrive or config.webhook_events):
+        settings = sync_settings.settings
+        store = ledger.get_ledger()
+        redrive = bool(config.redrive or config.refs)
+        # Automatic retry: failed writes whose backoff has passed are written again as Fluent has them now.
+        retrying = [] if redrive else sorted({
+            e.key.source_id
+            for e in store.due_failures(back_sync.name, settings.automatic_retry_attempts,
+                                        settings.retry_backoff_seconds)
+        })  # fmt: skip
+        if not (config.changes or redrive or config.webhook_events or retrying):
             return MaterializeResult(metadata={"mode": "nothing", "trigger": config.trigger or "manual"})
         if not commercetools_write.configured:
             raise Failure(description=f"the {back_sync.name} back-sync is off: set CTP_WRITE_CLIENT_ID and "
                           f"CTP_WRITE_CLIENT_SECRET (a client with {', '.join(back_sync.scopes)})")  # fmt: skip
-        settings = sync_settings.settings
-        store = ledger.get_ledger()
         sync = build_back_sync_entity(entity, back_sync, commercetools, commercetools_write, fluent, ledger,
                                       sync_settings)  # fmt: skip
         refs = list(config.refs) or (
-            sorted(store.source_ids(back_sync.name, status=["failed"])) if config.redrive else []
+            sorted(store.source_ids(back_sync.name, status=["failed"])) if config.redrive else retrying
         )
         events = FluentEventStore(ledger.url, migrate=False) if config.webhook_events else None
         recorded = pending_changes(events, back_sync) if events is not None else {}
@@ -115,8 +122,10 @@ def build_back_sync(
             events.mark_handled(list(recorded))
             events.close()
         report = engine.report
+        report.counts["retried"] += len(retrying)
         tag_run_with_problems(context, back_sync.name, report.counts)
-        mode = "redrive" if config.redrive or config.refs else "webhook" if config.webhook_events else "changes"
+        mode = ("redrive" if redrive else "webhook" if config.webhook_events else "changes" if config.changes
+                else "retry")  # fmt: skip
         metadata = report_metadata(report, mode=mode, run_id=context.run.run_id, partitions=[])
         metadata["trigger"] = config.trigger or "manual"
         context.log.info(f"{back_sync.name}: " + (", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))

@@ -184,13 +184,15 @@ def outstanding_failures(
     history = ledger.failure_history(entity_type, [entry.key for entry in failed])
     names = target_names(sorted({entry.key.target_key for entry in failed})) if target_names and failed else {}
     rows = [
-        {**_ledger_row(entry), "fluent_ref": redact(entry.fluent_ref or ""), "attempts": entry.attempts,
-         "target_name": names.get(entry.key.target_key, ""),
-         "first_failed": f"{history[entry.key][0]:%Y-%m-%d %H:%M:%S}" if entry.key in history else "",
+        {**_ledger_row(entry), "attempts": entry.attempts, "target_name": names.get(entry.key.target_key, ""),
+         # the ref in Fluent, else the one its failed pushes were writing
+         "fluent_ref": redact(entry.fluent_ref) if entry.fluent_ref else (past.fluent_ref if past else "") or "",
+         "first_failed": f"{past.first_failed:%Y-%m-%d %H:%M:%S}" if past else "",
          "last_failed": f"{entry.updated_at:%Y-%m-%d %H:%M:%S}", "run": run_url(entry.run_id) if entry.run_id else ""}
         for entry in failed
+        for past in [history.get(entry.key)]
     ]  # fmt: skip
-    oldest = min((history[e.key][0] for e in failed if e.key in history), default=None)
+    oldest = min((history[e.key].first_failed for e in failed if e.key in history), default=None)
     latest = max(failed, key=lambda e: e.updated_at, default=None)
     metadata: dict[str, Any] = {
         **{name: counts.get(name, 0) for name in ("failed", "waiting", "synced", "skipped", "deleted", "inactive")},

@@ -37,6 +37,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import (
     Connection,
     Engine,
+    and_,
     bindparam,
     case,
     create_engine,
@@ -186,6 +187,16 @@ class Outcome:
     config_hash: str | None = None
     operation: str | None = None  # what the run did (created, updated, failed, ...), for the attempt history
     lookup: str | None = None  # what else a user finds the record by (an email digest, an order number)
+    # The Fluent ref a failed push was writing: kept in the attempt history (the record's state keeps the ref
+    # Fluent has, none for a create that failed).
+    attempted_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class FailureHistory:
+    first_failed: datetime
+    failed_attempts: int
+    fluent_ref: str | None  # masked
 
 
 @dataclass(frozen=True)
@@ -412,7 +423,8 @@ class Ledger:
                     [
                         {"at": now, "entity_type": o.key.entity_type, "source_id": o.key.source_id,
                          "source_version": o.version, "target_key": o.key.target_key,
-                         "fluent_ref": redact(o.fluent_ref) if o.fluent_ref else None,  # a username holds an email
+                         # masked: a username holds an email
+                         "fluent_ref": redact(ref) if (ref := o.fluent_ref or o.attempted_ref) else None,
                          "fluent_id": o.fluent_id, "run_id": run_id, "partition_key": o.partition_key,
                          "operation": o.operation or o.status, "outcome": o.status, "error_code": o.error_code,
                          "error_message": o.error_message, "label": o.label, "payload_digest": o.payload_hash,
@@ -681,13 +693,21 @@ class Ledger:
         if max_attempts <= 0:
             return []
         now = datetime.now(UTC)
-        failed = self.entries(entity_type, status="failed", limit=None)
-        due = [
-            e for e in failed
-            if e.attempts < max_attempts
-            and e.updated_at + timedelta(seconds=backoff_seconds * 2 ** max(e.attempts - 1, 0)) <= now
-        ]  # fmt: skip
-        return due[:limit]
+        # One condition per failure count (a handful): the backoff doubles with each, so it cannot be one column
+        # comparison; the filter stays in SQL, which the retry sensor runs at every tick.
+        due_now = or_(*(
+            and_(sync_state.c.attempts == attempts,
+                 sync_state.c.updated_at <= now - timedelta(seconds=backoff_seconds * 2 ** max(attempts - 1, 0)))
+            for attempts in range(max_attempts)
+        ))  # fmt: skip
+        query = (
+            select(sync_state)
+            .where(sync_state.c.entity_type == entity_type, sync_state.c.status == "failed", due_now)
+            .order_by(sync_state.c.updated_at, sync_state.c.source_id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_entry(row) for row in conn.execute(query)]
 
     # -- history -----------------------------------------------------------------------------------
 
@@ -730,13 +750,15 @@ class Ledger:
         with self.engine.connect() as conn:
             return {(str(entity_type), str(source_id)) for entity_type, source_id in conn.execute(query)}
 
-    def failure_history(self, entity_type: str, keys: Sequence[LedgerKey]) -> dict[LedgerKey, tuple[datetime, int]]:
-        """Per failed record: when it first failed in its current run of failures, and how many attempts failed."""
+    def failure_history(self, entity_type: str, keys: Sequence[LedgerKey]) -> dict[LedgerKey, FailureHistory]:
+        """Per failed record: when it first failed, how many of its attempts failed, and the Fluent ref they wrote
+        (masked)."""
         if not keys:
             return {}
         ids = sorted({key.source_id for key in keys})
         query = (
-            select(sync_attempts.c.source_id, sync_attempts.c.target_key, func.min(sync_attempts.c.at), func.count())
+            select(sync_attempts.c.source_id, sync_attempts.c.target_key, func.min(sync_attempts.c.at), func.count(),
+                   func.max(sync_attempts.c.fluent_ref))
             .where(sync_attempts.c.entity_type == entity_type, sync_attempts.c.source_id.in_(ids),
                    sync_attempts.c.outcome == "failed")
             .group_by(sync_attempts.c.source_id, sync_attempts.c.target_key)
@@ -745,10 +767,10 @@ class Ledger:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         found = {}
-        for source_id, target_key, first, count in rows:
+        for source_id, target_key, first, count, ref in rows:
             key = LedgerKey(entity_type, source_id, target_key)
             if key in wanted:
-                found[key] = (_utc(first) or first, int(count))
+                found[key] = FailureHistory(_utc(first) or first, int(count), ref)
         return found
 
     def prune_attempts(self, before: datetime) -> int:

@@ -35,10 +35,36 @@ from ctfluent_dagster.sync.engine import ready_waiting
 SENSOR_NAME = "waiting_records_sensor"
 
 
-def _run_key(entity: EntityDeclaration, day: str, entries: Sequence[LedgerEntry]) -> str:
-    # New whenever a record waited again since (its ledger row changed), so a retry is never deduplicated away.
+def records_run_key(kind: str, name: str, day: str, entries: Sequence[LedgerEntry]) -> str:
+    # New whenever a record's ledger row changed since (it waited or failed again), so a retry is never
+    # deduplicated away.
     basis = "\n".join(sorted(f"{e.key.source_id}@{e.updated_at.isoformat()}" for e in entries))
-    return f"waiting:{entity.name}:{day}:{hashlib.sha256(basis.encode()).hexdigest()[:20]}"
+    return f"{kind}:{name}:{day}:{hashlib.sha256(basis.encode()).hexdigest()[:20]}"
+
+
+def runs_for_records(
+    entity: EntityDeclaration, entries: Sequence[LedgerEntry], kind: str, trigger: str
+) -> list[RunRequest]:
+    """Delta runs of the entity's sync job that push these records again: one per partition they were in (today's
+    for a record whose partition is unknown or outside the partitions)."""
+    today = partition_for(datetime.now(UTC))
+    by_day: dict[str, list[LedgerEntry]] = defaultdict(list)
+    for entry in entries:
+        day = entry.partition_key or today
+        by_day[day if daily_partitions.has_partition_key(day) else today].append(entry)
+    requests = []
+    for day, day_entries in sorted(by_day.items()):
+        ids = sorted({e.key.source_id for e in day_entries})
+        requests.append(
+            RunRequest(
+                run_key=records_run_key(kind, entity.name, day, day_entries),
+                job_name=entity.sync_job,
+                partition_key=day,
+                run_config=scoped_run_config(op_names(entity), ids=ids, trigger=trigger),
+                tags={"ctfluent/trigger": kind},
+            )
+        )
+    return requests
 
 
 def build_waiting_sensor(
@@ -53,26 +79,13 @@ def build_waiting_sensor(
     )
     def waiting_records_sensor(context: SensorEvaluationContext, ledger: LedgerResource) -> SensorResult:
         store = ledger.get_ledger()
-        today = partition_for(datetime.now(UTC))
         requests = []
         for entity in entities:
-            by_day: dict[str, list[LedgerEntry]] = defaultdict(list)
-            for target in entity.targets:
-                for entry in ready_waiting(store, target.entity_type, limit=settings.max_ids_per_run):
-                    day = entry.partition_key or today
-                    by_day[day if daily_partitions.has_partition_key(day) else today].append(entry)
-            for day, entries in sorted(by_day.items()):
-                ids = sorted({e.key.source_id for e in entries})
-                requests.append(
-                    RunRequest(
-                        run_key=_run_key(entity, day, entries),
-                        job_name=entity.sync_job,
-                        partition_key=day,
-                        run_config=scoped_run_config(op_names(entity), ids=ids, trigger="waiting records ready"),
-                        tags={"ctfluent/trigger": "waiting"},
-                    )
-                )
-                context.log.info(f"{entity.name} {day}: {len(ids)} waiting record(s) can be pushed now")
+            ready = [e for target in entity.targets
+                     for e in ready_waiting(store, target.entity_type, limit=settings.max_ids_per_run)]  # fmt: skip
+            if ready:
+                requests += runs_for_records(entity, ready, "waiting", "waiting records ready")
+                context.log.info(f"{entity.name}: {len(ready)} waiting record(s) can be pushed now")
         return SensorResult(run_requests=requests, skip_reason=None if requests else "no waiting record is ready")
 
     return waiting_records_sensor

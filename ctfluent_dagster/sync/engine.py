@@ -683,7 +683,8 @@ class SyncEngine(Generic[RecordT, PushT]):
 
     def _failed(self, plan: Plan[PushT], exc: ApiError, partition_key: str | None) -> _Result:
         outcome = Outcome(plan.key, "failed", plan.version, label=plan.label, error_code=_error_code(exc),
-                          error_message=exc.message, partition_key=partition_key)  # fmt: skip
+                          error_message=exc.message, partition_key=partition_key,
+                          attempted_ref=None if isinstance(plan, PlannedSkip) else plan.ref)  # fmt: skip
         return _Result("failed", outcome)
 
     def _apply(self, plan: Plan[PushT], prior: LedgerEntry, partition_key: str | None) -> _Result:
