@@ -108,7 +108,7 @@ def build_back_sync(
         refs = list(config.refs) or (
             sorted(store.source_ids(back_sync.name, status=["failed"])) if config.redrive else retrying
         )
-        events = FluentEventStore(ledger.url, migrate=False) if config.webhook_events else None
+        events = FluentEventStore(ledger=store) if config.webhook_events else None
         recorded = pending_changes(events, back_sync) if events is not None else {}
         changes = latest_per_ref([dict(change) for change in config.changes] + (sync.current(refs) if refs else [])
                                  + [change for change in recorded.values() if change])  # fmt: skip
@@ -120,7 +120,6 @@ def build_back_sync(
                 engine.sync_chunk(sync.locate(changes[start : start + CHUNK]))
         if events is not None:  # written (or failed, and in the ledger to re-drive): handled
             events.mark_handled(list(recorded))
-            events.close()
         report = engine.report
         report.counts["retried"] += len(retrying)
         tag_run_with_problems(context, back_sync.name, report.counts)

@@ -60,33 +60,29 @@ def build_back_sync_sensor(
         now = datetime.now(UTC)
         cursor = PollCursor.decode(context.cursor)
         found: Counter[str] = Counter()
-        ledger.get_ledger()  # migrated: the events table exists
-        events = FluentEventStore(ledger.url, migrate=False)
-        try:
-            pending = pending_changes(events, back_sync, now - timedelta(seconds=settings.webhook_grace_seconds))
-            changes: list[Change] = [change for change in pending.values() if change]
-            found["webhook"] = len(changes)
-            if cursor.due(now, settings):
-                sync = build_back_sync_entity(entity, back_sync, commercetools, commercetools_write, fluent, ledger,
-                                              sync_settings)  # fmt: skip
-                polled, cursor = cursor.poll(sync.changed_since(cursor.since(now, settings)), now, settings)
-                found["poll"] = len(polled)
-                changes += polled
-            requests = [
-                RunRequest(
-                    run_key=run_key(back_sync.name, chunk),
-                    job_name=back_sync.job,
-                    run_config=scoped_run_config([op_name], changes=chunk, trigger=_trigger(found)),
-                    tags={"ctfluent/trigger": back_sync.sensor},
-                )
-                for start in range(0, len(changes), settings.max_changes_per_run)
-                if (chunk := changes[start : start + settings.max_changes_per_run])
-            ]
-            # Handled once their run is requested: should that run fail, its records are failed in the ledger and
-            # re-driven; the polling would find them again too.
-            events.mark_handled(list(pending))
-        finally:
-            events.close()
+        events = FluentEventStore(ledger=ledger.get_ledger())  # migrated by the resource: the events table exists
+        pending = pending_changes(events, back_sync, now - timedelta(seconds=settings.webhook_grace_seconds))
+        changes: list[Change] = [change for change in pending.values() if change]
+        found["webhook"] = len(changes)
+        if cursor.due(now, settings):
+            sync = build_back_sync_entity(entity, back_sync, commercetools, commercetools_write, fluent, ledger,
+                                          sync_settings)  # fmt: skip
+            polled, cursor = cursor.poll(sync.changed_since(cursor.since(now, settings)), now, settings)
+            found["poll"] = len(polled)
+            changes += polled
+        requests = [
+            RunRequest(
+                run_key=run_key(back_sync.name, chunk),
+                job_name=back_sync.job,
+                run_config=scoped_run_config([op_name], changes=chunk, trigger=_trigger(found)),
+                tags={"ctfluent/trigger": back_sync.sensor},
+            )
+            for start in range(0, len(changes), settings.max_changes_per_run)
+            if (chunk := changes[start : start + settings.max_changes_per_run])
+        ]
+        # Handled once their run is requested: should that run fail, its records are failed in the ledger and
+        # re-driven; the polling would find them again too.
+        events.mark_handled(list(pending))
         if not requests:
             return SensorResult(skip_reason=f"no {back_sync.name} changes ({_trigger(found)})", cursor=cursor.encode())
         context.log.info(f"{len(changes)} {back_sync.name} change(s) ({_trigger(found)}) in {len(requests)} run(s)")

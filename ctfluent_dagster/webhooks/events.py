@@ -140,11 +140,14 @@ class FluentEventStore:
     ``migrate=False``. Thread-safe (one pooled engine); call :meth:`close` when done.
     """
 
-    def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
-        self._ledger = Ledger(event_store_url(url))
+    def __init__(self, url: str | None = None, *, migrate: bool = True, ledger: Ledger | None = None) -> None:
+        """``ledger``: an open (migrated) ledger whose engine the store shares instead of opening its own; closing
+        the store then leaves it open."""
+        self._owns_engine = ledger is None
+        self._ledger = ledger or Ledger(event_store_url(url))
         self.url = self._ledger.url
         self.engine = self._ledger.engine
-        if migrate:
+        if migrate and self._owns_engine:
             self.migrate()
 
     def __repr__(self) -> str:
@@ -155,7 +158,8 @@ class FluentEventStore:
         self._ledger.migrate()
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self._owns_engine:
+            self.engine.dispose()
 
     def record(self, event: FluentEvent) -> bool:
         """Store a received event; False when its id was recorded before (a redelivery: nothing changes)."""
