@@ -96,12 +96,17 @@ class TargetState:
     failed_attempts: int  # failures in a row
     run_id: str | None
     updated_at: datetime
+    attempted_ref: str | None = None  # masked: the ref its pushes were writing, while Fluent has none
 
     @classmethod
-    def from_entry(cls, entry: LedgerEntry) -> TargetState:
+    def from_entry(cls, entry: LedgerEntry, attempts: Sequence[Attempt] = ()) -> TargetState:
+        """``attempts``: the record's, newest first (the ref a failed create was writing comes from them)."""
+        attempted = next((a.fluent_ref for a in attempts if a.target_key == entry.key.target_key and a.fluent_ref),
+                         None)  # fmt: skip
         return cls(entry.key.target_key, entry.status, _optional_mask(entry.fluent_ref), entry.fluent_id,
                    tuple(mask(d.describe()) for d in entry.waiting_for), entry.error_code,
-                   _optional_mask(entry.error_message), entry.attempts, entry.run_id, entry.updated_at)  # fmt: skip
+                   _optional_mask(entry.error_message), entry.attempts, entry.run_id, entry.updated_at,
+                   None if entry.fluent_ref else _optional_mask(attempted))  # fmt: skip
 
 
 def masked_attempt(attempt: Attempt) -> Attempt:
@@ -277,7 +282,7 @@ def find_journey(
                 entity_type=entity_type,
                 source_id=source_id,
                 label=mask(labels[0]) if labels else None,
-                targets=tuple(TargetState.from_entry(e) for e in targets),
+                targets=tuple(TargetState.from_entry(e, seen) for e in targets),
                 attempts=tuple(masked_attempt(a) for a in seen),
                 messages=None if entity_type in NOT_COMMERCETOOLS_IDS else read(source_id),
             )
@@ -339,7 +344,9 @@ def _problem(target: TargetState) -> str:
 def _target_lines(target: TargetState, several: bool, run_cell: RunCell, code: Callable[[str], str]) -> list[str]:
     """What the ledger holds now for one Fluent record: the line, then its details (error, waits)."""
     where = f" ({code(target.target_key)})" if target.target_key and several else ""
-    fluent = f"ref {code(target.fluent_ref)}" if target.fluent_ref else "no Fluent ref yet"
+    fluent = (f"ref {code(target.fluent_ref)}" if target.fluent_ref
+              else f"not in Fluent yet (its pushes wrote ref {code(target.attempted_ref)})" if target.attempted_ref
+              else "no Fluent ref yet")  # fmt: skip
     if target.fluent_id:
         fluent += f", id {code(target.fluent_id)}"
     line = f"Fluent{where}: {fluent}; {target.status} since {_time(target.updated_at)} UTC"

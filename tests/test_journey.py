@@ -101,6 +101,7 @@ def test_a_failed_order_by_its_order_number_with_its_transactions(synced: Synced
     assert found.status == "failed" and found.label == order.label
     (attempt,) = found.attempts
     assert (attempt.outcome, attempt.error_code, attempt.run_id) == ("failed", "C0141E", synced.run_id)
+    assert attempt.fluent_ref == order.label  # the ref the failed create was writing (its order number)
     assert [(v.run_id, v.attempts) for v in found.runs] == [(synced.run_id, 1)]
     assert found.messages == ()  # seeded orders have no message history
 
@@ -116,6 +117,7 @@ def test_a_failed_order_by_its_order_number_with_its_transactions(synced: Synced
     assert f"[{synced.run_id[:8]}](/runs/{synced.run_id})" in markdown
     assert "| failed | failed | C0141E |" in markdown
     assert f"waits for: order {order.label}" in markdown
+    assert f"not in Fluent yet (its pushes wrote ref `{order.label}`)" in markdown
     text = render_text(journey)
     assert f"== order {order.label}: failed" in text and "C0141E" in text and synced.run_id in text
 
