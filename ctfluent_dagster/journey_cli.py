@@ -20,6 +20,7 @@ from ctfluent_dagster.journey import (
     render_text,
 )
 from ctfluent_dagster.ledger.store import Ledger
+from ctfluent_dagster.privacy import email_digest
 
 DEFAULT_UI_URL = "http://127.0.0.1:3000"
 CREDENTIALS = ("CTP_PROJECT_KEY", "CTP_CLIENT_ID", "CTP_CLIENT_SECRET")
@@ -55,6 +56,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--ui-url", help=f"the Dagster UI (default: DAGSTER_WEBSERVER_URL, else {DEFAULT_UI_URL})")
     parser.add_argument("--no-messages", action="store_true", help="do not read commercetools messages")
     parser.add_argument("--limit", type=int, default=500, help="at most this many attempts (default: %(default)s)")
+    parser.add_argument(
+        "--digest", action="store_true",
+        help="only print the digest of the email given, to launch the record_journey job with (Dagster keeps a "
+        "run's config, so an email given there would stay in clear)",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -84,6 +90,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.limit < 1:
         print("ctfluent-journey: --limit must be at least 1", file=sys.stderr)
         return 2
+    if args.digest:
+        if "@" not in args.identifier:
+            print("ctfluent-journey: --digest takes an email", file=sys.stderr)
+            return 2
+        print(email_digest(args.identifier))
+        return 0
     ui = (args.ui_url or os.environ.get("DAGSTER_WEBSERVER_URL") or DEFAULT_UI_URL).rstrip("/")
     reader: MessagesReader | None = None
     note: str | None = "commercetools messages not read (--no-messages)"

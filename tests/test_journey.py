@@ -4,6 +4,7 @@ mixed case, never shown in clear), a variant by SKU, a record by commercetools i
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -244,7 +245,25 @@ def test_the_job_reports_as_markdown_with_links_to_the_runs(synced: Synced) -> N
     no_personal_data(metadata["report"], synced)
     logs = "\n".join(e.message or "" for run in instance.get_runs() for e in instance.all_logs(run.run_id))
     assert "record(s)" in logs  # the one-line summary
+    assert "holds an email in clear" in logs  # the email stays in the run's config: the run says so
     no_personal_data(logs, synced)
+
+
+def test_an_email_goes_to_the_job_as_its_digest_which_the_command_prints(
+    synced: Synced, capsys: pytest.CaptureFixture[str]
+) -> None:
+    email = synced.customer["email"]
+    assert main([email, "--digest"]) == 0
+    digest = capsys.readouterr().out.strip()
+    assert digest.startswith("email:") and "@" not in digest
+    instance = DagsterInstance.ephemeral()
+    metadata = run_journey_job(synced, digest, instance)
+    assert "## customer " in metadata["report"] and synced.customer["id"] in metadata["report"]
+    (run,) = instance.get_runs()
+    assert "@" not in json.dumps(run.run_config)  # nothing personal kept with the run
+    logs = "\n".join(e.message or "" for e in instance.all_logs(run.run_id))
+    assert "holds an email in clear" not in logs
+    assert main(["ORD-1", "--digest"]) == 2  # only an email has a digest
 
 
 # -- the command -----------------------------------------------------------------------------------------------------

@@ -6,11 +6,15 @@ from pydantic import Field
 
 from ctfluent_dagster.assets.common import run_url
 from ctfluent_dagster.journey import SEARCHED_AS, commercetools_messages, find_journey, render_markdown
+from ctfluent_dagster.privacy import email_digest
 from ctfluent_dagster.resources import CommercetoolsResource, LedgerResource
 
 
 class JourneyConfig(Config):
-    identifier: str = Field(description=f"What to look up: a record's {SEARCHED_AS}.")
+    identifier: str = Field(
+        description=f"What to look up: a record's {SEARCHED_AS}. Give an email as its digest (`ctfluent-journey "
+        "--digest EMAIL` prints it): Dagster keeps a run's config, so an email given here stays in it in clear."
+    )
     limit: int = Field(default=500, ge=1, description="At most this many attempts, the newest.")
     messages: bool = Field(default=True, description="Read the commercetools messages of the records' resources.")
 
@@ -23,6 +27,11 @@ def record_journey_report(
     note = None if config.messages else "commercetools messages not read (messages: false in the run config)"
     journey = find_journey(ledger.get_ledger(), config.identifier, reader, limit=config.limit, messages_note=note)
     context.log.info(f"journey of {journey.summary()}")
+    if "@" in config.identifier:
+        context.log.warning(
+            "this run's config holds an email in clear (Dagster keeps it with the run); next time launch with its "
+            f"digest, {email_digest(config.identifier)}, and delete this run from Runs to forget the email"
+        )
     if journey.messages_note:
         context.log.warning(journey.messages_note)
     metadata = {
