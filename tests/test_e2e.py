@@ -179,7 +179,8 @@ def test_a_failed_order_shows_in_its_check_and_a_redrive_through_the_webserver_s
         return any(e.status == status for e in ledger.entries("order", source_ids=[order["id"]]))
 
     wait_for("the sensor's run to record the failed order", lambda: recorded("failed"), seconds=120, every=2)
-    assert failures_check_status(stack, "orders") == "FAILED"
+    # The check runs last in that run, after the ledger has recorded the failure.
+    wait_for("the orders' check to fail", lambda: failures_check_status(stack, "orders") == "FAILED", seconds=60)
     with browser_page() as page:
         checks = visit(stack, page, ORDERS_CHECK_PAGE, ["outstanding_failures", "E2E-REDRIVE-1"],
                        "failed-order-check.png")  # fmt: skip
