@@ -10,7 +10,7 @@ as ref, masked as ``Ledger.record`` keeps it; the email's digest as lookup; some
 guest orders (order number as ref, the shopper's email digest as lookup), the orders' payments (financial
 transactions, found by the order number), products' variants (SKU as ref; a skipped variant has its SKU as lookup) and
 categories; each record 1-5 attempts (failed, waiting, then created, updated, ...) over 30 days of runs. Failed
-attempts carry no ref, as the engine writes them.
+attempts carry the ref they were writing, as the engine writes them.
 
 Then ``Ledger.attempts(x)`` is timed for random targets of each kind: a commercetools id (of any record), an email in
 mixed case (its customer and the orders by that email), an order number (the order and its transactions), a SKU (the
@@ -155,7 +155,7 @@ class Generator:
 
     def _order(self, email: str) -> None:
         order_id, number = self._uuid(), f"ORD-{self.counter:08d}-{self.rng.randint(0, 99):02d}"
-        # An order that never reached Fluent has no ref: found by its number only through its transactions.
+        # An order only skipped or waiting has no ref: found by its number only through its transactions.
         found = self._record("order", order_id, "", number, email_digest(email), number)
         payments: list[str] = []
         for _ in range(self.rng.choice((0, 1, 1, 1, 1, 1))):  # payments, each 1-2 transactions (records)
@@ -178,12 +178,13 @@ class Generator:
         label: str,
         final: str | None = None,
     ) -> bool:
-        """Appends the record's attempts; whether one of them reached Fluent (so the ref is recorded)."""
+        """Appends the record's attempts; whether one of them reached Fluent or failed (so the ref is recorded)."""
         rng = self.rng
         count = rng.choices((1, 2, 3, 4, 5), (62, 20, 10, 5, 3))[0]
         final = final or rng.choices(("synced", "skipped", "failed", "waiting"), (90, 4, 4, 2))[0]
         at = START + timedelta(seconds=rng.uniform(0, (DAYS - 2) * 86400))
         version, fluent_id, in_fluent = rng.randint(1, 3), str(rng.randint(10_000, 99_999_999)), False
+        ref_recorded = False
         for attempt in range(count):
             outcome = final if attempt == count - 1 else rng.choices(("failed", "waiting", "synced"), (5, 2, 3))[0]
             error_code = error_message = None
@@ -201,12 +202,13 @@ class Generator:
             run_id, day = self.runs[min(int((at - START).total_seconds() // 86400), DAYS - 1) * 40 + rng.randrange(40)]
             self.rows.append({
                 "at": at, "entity_type": entity_type, "source_id": source_id, "source_version": version,
-                "target_key": target_key, "fluent_ref": ref if outcome == "synced" else None,
+                "target_key": target_key, "fluent_ref": ref if outcome in ("synced", "failed") else None,
                 "fluent_id": fluent_id if outcome == "synced" else None, "run_id": run_id,
                 "partition_key": self.partitions[day], "operation": operation,
                 "outcome": outcome, "error_code": error_code, "error_message": error_message, "label": label,
                 "payload_digest": f"{rng.getrandbits(256):064x}", "lookup": lookup,
             })  # fmt: skip
+            ref_recorded = ref_recorded or outcome in ("synced", "failed")
             self.fill.rows += 1
             self.fill.attempts[operation] += 1
             at += timedelta(seconds=rng.uniform(60, 2 * 86400 / count))
@@ -214,7 +216,7 @@ class Generator:
         self.fill.records[entity_type] += 1
         if self._sampled():
             self.targets.ids.append((source_id, entity_type))
-        return in_fluent
+        return ref_recorded
 
     def _email(self) -> str:
         name = self.rng.choice(FIRST_NAMES)

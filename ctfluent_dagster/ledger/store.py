@@ -721,15 +721,20 @@ class Ledger:
         matches = or_(
             sync_attempts.c.source_id.in_(keys), sync_attempts.c.fluent_ref.in_(keys), sync_attempts.c.lookup.in_(keys)
         )
-        # The matched records as a subquery: one statement whatever their number (an OR per record would not be).
-        records = select(sync_attempts.c.entity_type, sync_attempts.c.source_id).where(matches)
-        query = (
-            select(sync_attempts)
-            .where(tuple_(sync_attempts.c.entity_type, sync_attempts.c.source_id).in_(records))
-            .order_by(sync_attempts.c.at.desc(), sync_attempts.c.id.desc())
-            .limit(limit)
-        )
+        # Two statements: the matched records, then their attempts by the record index. As one (the records as a
+        # subquery), PostgreSQL without fresh statistics walked the whole time index backwards for the ORDER BY and
+        # LIMIT, probing each row against the subquery: seconds among a million attempts.
+        records = select(sync_attempts.c.entity_type, sync_attempts.c.source_id).where(matches).distinct()
         with self.engine.connect() as conn:
+            found = [tuple(row) for row in conn.execute(records)]
+            if not found:
+                return []
+            query = (
+                select(sync_attempts)
+                .where(tuple_(sync_attempts.c.entity_type, sync_attempts.c.source_id).in_(found))
+                .order_by(sync_attempts.c.at.desc(), sync_attempts.c.id.desc())
+                .limit(limit)
+            )
             return [
                 Attempt(_utc(row.at) or row.at, row.entity_type, row.source_id, row.source_version, row.target_key,
                         row.fluent_ref, row.fluent_id, row.run_id, row.partition_key, row.operation, row.outcome,
