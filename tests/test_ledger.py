@@ -6,10 +6,12 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import event
 
 from ctfluent_dagster.ledger.schema import VERSION_TABLE, metadata, sync_state
 from ctfluent_dagster.ledger.store import (
@@ -241,3 +243,35 @@ def test_references_resolve_to_records_in_fluent_and_waiting_records_keep_what_t
     assert entry.waiting_for == (parent, missing) and entry.waiting_for[1].label == "the third"
     assert ledger.source_ids(ENTITY, status=["waiting"]) == {"x"}
     assert ledger.source_ids(ENTITY, exclude_status=["waiting"]) == set()
+
+
+def test_a_history_lookup_reads_by_index_and_never_walks_the_whole_history(tmp_path: Path) -> None:
+    """Each statement of ``attempts()`` searches an index: not a scan of the history in time order, which a planner
+    chooses for ORDER BY ... LIMIT when it cannot tell how few rows the records have (SQLite without statistics
+    always; PostgreSQL before its first ANALYZE). Asserted on SQLite's plans, which do not depend on the data."""
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    ledger.migrate()
+    shared = "email:0123456789"  # one shopper's records: a customer in two retailers and an order
+    named = [LedgerKey("customer", "c1", "1"), LedgerKey("customer", "c1", "2"), LedgerKey("order", "o1", "")]
+    keys = named + [LedgerKey("order", f"o{n}", "") for n in range(2, 40)]
+    for entity_type in ("customer", "order"):
+        ledger.claim([Claim(k, 1) for k in keys if k.entity_type == entity_type], owner="r", lease_seconds=60)
+    ledger.record([Outcome(k, "failed", 1, error_code="C0160E", lookup=shared if k in named else None,
+                           attempted_ref=f"ref-{k.source_id}") for k in keys], owner="r", run_id="r")  # fmt: skip
+    statements: list[tuple[str, Any]] = []
+
+    @event.listens_for(ledger.engine, "before_cursor_execute")
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        statements.append((statement, parameters))
+
+    found = ledger.attempts(shared)
+    event.remove(ledger.engine, "before_cursor_execute", capture)
+    assert {(a.entity_type, a.source_id, a.target_key) for a in found} == {(k.entity_type, k.source_id,
+                                                                              k.target_key) for k in named}  # fmt: skip
+    assert {a.fluent_ref for a in found} == {"ref-c1", "ref-o1"}  # the refs the failed pushes were writing
+    with ledger.engine.connect() as conn:
+        plans = [[str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+                 for statement, parameters in statements if statement.startswith("SELECT")]  # fmt: skip
+    ledger.engine.dispose()
+    assert len(plans) == 2
+    assert not [step for plan in plans for step in plan if step.startswith("SCAN ctfluent_sync_attempts")], plans

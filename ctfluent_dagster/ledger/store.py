@@ -721,7 +721,8 @@ class Ledger:
         matches = or_(
             sync_attempts.c.source_id.in_(keys), sync_attempts.c.fluent_ref.in_(keys), sync_attempts.c.lookup.in_(keys)
         )
-        # Two statements: the matched records, then their attempts by the record index. As one (the records as a
+        # Two statements: the matched records, then their attempts by the record index (the single-column IN lists
+        # make both databases pick it, not the time index, whatever their statistics). As one (the records as a
         # subquery), PostgreSQL without fresh statistics walked the whole time index backwards for the ORDER BY and
         # LIMIT, probing each row against the subquery: seconds among a million attempts.
         records = select(sync_attempts.c.entity_type, sync_attempts.c.source_id).where(matches).distinct()
@@ -731,10 +732,12 @@ class Ledger:
                 return []
             query = (
                 select(sync_attempts)
-                .where(tuple_(sync_attempts.c.entity_type, sync_attempts.c.source_id).in_(found))
+                .where(sync_attempts.c.source_id.in_(sorted({source_id for _, source_id in found})),
+                       sync_attempts.c.entity_type.in_(sorted({entity_type for entity_type, _ in found})),
+                       tuple_(sync_attempts.c.entity_type, sync_attempts.c.source_id).in_(found))
                 .order_by(sync_attempts.c.at.desc(), sync_attempts.c.id.desc())
                 .limit(limit)
-            )
+            )  # fmt: skip
             return [
                 Attempt(_utc(row.at) or row.at, row.entity_type, row.source_id, row.source_version, row.target_key,
                         row.fluent_ref, row.fluent_id, row.run_id, row.partition_key, row.operation, row.outcome,
