@@ -15,6 +15,7 @@ from sqlalchemy import event
 
 from ctfluent_dagster.ledger.schema import VERSION_TABLE, metadata, sync_state
 from ctfluent_dagster.ledger.store import (
+    HISTORY_RECORDS_LISTED,
     Claim,
     ClaimResult,
     Dependency,
@@ -275,3 +276,17 @@ def test_a_history_lookup_reads_by_index_and_never_walks_the_whole_history(tmp_p
     ledger.engine.dispose()
     assert len(plans) == 2
     assert not [step for plan in plans for step in plan if step.startswith("SCAN ctfluent_sync_attempts")], plans
+
+
+@pytest.mark.parametrize("records", [HISTORY_RECORDS_LISTED, HISTORY_RECORDS_LISTED + 1])
+def test_an_identifier_naming_many_records_finds_them_all(ledger: Ledger, records: int) -> None:
+    """A placeholder email on many orders: up to HISTORY_RECORDS_LISTED records are read by lists of ids, more
+    through a subquery; both answer the same."""
+    keys = [LedgerKey("order", f"o{n:04d}", "") for n in range(records)]
+    other = LedgerKey("order", "other", "")
+    ledger.claim([Claim(k, 1) for k in [*keys, other]], owner="r", lease_seconds=60)
+    outcomes = [Outcome(k, "failed", 1, lookup="email:placeholder") for k in keys]
+    ledger.record([*outcomes, Outcome(other, "failed", 1, lookup="email:other")], owner="r", run_id="r")
+    found = ledger.attempts("email:placeholder", limit=records + 10)
+    assert sorted(a.source_id for a in found) == [k.source_id for k in keys]
+    assert len(ledger.attempts("email:placeholder", limit=7)) == 7  # the newest, as many as asked

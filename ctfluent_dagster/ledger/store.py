@@ -192,6 +192,10 @@ class Outcome:
     attempted_ref: str | None = None
 
 
+# Up to this many records named by one identifier, their history is read by lists of their ids (see attempts()).
+HISTORY_RECORDS_LISTED = 500
+
+
 @dataclass(frozen=True)
 class FailureHistory:
     first_failed: datetime
@@ -721,23 +725,31 @@ class Ledger:
         matches = or_(
             sync_attempts.c.source_id.in_(keys), sync_attempts.c.fluent_ref.in_(keys), sync_attempts.c.lookup.in_(keys)
         )
-        # Two statements: the matched records, then their attempts by the record index (the single-column IN lists
-        # make both databases pick it, not the time index, whatever their statistics). As one (the records as a
-        # subquery), PostgreSQL without fresh statistics walked the whole time index backwards for the ORDER BY and
-        # LIMIT, probing each row against the subquery: seconds among a million attempts.
-        records = select(sync_attempts.c.entity_type, sync_attempts.c.source_id).where(matches).distinct()
+        # Two statements: the matched records, then their attempts by the record index, the records as lists of
+        # single-column values, which make both databases search that index whatever their statistics. (As one
+        # statement, the records as a subquery, PostgreSQL before its first ANALYZE walked the whole time index
+        # backwards for the ORDER BY and LIMIT: seconds among a million attempts.) An identifier naming very many
+        # records (a placeholder email on many orders) keeps the subquery: lists that long would be slow to bind
+        # and, with one term per record, too deep for SQLite.
+        records = select(sync_attempts.c.entity_type, sync_attempts.c.source_id).where(matches)
         with self.engine.connect() as conn:
-            found = [tuple(row) for row in conn.execute(records)]
+            found = [tuple(row) for row in conn.execute(records.distinct().limit(HISTORY_RECORDS_LISTED + 1))]
             if not found:
                 return []
+            pair = tuple_(sync_attempts.c.entity_type, sync_attempts.c.source_id)
+            scope = (
+                pair.in_(records)
+                if len(found) > HISTORY_RECORDS_LISTED
+                else and_(sync_attempts.c.source_id.in_(sorted({source_id for _, source_id in found})),
+                          sync_attempts.c.entity_type.in_(sorted({entity_type for entity_type, _ in found})),
+                          pair.in_(found))
+            )  # fmt: skip
             query = (
                 select(sync_attempts)
-                .where(sync_attempts.c.source_id.in_(sorted({source_id for _, source_id in found})),
-                       sync_attempts.c.entity_type.in_(sorted({entity_type for entity_type, _ in found})),
-                       tuple_(sync_attempts.c.entity_type, sync_attempts.c.source_id).in_(found))
+                .where(scope)
                 .order_by(sync_attempts.c.at.desc(), sync_attempts.c.id.desc())
                 .limit(limit)
-            )  # fmt: skip
+            )
             return [
                 Attempt(_utc(row.at) or row.at, row.entity_type, row.source_id, row.source_version, row.target_key,
                         row.fluent_ref, row.fluent_id, row.run_id, row.partition_key, row.operation, row.outcome,
