@@ -247,10 +247,11 @@ def payload_fingerprint(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
-def _utc(moment: datetime | None) -> datetime | None:
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A time read from the database, in UTC (SQLite hands back naive UTC, PostgreSQL its session's zone)."""
     if moment is None:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _entry(row: Any) -> LedgerEntry:
@@ -267,7 +268,7 @@ def _entry(row: Any) -> LedgerEntry:
         attempts=row.attempts,
         run_id=row.run_id,
         partition_key=row.partition_key,
-        updated_at=_utc(row.updated_at) or datetime.now(UTC),
+        updated_at=as_utc(row.updated_at) or datetime.now(UTC),
         waiting_for=tuple(Dependency.from_json(d) for d in json.loads(row.waiting_for or "[]")),
     )
 
@@ -357,7 +358,7 @@ class Ledger:
             for claim in claims:
                 row = rows.pop((claim.key.source_id, claim.key.target_key))
                 entry = _entry(row)
-                lease_expiry = _utc(row.lease_expires_at)
+                lease_expiry = as_utc(row.lease_expires_at)
                 live_lease = row.lease_owner not in (None, owner) and lease_expiry is not None and lease_expiry > now
                 if live_lease and lease_expiry is not None and not ended(row):
                     busy.append(Busy(claim, row.lease_owner, lease_expiry))
@@ -751,7 +752,7 @@ class Ledger:
                 .limit(limit)
             )
             return [
-                Attempt(_utc(row.at) or row.at, row.entity_type, row.source_id, row.source_version, row.target_key,
+                Attempt(as_utc(row.at) or row.at, row.entity_type, row.source_id, row.source_version, row.target_key,
                         row.fluent_ref, row.fluent_id, row.run_id, row.partition_key, row.operation, row.outcome,
                         row.error_code, row.error_message, row.label)
                 for row in conn.execute(query)
@@ -790,7 +791,7 @@ class Ledger:
         for source_id, target_key, first, count, ref in rows:
             key = LedgerKey(entity_type, source_id, target_key)
             if key in wanted:
-                found[key] = FailureHistory(_utc(first) or first, int(count), ref)
+                found[key] = FailureHistory(as_utc(first) or first, int(count), ref)
         return found
 
     def prune_attempts(self, before: datetime) -> int:

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from ctfluent_dagster.ledger.schema import fluent_events
-from ctfluent_dagster.ledger.store import Ledger, default_ledger_url
+from ctfluent_dagster.ledger.store import Ledger, as_utc, default_ledger_url
 
 _CHUNK = 500  # ids per statement (SQLite's bound-parameter limit is 999 on old builds)
 
@@ -100,18 +100,12 @@ class FluentEvent:
             entity_ref=payload.entityRef or None,
             entity_status=payload.entityStatus,
             retailer_id=payload.retailerId or None,
-            received_at=_utc(received_at) or datetime.now(UTC),
+            received_at=as_utc(received_at) or datetime.now(UTC),
         )
 
     def describe(self) -> str:
         """For logs: the id, name, entity type and status (no ref, no attributes)."""
         return f"event {self.event_id} ({self.name or 'unnamed'}: {self.entity_type} {self.entity_status})"
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite hands back naive UTC
 
 
 def event_store_url(url: str | None = None) -> str:
@@ -129,7 +123,7 @@ def _event(row: Any) -> FluentEvent:
         entity_ref=row.entity_ref,
         entity_status=row.entity_status,
         retailer_id=row.retailer_id,
-        received_at=_utc(row.received_at) or datetime.now(UTC),
+        received_at=as_utc(row.received_at) or datetime.now(UTC),
     )
 
 
@@ -172,7 +166,7 @@ class FluentEventStore:
             "entity_ref": event.entity_ref,
             "entity_status": event.entity_status,
             "retailer_id": event.retailer_id,
-            "received_at": _utc(event.received_at),
+            "received_at": as_utc(event.received_at),
             "handled_at": None,
         }
         dialect = self.engine.dialect.name
@@ -227,7 +221,7 @@ class FluentEventStore:
         with self.engine.begin() as conn:
             result = conn.execute(
                 fluent_events.delete().where(
-                    fluent_events.c.handled_at.is_not(None), fluent_events.c.handled_at < _utc(handled_before)
+                    fluent_events.c.handled_at.is_not(None), fluent_events.c.handled_at < as_utc(handled_before)
                 )
             )
         return int(result.rowcount)
