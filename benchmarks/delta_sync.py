@@ -134,8 +134,7 @@ def main() -> None:
         LocalStack(Path(tmp), customers=1000, days=3, extra_env=settings) as stack,
     ):
         backfill = stack.webserver.launch_backfill(recent_days(3), title="benchmark initial load")
-        while stack.webserver.backfill(backfill).get("status") not in ("COMPLETED_SUCCESS", "COMPLETED", "FAILED"):
-            time.sleep(2)
+        stack.webserver.finished_backfill(backfill, seconds=3600)
         latencies = measure_latency(stack, args.changes, args.spacing)
         ticks = measure_backlog(stack, args.backlog)
 

@@ -275,10 +275,7 @@ def new_order_latency(args: argparse.Namespace) -> dict[str, Any]:
         LocalStack(Path(tmp), customers=1000, products=100, days=3, extra_env=settings) as stack,
     ):
         backfill = stack.webserver.launch_backfill(recent_days(3), title="benchmark initial load")
-        while (status := stack.webserver.backfill(backfill).get("status")) not in (
-            "COMPLETED_SUCCESS", "COMPLETED", "COMPLETED_FAILED", "FAILED", "CANCELED",
-        ):  # fmt: skip
-            time.sleep(2)
+        status = stack.webserver.finished_backfill(backfill, seconds=3600)["status"]
         stack.fluent_admin.add_fault(match="POST /graphql", latency_ms=args.latency_ms)
         ledger = Ledger(f"sqlite:///{Path(tmp) / 'ledger.sqlite'}")
         since, load_before = time.time(), load_average()

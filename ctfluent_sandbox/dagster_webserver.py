@@ -79,6 +79,9 @@ query SensorState($selector: SensorSelector!) {
 }"""
 
 
+BACKFILL_ENDED = ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED")
+
+
 class WebserverError(RuntimeError):
     pass
 
@@ -128,6 +131,16 @@ class DagsterWebserver:
     def backfill(self, backfill_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self.query(_BACKFILL, {"id": backfill_id})["partitionBackfillOrError"]
         return result
+
+    def finished_backfill(self, backfill_id: str, seconds: float = 300.0) -> dict[str, Any]:
+        """Wait for a backfill to end, however it ended; the backfill with its runs."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            backfill = self.backfill(backfill_id)
+            if backfill.get("status") in BACKFILL_ENDED:
+                return backfill
+            time.sleep(2)
+        raise WebserverError(f"backfill {backfill_id} did not end within {seconds:.0f} s")
 
     def launch_run(self, job_name: str, partition: str | None, run_config: dict[str, Any] | None = None) -> str:
         """Launch a job's run, for one partition when it is partitioned (as the Launchpad does); its run id."""

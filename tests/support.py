@@ -236,17 +236,6 @@ _CHECK = """query Check($path: [String!]!) { assetNodeOrError(assetKey: {path: $
     status evaluation { success } } } } } } } }"""
 
 
-def wait_for_backfill(stack: LocalStack, backfill_id: str, seconds: float = 300) -> dict[str, Any]:
-    """Wait for a backfill launched through the webserver to end; the backfill with its runs."""
-
-    def finished() -> dict[str, Any] | None:
-        backfill = stack.webserver.backfill(backfill_id)
-        ended = ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED")
-        return backfill if backfill.get("status") in ended else None
-
-    return wait_for(f"backfill {backfill_id}", finished, seconds=seconds, every=2)
-
-
 def failures_check_status(stack: LocalStack, target: str = "customers") -> str | None:
     """The failures check of a Fluent asset, as the webserver has it: PASSED, FAILED, or None while the check has
     not been evaluated."""

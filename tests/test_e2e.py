@@ -37,7 +37,6 @@ from tests.support import (
     personal_data_found,
     visit,
     wait_for,
-    wait_for_backfill,
 )
 
 if TYPE_CHECKING:
@@ -82,7 +81,7 @@ def initial_load(stack: LocalStack) -> InitialLoad:
     needs loaded data or runs in the instance asks for it, whatever order the tests run in)."""
     seeded = stack.ct_admin.state()["customers"]
     backfill_id = stack.webserver.launch_backfill(recent_days(DAYS), title="e2e initial load")
-    return InitialLoad(wait_for_backfill(stack, backfill_id, seconds=240), seeded)
+    return InitialLoad(stack.webserver.finished_backfill(backfill_id, seconds=240), seeded)
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,6 @@ from tests.support import (
     personal_data_found,
     visit,
     wait_for,
-    wait_for_backfill,
     wait_for_run,
 )
 
@@ -120,7 +119,7 @@ def test_failed_pushes_are_loud_explained_retried_redriven_and_end_green(stack: 
 
     # 1. The initial load, launched through the webserver, fails loudly after recording everything.
     backfill_id = stack.webserver.launch_backfill(recent_days(DAYS), title="e2e lineage")
-    backfill = wait_for_backfill(stack, backfill_id)
+    backfill = stack.webserver.finished_backfill(backfill_id)
     (load,) = backfill["runs"]
     assert stack.webserver.run(load["runId"])["status"] == "FAILURE"
     tags = {tag["key"]: tag["value"] for tag in stack.webserver.run(load["runId"])["tags"]}
