@@ -125,6 +125,13 @@ def sandbox(
         process.wait(timeout=60)
 
 
+def seeded_days(days: int) -> tuple[str, str]:
+    """The first and the last partition a benchmark syncs for ``days`` of seeded history: from the day before the
+    seed's first day, to today (UTC)."""
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    return time.strftime("%Y-%m-%d", time.gmtime(time.time() - (days + 1) * 86400)), today
+
+
 def measured_runs(
     process: subprocess.Popen[bytes],
     env: dict[str, str],
@@ -135,8 +142,7 @@ def measured_runs(
     """An initial run and a second one with nothing changed, each with the sandbox's CPU and Fluent's request
     counts."""
     fluent_admin = f"{env['FLUENT_HOST']}/_admin"
-    today = time.strftime("%Y-%m-%d", time.gmtime())
-    first_day = time.strftime("%Y-%m-%d", time.gmtime(time.time() - (days + 1) * 86400))
+    first_day, today = seeded_days(days)
     runs: dict[str, Any] = {}
     for label in ("initial", "no-change"):
         requests.delete(f"{fluent_admin}/requests", timeout=10)

@@ -33,7 +33,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import add_common_arguments, measured_runs, mutations, sandbox, sync_once
+from benchmarks.common import add_common_arguments, measured_runs, mutations, sandbox, seeded_days, sync_once
 from ctfluent_dagster.ledger.store import Ledger, LedgerEntry
 from ctfluent_sandbox.admin_client import AdminClient
 
@@ -141,8 +141,7 @@ def initial_load(args: argparse.Namespace) -> dict[str, Any]:
         seeded["wall_seconds"] = time.perf_counter() - started
 
         # The days measured_runs syncs.
-        today = time.strftime("%Y-%m-%d", time.gmtime())
-        first_day = time.strftime("%Y-%m-%d", time.gmtime(time.time() - (args.days + 1) * 86400))
+        first_day, today = seeded_days(args.days)
         started = time.perf_counter()
         prerequisites = sync_once(env, first_day, today, PREREQUISITES)
         prerequisites["wall_seconds"] = time.perf_counter() - started

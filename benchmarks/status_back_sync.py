@@ -37,7 +37,14 @@ from typing import Any
 
 import requests
 
-from benchmarks.common import add_common_arguments, own_cpu_seconds, process_cpu_seconds, sandbox, sync_once
+from benchmarks.common import (
+    add_common_arguments,
+    own_cpu_seconds,
+    process_cpu_seconds,
+    sandbox,
+    seeded_days,
+    sync_once,
+)
 from ctfluent_dagster.ledger.store import Ledger
 from ctfluent_sandbox.admin_client import AdminClient
 
@@ -89,8 +96,7 @@ def prepare(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     })  # fmt: skip
     seeded["wall_seconds"] = time.perf_counter() - started
 
-    today = time.strftime("%Y-%m-%d", time.gmtime())
-    first_day = time.strftime("%Y-%m-%d", time.gmtime(time.time() - (args.days + 1) * 86400))
+    first_day, today = seeded_days(args.days)
     started = time.perf_counter()
     synced = sync_once(env, first_day, today, SETUP_ASSETS)
     sync_seconds = time.perf_counter() - started
