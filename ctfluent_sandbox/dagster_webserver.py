@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -79,6 +79,7 @@ query SensorState($selector: SensorSelector!) {
 }"""
 
 
+RUN_ENDED = ("SUCCESS", "FAILURE", "CANCELED")
 BACKFILL_ENDED = ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED")
 
 
@@ -134,13 +135,9 @@ class DagsterWebserver:
 
     def finished_backfill(self, backfill_id: str, seconds: float = 300.0) -> dict[str, Any]:
         """Wait for a backfill to end, however it ended; the backfill with its runs."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            backfill = self.backfill(backfill_id)
-            if backfill.get("status") in BACKFILL_ENDED:
-                return backfill
-            time.sleep(2)
-        raise WebserverError(f"backfill {backfill_id} did not end within {seconds:.0f} s")
+        return self._wait(
+            lambda: self.backfill(backfill_id), BACKFILL_ENDED, f"backfill {backfill_id}", seconds, every=2.0
+        )
 
     def launch_run(self, job_name: str, partition: str | None, run_config: dict[str, Any] | None = None) -> str:
         """Launch a job's run, for one partition when it is partitioned (as the Launchpad does); its run id."""
@@ -158,6 +155,21 @@ class DagsterWebserver:
     def run(self, run_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self.query(_RUN, {"id": run_id})["runOrError"]
         return result
+
+    def finished_run(self, run_id: str, seconds: float = 120.0) -> dict[str, Any]:
+        """Wait for a run to end, however it ended; the run."""
+        return self._wait(lambda: self.run(run_id), RUN_ENDED, f"run {run_id}", seconds, every=1.0)
+
+    def _wait(
+        self, read: Callable[[], dict[str, Any]], ended: tuple[str, ...], what: str, seconds: float, every: float
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            found = read()
+            if found.get("status") in ended:
+                return found
+            time.sleep(every)
+        raise WebserverError(f"{what} did not end within {seconds:.0f} s")
 
     def stop_sensor(self, name: str) -> str:
         state = self.query(_SENSOR_STATE, {"selector": _sensor_selector(name)})["sensorOrError"]["sensorState"]

@@ -221,16 +221,6 @@ def wait_for(
     )
 
 
-def wait_for_run(stack: LocalStack, run_id: str) -> str:
-    """Wait for a run launched through the webserver to end; its status."""
-
-    def ended() -> str | None:
-        status = str(stack.webserver.run(run_id)["status"])
-        return status if status in ("SUCCESS", "FAILURE", "CANCELED") else None
-
-    return wait_for(f"run {run_id}", ended, seconds=120, every=1)
-
-
 _CHECK = """query Check($path: [String!]!) { assetNodeOrError(assetKey: {path: $path}) { ... on AssetNode {
   assetChecksOrError { ... on AssetChecks { checks { name executionForLatestMaterialization {
     status evaluation { success } } } } } } } }"""

@@ -188,9 +188,7 @@ def test_a_failed_order_shows_in_its_check_and_a_redrive_through_the_webserver_s
     stack.fluent_admin.clear_faults()
     run_config = scoped_run_config(op_names(ORDERS), redrive=True, ids=[order["id"]], trigger="e2e re-drive")
     run_id = stack.webserver.launch_run(ORDERS.redrive_job, recent_days(1)[-1], run_config)
-    finished = wait_for("the re-drive run", lambda: stack.webserver.run(run_id)["status"] in ("SUCCESS", "FAILURE"),
-                        seconds=120, every=2)  # fmt: skip
-    assert finished and stack.webserver.run(run_id)["status"] == "SUCCESS"
+    assert stack.webserver.finished_run(run_id)["status"] == "SUCCESS"
     assert recorded("synced")
     (in_fluent,) = [o for o in stack.fluent_admin.state()["orders"] if o["ref"] == "E2E-REDRIVE-1"]
     assert [(i["productRef"], i["quantity"]) for i in in_fluent["items"]] == [(sku, 2)]

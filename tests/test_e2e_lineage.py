@@ -37,7 +37,6 @@ from tests.support import (
     personal_data_found,
     visit,
     wait_for,
-    wait_for_run,
 )
 
 pytestmark = pytest.mark.e2e
@@ -143,7 +142,10 @@ def test_failed_pushes_are_loud_explained_retried_redriven_and_end_green(stack: 
     config = {"ops": {"record_journey_report": {"config": {"identifier": number}}}}
     journey_run = stack.webserver.launch_run("record_journey", None, config)
     overview_run = stack.webserver.launch_run("sync_overview", None)
-    assert wait_for_run(stack, journey_run) == "SUCCESS" and wait_for_run(stack, overview_run) == "SUCCESS"
+    assert (
+        stack.webserver.finished_run(journey_run)["status"] == "SUCCESS"
+        and stack.webserver.finished_run(overview_run)["status"] == "SUCCESS"
+    )
     report = report_of(stack, journey_run, "record_journey_report", "report")
     assert number in report and REFUSED in report and f"/runs/{load['runId']}" in report  # linked to its run
     overview = report_of(stack, overview_run, "overview_report", "overview")
@@ -189,7 +191,7 @@ def test_failed_pushes_are_loud_explained_retried_redriven_and_end_green(stack: 
     # The job's default config, as the Launchpad shows it (the webserver's API takes the config as given).
     config = scoped_run_config(op_names(ORDERS), redrive=True, trigger="re-drive")
     redrive = stack.webserver.launch_run(ORDERS.redrive_job, recent_days(1)[-1], config)
-    assert wait_for_run(stack, redrive) == "SUCCESS"
+    assert stack.webserver.finished_run(redrive)["status"] == "SUCCESS"
 
     # 5. Everything green: nothing failed or waiting anywhere, the checks pass, and Fluent has what the ledger says.
     def unfinished() -> list[tuple[str, str, str | None, str | None]]:
@@ -203,5 +205,5 @@ def test_failed_pushes_are_loud_explained_retried_redriven_and_end_green(stack: 
     assert {o["ref"] for o in in_fluent["orders"]} == synced_orders
     assert lasting <= {e.key for e in ledger_entries(stack, "order", status="synced")}
     green_run = stack.webserver.launch_run("sync_overview", None)
-    assert wait_for_run(stack, green_run) == "SUCCESS"
+    assert stack.webserver.finished_run(green_run)["status"] == "SUCCESS"
     assert REFUSED not in report_of(stack, green_run, "overview_report", "overview")
