@@ -90,10 +90,16 @@ class Source:
     # Sources (of other entities) its records reference: upstream in the asset graph (lineage only).
     after: tuple[str, ...] = ()
 
-    def modified_between(self, client: CommercetoolsClient, start: datetime, end: datetime) -> Pages:
+    def modified_between(self, client: CommercetoolsClient, start: datetime | None, end: datetime) -> Pages:
+        """The records whose ``partition_field`` lies in ``[start, end)``; ``start`` None: everything before ``end``
+        (the first partition takes the history before the start date)."""
         pages = client.modified_between(self.resource, start, end, extra=self.extra, page_size=self.page_size,
                                         field=self.partition_field)  # fmt: skip
         return self._prepared(client, pages)
+
+    def count_before(self, client: CommercetoolsClient, end: datetime) -> int:
+        """How many records' ``partition_field`` lies before ``end`` (an estimate; capped, see ``count_before``)."""
+        return client.count_before(self.resource, end, extra=self.extra, field=self.partition_field)
 
     def by_ids(self, client: CommercetoolsClient, ids: Sequence[str]) -> Pages:
         return self._prepared(client, client.by_ids(self.resource, ids, extra=self.extra, page_size=self.page_size))

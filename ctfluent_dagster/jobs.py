@@ -5,7 +5,7 @@ Each entity's own jobs (sync, re-drive) are built with its assets in ``assets/fa
 """
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 
 from dagster import (
@@ -20,9 +20,11 @@ from dagster import (
 )
 
 from ctfluent_dagster.assets.common import run_url
+from ctfluent_dagster.commercetools.client import CommercetoolsClient
 from ctfluent_dagster.entities import ENTITIES
+from ctfluent_dagster.entity import EntityDeclaration
 from ctfluent_dagster.ledger.store import Ledger
-from ctfluent_dagster.preflight import run_preflight
+from ctfluent_dagster.preflight import PreflightCheck, history_check, run_preflight
 from ctfluent_dagster.resources import (
     CommercetoolsResource,
     CommercetoolsWriteResource,
@@ -43,13 +45,15 @@ def preflight_checks(
 ) -> Output[None]:
     client = fluent.get_client()
     settings = sync_settings.settings
+    reader = commercetools.get_client()
     entity_checks = [
         partial(probe, e.sync_context(settings, client, fluent.retailer_id, fluent.catalogue_ref or None))
         for e in ENTITIES
         if (probe := e.preflight) is not None
     ]
+    entity_checks += [partial(_history_before_start, e, reader, settings.start_date) for e in ENTITIES]
     writer = commercetools_write.get_client() if commercetools_write.configured else None
-    checks = run_preflight(commercetools.get_client(), client, entity_checks, writer)
+    checks = run_preflight(reader, client, entity_checks, writer)
     for check in checks:
         log = context.log.info if check.ok else context.log.error
         log(f"{'OK  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
@@ -58,6 +62,12 @@ def preflight_checks(
     if failed:
         raise Failure(description=f"pre-flight failed: {', '.join(failed)}", metadata=metadata)
     return Output(None, metadata=metadata)
+
+
+def _history_before_start(entity: EntityDeclaration, reader: CommercetoolsClient, start: date) -> list[PreflightCheck]:
+    moment = datetime.combine(start, time.min, tzinfo=UTC)
+    count = partial(entity.source.count_before, reader, moment)
+    return [history_check(entity.name, entity.source.partition_field, start, count)]
 
 
 @job(description="Pre-flight checks of both APIs: run it before the first sync.")

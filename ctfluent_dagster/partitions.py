@@ -25,6 +25,15 @@ COMMERCETOOLS_POOL = "commercetools_api"
 FLUENT_POOL = "fluent_api"
 
 
+def partition_window(partition_key: str) -> tuple[datetime | None, datetime]:
+    """What a partition reads: records whose partition field lies in ``[day, day + 1)``. The first partition's
+    window is open below: it also takes every record older than ``start_date``, which no partition would take
+    otherwise (history before the start date loads with the first partition, never silently not at all)."""
+    window = daily_partitions.time_window_for_partition_key(partition_key)
+    first = partition_key == daily_partitions.get_first_partition_key()
+    return (None if first else window.start), window.end
+
+
 def partition_for(moment: datetime) -> str:
     """The daily partition a timestamp belongs to."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d")

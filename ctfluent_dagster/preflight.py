@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 
-from ctfluent_dagster.commercetools.client import CommercetoolsClient
+from ctfluent_dagster.commercetools.client import MAX_COUNTED, CommercetoolsClient
 from ctfluent_dagster.fluent.client import FluentClient
 from ctfluent_dagster.fluent.operations import CORE_OPERATIONS
 from ctfluent_dagster.transport import ApiError
@@ -54,8 +55,8 @@ def run_preflight(
     entity_checks: Iterable[Callable[[], list[PreflightCheck]]] = (),
     writer: CommercetoolsClient | None = None,
 ) -> list[PreflightCheck]:
-    """Both APIs' credentials and settings, then what each entity needs in Fluent (retailers, a catalogue), and
-    the write client of the back-syncs (``writer``; None: not configured)."""
+    """Both APIs' credentials and settings, the write client of the back-syncs (``writer``; None: not configured),
+    then each entity's own checks (what it needs in Fluent, what its data holds)."""
 
     def token_and_scopes() -> tuple[bool, str]:
         return scopes_granted(commercetools)
@@ -88,6 +89,19 @@ def run_preflight(
                 checks.append(check)
                 seen.add(check.name)
     return checks
+
+
+def history_check(name: str, field: str, start: date, count: Callable[[], int]) -> PreflightCheck:
+    """How many records of an entity lie before ``start_date`` and so load with the first partition (information,
+    never a failure: a merchant with years of history sees what the first partition's run will take)."""
+
+    def probe() -> tuple[bool, str]:
+        found = count()
+        amount = f"{MAX_COUNTED:,} or more" if found >= MAX_COUNTED else f"{found:,}"
+        return True, (f"{amount} {name} with {field} before {start} (start_date): they load with the first "
+                      f"partition, {start}")  # fmt: skip
+
+    return attempt(f"history before start_date: {name}", probe)
 
 
 def retailer_names(fluent: FluentClient, retailer_ids: Iterable[str]) -> dict[str, str]:

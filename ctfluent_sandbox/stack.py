@@ -51,9 +51,11 @@ class LocalStack:
         dagster_port: int = 0,
         pool_limits: dict[str, int] | None = None,
         webhooks: bool = False,
+        ledger_url: str | None = None,
     ) -> None:
         """``webhooks``: also run the webhook receiver (``ctfluent-webhooks``) and have the Fluent emulator send
-        its order status events there."""
+        its order status events there. ``ledger_url``: the ledger's database (default: SQLite in ``workdir``, as
+        the demo has it)."""
         self.workdir = workdir
         self.customers = customers
         self.products = products
@@ -64,6 +66,7 @@ class LocalStack:
         self.ports = {"ct": ct_port, "fluent": fluent_port, "dagster": dagster_port}
         self.pool_limits = pool_limits or {"commercetools_api": 2, "fluent_api": 2}
         self.webhooks = webhooks
+        self._ledger_url = ledger_url or f"sqlite:///{workdir / 'ledger.sqlite'}"
         self.webhooks_url = ""
         self.home = workdir / "dagster_home"
         self.logs = workdir / "logs"
@@ -127,7 +130,7 @@ class LocalStack:
         self.env = read_env_file(env_file)
 
     def ledger_url(self) -> str:
-        return f"sqlite:///{self.workdir / 'ledger.sqlite'}"
+        return self._ledger_url
 
     def _start_webhooks(self) -> None:
         port = free_port()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import Sandbox
-from tests.support import S3_BUCKET, serve_s3, serve_sandbox, use_s3
+from tests.support import S3_BUCKET, fresh_postgres_database, serve_s3, serve_sandbox, use_s3
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = REPO_ROOT.parent / "shared"
@@ -53,19 +53,32 @@ def postgres_server() -> str:
 @pytest.fixture
 def postgres_database(postgres_server: str) -> Iterator[str]:
     """A fresh, empty database on the real server for one test; dropped afterwards."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    with fresh_postgres_database(postgres_server) as url:
+        yield url
 
-    name = f"ctfluent_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+
+LEDGER_DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=LEDGER_DATABASES)
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The ledger's database, once on SQLite (the demo's default) and once on PostgreSQL (production's): every test
+    of the ledger, the attempt history, the webhook event store, the engine and the entities' syncs runs on both.
+    PostgreSQL: a fresh database on the real server, dropped after the test."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    url: str = request.getfixturevalue("postgres_database")
+    return url
+
+
+@pytest.fixture(scope="module", params=LEDGER_DATABASES)
+def module_ledger_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``ledger_url`` for a module's shared fixtures (a stack synced once for many tests)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'ledger.sqlite'}"
+        return
+    with fresh_postgres_database(request.getfixturevalue("postgres_server")) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)
@@ -76,23 +89,25 @@ def runs_succeed_with_failed_records(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ledger_url: str) -> Iterator[Sandbox]:
     """The sandbox with 300 seeded customers over 10 days."""
-    with serve_sandbox(tmp_path, monkeypatch, customers=300, days=10, seed=7) as running:
+    with serve_sandbox(tmp_path, monkeypatch, ledger_url, customers=300, days=10, seed=7) as running:
         yield running
 
 
 @pytest.fixture
-def catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+def catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ledger_url: str) -> Iterator[Sandbox]:
     """The sandbox with a seeded catalogue (60 products over 10 days) and 40 customers."""
-    with serve_sandbox(tmp_path, monkeypatch, customers=40, days=10, seed=11, products=60) as running:
+    with serve_sandbox(tmp_path, monkeypatch, ledger_url, customers=40, days=10, seed=11, products=60) as running:
         yield running
 
 
 @pytest.fixture
-def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ledger_url: str) -> Iterator[Sandbox]:
     """The sandbox with a catalogue, customers and 120 orders (with their payments) over 10 days."""
-    with serve_sandbox(tmp_path, monkeypatch, customers=40, days=10, seed=13, products=60, orders=120) as running:
+    with serve_sandbox(
+        tmp_path, monkeypatch, ledger_url, customers=40, days=10, seed=13, products=60, orders=120
+    ) as running:
         yield running
 
 

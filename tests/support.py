@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -17,8 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 from dagster import AssetKey, ExecuteInProcessResult
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy.engine import make_url
 
 from ctfluent_dagster.assets.factory import commercetools_key, fluent_key, op_names
 from ctfluent_dagster.entities.customers.declaration import ENTITY as CUSTOMERS
@@ -105,9 +106,10 @@ def dead_lease_holder() -> str:
 
 
 @contextmanager
-def serve_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **seed: int) -> Iterator[Sandbox]:
-    """Both emulators over real HTTP on loopback, seeded with ``seed`` (see ``CommercetoolsEmulator.seed``), a
-    fresh SQLite ledger, and staging under the test's temporary directory."""
+def serve_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ledger_url: str, **seed: int) -> Iterator[Sandbox]:
+    """Both emulators over real HTTP on loopback, seeded with ``seed`` (see ``CommercetoolsEmulator.seed``), the
+    ledger at ``ledger_url`` (the ``ledger_url`` fixture: a fresh SQLite file or PostgreSQL database), and staging
+    under the test's temporary directory."""
     from ctfluent_sandbox.cli import SandboxCredentials
     from ctfluent_sandbox.server import BackgroundSandbox
 
@@ -118,7 +120,22 @@ def serve_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **seed: int) 
     ct.seed(**seed)
     with BackgroundSandbox({"ct": (ct, 0), "fluent": (fluent, 0)}) as running:
         env = credentials.connection_env(running.urls["ct"], running.urls["fluent"], ct.project_key)
-        yield Sandbox(ct, fluent, env, f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+        yield Sandbox(ct, fluent, env, ledger_url)
+
+
+@contextmanager
+def fresh_postgres_database(admin_url: str) -> Iterator[str]:
+    """A new, empty database on the server of ``admin_url``, dropped (with its connections) when the block ends."""
+    name = f"ctfluent_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 S3_BUCKET = "ctfluent-staging"
@@ -182,16 +199,16 @@ def materialize_in_this_process(env: dict[str, str], asset_paths: list[str], fir
 
 
 def leased_records(ledger_url: str, entity_type: str) -> int:
-    """How many records of the entity type a run holds a lease on now."""
+    """How many records of the entity type a run holds a lease on now (0 before the run has created the ledger)."""
     store = Ledger(ledger_url)
     query = select(sync_state.c.source_id).where(
         sync_state.c.entity_type == entity_type, sync_state.c.lease_owner.is_not(None)
     )
     try:
         with store.engine.connect() as conn:
+            if not inspect(conn).has_table(sync_state.name):
+                return 0
             return len(conn.execute(query).all())
-    except OperationalError:  # the run has not created the ledger yet
-        return 0
     finally:
         store.engine.dispose()
 

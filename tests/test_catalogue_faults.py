@@ -32,8 +32,8 @@ FAULTS = (
 
 
 @pytest.fixture
-def catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    with serve_sandbox(tmp_path, monkeypatch, customers=0, days=5, seed=3, products=150) as running:
+def catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ledger_url: str) -> Iterator[Sandbox]:
+    with serve_sandbox(tmp_path, monkeypatch, ledger_url, customers=0, days=5, seed=3, products=150) as running:
         yield running
 
 

@@ -234,12 +234,7 @@ def test_a_record_fluent_refuses_fails_alone_inside_a_batch(sandbox: Sandbox, mo
     assert all(e.key.target_key == "1" for e in synced)
 
 
-@pytest.mark.parametrize("ledger_backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_two_runs_on_one_partition_at_once_push_each_customer_once(
-    sandbox: Sandbox, ledger_backend: str, request: pytest.FixtureRequest
-) -> None:
-    if ledger_backend == "postgres":
-        sandbox.ledger_url = request.getfixturevalue("postgres_database")
+def test_two_runs_on_one_partition_at_once_push_each_customer_once(sandbox: Sandbox) -> None:
     days = sorted(sandbox.days_with_customers())
     sandbox.sync((days[0], days[-1]), assets=[COMMERCETOOLS_CUSTOMERS_ASSET])  # stage once
     sandbox.fluent_admin.add_fault(match="createCustomer", latency_ms=20)  # keep both runs in flight together

@@ -120,14 +120,15 @@ def test_no_secret_and_no_raw_personal_data_in_the_event_log(sandbox: Sandbox) -
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("ledger_url", ["postgresql"], indirect=True)  # Dagster's storage shares its database
 def test_dagster_runs_on_postgres_storage_with_the_ledger_in_the_same_database(
-    sandbox: Sandbox, postgres_database: str, tmp_path: Path
+    sandbox: Sandbox, tmp_path: Path
 ) -> None:
     home = tmp_path / "dagster_home"
     home.mkdir()
+    postgres_database = sandbox.ledger_url
     url = postgres_database.replace("postgresql+psycopg2://", "postgresql://")
     (home / "dagster.yaml").write_text(f"storage:\n  postgres:\n    postgres_url: {url}\n")
-    sandbox.ledger_url = postgres_database
     with DagsterInstance.from_config(str(home)) as instance:
         day = busiest_day(sandbox)
         result = sandbox.sync(day, instance=instance)

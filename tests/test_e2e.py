@@ -105,7 +105,7 @@ def test_a_backfill_launched_through_the_webserver_loads_every_seeded_customer(
     assert [run["status"] for run in backfill["runs"]] == ["FAILURE" if failed_orders else "SUCCESS"]
     # Every seeded customer, once per Fluent retailer of its stores (ctfluent.example.yaml: eu-store 1, us-store 2,
     # au-store 3; no mapped store: FLUENT_RETAILER_ID 1), or skipped with the mapping's reason; nothing else.
-    ledger = Ledger(f"sqlite:///{stack.workdir / 'ledger.sqlite'}")
+    ledger = Ledger(stack.ledger_url())
     every_entry = ledger.entries("customer")
     ledger.engine.dispose()
     entries = [e for e in every_entry if e.key.source_id in {c["id"] for c in seeded}]
@@ -130,7 +130,7 @@ def test_a_backfill_launched_through_the_webserver_loads_every_seeded_customer(
 def test_the_same_backfill_loads_the_catalogue_in_dependency_order(
     stack: LocalStack, initial_load: InitialLoad
 ) -> None:
-    ledger = Ledger(f"sqlite:///{stack.workdir / 'ledger.sqlite'}")
+    ledger = Ledger(stack.ledger_url())
     try:
         by_type = {t: ledger.status_counts(t) for t in ("category", "standard_product", "variant_product")}
     finally:
@@ -145,7 +145,7 @@ def test_the_same_backfill_loads_the_catalogue_in_dependency_order(
 
 
 def test_the_same_backfill_loads_orders_and_their_transactions(stack: LocalStack, initial_load: InitialLoad) -> None:
-    ledger = Ledger(f"sqlite:///{stack.workdir / 'ledger.sqlite'}")
+    ledger = Ledger(stack.ledger_url())
     try:
         orders, transactions = ledger.entries("order"), ledger.entries("financial_transaction")
     finally:
@@ -164,7 +164,7 @@ def test_the_same_backfill_loads_orders_and_their_transactions(stack: LocalStack
 def test_a_failed_order_shows_in_its_check_and_a_redrive_through_the_webserver_sends_it(
     stack: LocalStack, sensor_running: None
 ) -> None:
-    ledger = Ledger(f"sqlite:///{stack.workdir / 'ledger.sqlite'}")
+    ledger = Ledger(stack.ledger_url())
     sku = next(e.fluent_ref for e in ledger.entries("variant_product", status="synced"))
     stack.fluent_admin.add_fault(match="createOrder", error_code="C0141E", times=50)  # Fluent refuses new orders
     address = {"country": "DE", "firstName": "Rita", "lastName": "Redrive", "streetName": "Ring", "streetNumber": "2",

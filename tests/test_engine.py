@@ -1,4 +1,4 @@
-"""The sync engine on its own: a small in-memory entity, a real SQLite ledger.
+"""The sync engine on its own: a small in-memory entity, a real ledger on SQLite and on PostgreSQL.
 
 What the entity tests (customers against the sandbox) cannot pin down precisely: how records are batched and how a
 failed batch is split, dependency waits and their resumption, waits on another run's leases and the takeover of a
@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -156,8 +155,8 @@ class FakeFluent:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+def ledger(ledger_url: str) -> Iterator[Ledger]:
+    ledger = Ledger(ledger_url)
     ledger.migrate()
     yield ledger
     ledger.engine.dispose()

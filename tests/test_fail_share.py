@@ -14,8 +14,10 @@ from tests.support import check_passed, materialization_metadata, run_redrive, s
 SHARE = 0.1
 
 
-def test_failing_share_is_listed_then_healed_by_the_redrive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with serve_sandbox(tmp_path, monkeypatch, customers=150, days=2, seed=5) as sandbox:
+def test_failing_share_is_listed_then_healed_by_the_redrive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ledger_url: str
+) -> None:
+    with serve_sandbox(tmp_path, monkeypatch, ledger_url, customers=150, days=2, seed=5) as sandbox:
         sandbox.fluent_admin.add_fault(match="POST /graphql", error_code="C0160E", share=SHARE)
         first = min(sandbox.days_with_customers())
         result = sandbox.sync((first, today(sandbox)))

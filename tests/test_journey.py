@@ -55,12 +55,14 @@ class Synced:
 
 
 @pytest.fixture(scope="module")
-def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
+def synced(tmp_path_factory: pytest.TempPathFactory, module_ledger_url: str) -> Iterator[Synced]:
     """The shop (as the `shop` fixture seeds it) synced once for the whole module, Fluent refusing the first three
     orders it is sent (C0141E)."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         tmp_path = tmp_path_factory.mktemp("journey")
-        with serve_sandbox(tmp_path, monkeypatch, customers=40, days=10, seed=13, products=60, orders=120) as shop:
+        with serve_sandbox(
+            tmp_path, monkeypatch, module_ledger_url, customers=40, days=10, seed=13, products=60, orders=120
+        ) as shop:
             customer = shop.ct_customers()[0]
             shop.ct_update(customer["id"], {"action": "setFirstName", "firstName": NEW_FIRST_NAME})
             shop.fluent_admin.add_fault(match="createOrder", error_code="C0141E", times=3)

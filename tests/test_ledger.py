@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,14 +26,6 @@ from ctfluent_dagster.ledger.store import (
 from tests.support import dead_lease_holder
 
 ENTITY = "customer"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    url: str = request.getfixturevalue("postgres_database")
-    return url
 
 
 @pytest.fixture
@@ -246,12 +237,13 @@ def test_references_resolve_to_records_in_fluent_and_waiting_records_keep_what_t
     assert ledger.source_ids(ENTITY, exclude_status=["waiting"]) == set()
 
 
-def test_a_history_lookup_reads_by_index_and_never_walks_the_whole_history(tmp_path: Path) -> None:
+def test_a_history_lookup_reads_by_index_and_never_walks_the_whole_history(ledger: Ledger, ledger_url: str) -> None:
     """Each statement of ``attempts()`` searches an index: not a scan of the history in time order, which a planner
     chooses for ORDER BY ... LIMIT when it cannot tell how few rows the records have (SQLite without statistics
     always; PostgreSQL before its first ANALYZE). Asserted on SQLite's plans, which do not depend on the data."""
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
-    ledger.migrate()
+    if not ledger_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's plans depend on its statistics and the data's size, not on the statements alone: "
+                    "benchmarks/history_lookup.py measures them among a million attempts")  # fmt: skip
     shared = "email:0123456789"  # one shopper's records: a customer in two retailers and an order
     named = [LedgerKey("customer", "c1", "1"), LedgerKey("customer", "c1", "2"), LedgerKey("order", "o1", "")]
     keys = named + [LedgerKey("order", f"o{n}", "") for n in range(2, 40)]

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -299,8 +298,8 @@ def datetime_at(day: date, hour: int) -> datetime:
 # -- waiting records -----------------------------------------------------------------------------------------
 
 
-def test_the_waiting_sensor_requests_a_run_once_what_a_record_waits_for_has_synced(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+def test_the_waiting_sensor_requests_a_run_once_what_a_record_waits_for_has_synced(ledger_url: str) -> None:
+    url = ledger_url
     ledger = Ledger(url)
     ledger.migrate()
     sensor = build_waiting_sensor(MessagesSettings(), [CUSTOMERS], jobs=ENTITY_DEFINITIONS["customers"].jobs[:1])

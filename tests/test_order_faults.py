@@ -31,9 +31,11 @@ from tests.test_order_sync import (
 
 
 @pytest.fixture
-def orders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+def orders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ledger_url: str) -> Iterator[Sandbox]:
     monkeypatch.setenv("CTFLUENT_PRODUCTS__MISSING_GTIN", "sku")  # every product is sent: every open order can go
-    with serve_sandbox(tmp_path, monkeypatch, customers=60, days=5, seed=5, products=40, orders=240) as running:
+    with serve_sandbox(
+        tmp_path, monkeypatch, ledger_url, customers=60, days=5, seed=5, products=40, orders=240
+    ) as running:
         yield running
 
 

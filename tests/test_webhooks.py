@@ -120,24 +120,10 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    url: str = request.getfixturevalue("postgres_database")
-    return url
-
-
 @pytest.fixture
-def store(store_url: str) -> Iterator[FluentEventStore]:
-    event_store = FluentEventStore(store_url)
-    yield event_store
-    event_store.close()
-
-
-@pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[FluentEventStore]:
-    event_store = FluentEventStore(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+def store(ledger_url: str) -> Iterator[FluentEventStore]:
+    """The event store on the ledger's database, SQLite and PostgreSQL (the ``ledger_url`` fixture)."""
+    event_store = FluentEventStore(ledger_url)
     yield event_store
     event_store.close()
 
@@ -147,8 +133,8 @@ def settings_for(*keys: rsa.RSAPrivateKey, **values: Any) -> WebhookSettings:
 
 
 @pytest.fixture
-def app(sqlite_store: FluentEventStore, fluent_key: rsa.RSAPrivateKey, rotated_key: rsa.RSAPrivateKey) -> Starlette:
-    return create_app(settings_for(fluent_key, rotated_key, max_body_bytes=4096), store=sqlite_store)
+def app(store: FluentEventStore, fluent_key: rsa.RSAPrivateKey, rotated_key: rsa.RSAPrivateKey) -> Starlette:
+    return create_app(settings_for(fluent_key, rotated_key, max_body_bytes=4096), store=store)
 
 
 @pytest.fixture
@@ -203,11 +189,11 @@ def test_a_signed_event_is_recorded_once_and_a_redelivery_is_a_duplicate(
 
 
 def test_an_event_signed_by_the_second_configured_key_is_accepted(
-    client: TestClient, rotated_key: rsa.RSAPrivateKey, sqlite_store: FluentEventStore
+    client: TestClient, rotated_key: rsa.RSAPrivateKey, store: FluentEventStore
 ) -> None:
     body = body_of(event_json("rotated-1"))
     assert post(client, body, sign(rotated_key, body)).json() == {"status": "accepted"}
-    assert [e.event_id for e in sqlite_store.pending()] == ["rotated-1"]
+    assert [e.event_id for e in store.pending()] == ["rotated-1"]
 
 
 def _forgeries(fluent: rsa.RSAPrivateKey, stranger: rsa.RSAPrivateKey, body: bytes) -> dict[str, Any]:
@@ -242,19 +228,19 @@ def test_unsigned_forged_and_garbled_requests_are_refused_and_counted(
     client: TestClient,
     fluent_key: rsa.RSAPrivateKey,
     stranger_key: rsa.RSAPrivateKey,
-    sqlite_store: FluentEventStore,
+    store: FluentEventStore,
 ) -> None:
     body, headers, counter = _forgeries(fluent_key, stranger_key, body_of(event_json()))[case]
     response = post(client, body, None, **headers)
     assert response.status_code == 401
     assert "error" in response.json()
     assert counters(client) == only(**{counter: 1})
-    assert sqlite_store.pending() == []
-    assert sqlite_store.counts() == {"pending": 0, "handled": 0}
+    assert store.pending() == []
+    assert store.counts() == {"pending": 0, "handled": 0}
 
 
 def test_a_body_over_the_limit_is_refused_with_413(
-    client: TestClient, fluent_key: rsa.RSAPrivateKey, sqlite_store: FluentEventStore
+    client: TestClient, fluent_key: rsa.RSAPrivateKey, store: FluentEventStore
 ) -> None:
     body = body_of(event_json(filler="x" * 5000))  # the app's limit: 4096 bytes
     assert post(client, body, sign(fluent_key, body)).status_code == 413
@@ -266,7 +252,7 @@ def test_a_body_over_the_limit_is_refused_with_413(
     response = client.post(PATH, content=chunked(), headers={"fluent-signature": sign(fluent_key, body)})
     assert response.status_code == 413
     assert counters(client) == only(rejected_too_large=2)
-    assert sqlite_store.pending() == []
+    assert store.pending() == []
 
     within = body_of(event_json("small", filler="x" * 3000))
     assert len(within) <= 4096
@@ -291,19 +277,19 @@ def test_a_body_over_the_limit_is_refused_with_413(
          "id too long"],
 )  # fmt: skip
 def test_a_signed_body_that_is_no_event_is_refused_with_400(
-    body: bytes, client: TestClient, fluent_key: rsa.RSAPrivateKey, sqlite_store: FluentEventStore
+    body: bytes, client: TestClient, fluent_key: rsa.RSAPrivateKey, store: FluentEventStore
 ) -> None:
     response = post(client, body, sign(fluent_key, body))
     assert response.status_code == 400
     assert response.json()["error"] == "invalid event"
     assert counters(client) == only(rejected_invalid=1)
-    assert sqlite_store.pending() == []
+    assert store.pending() == []
 
 
 def test_the_path_is_configurable_and_other_methods_are_not_allowed(
-    sqlite_store: FluentEventStore, fluent_key: rsa.RSAPrivateKey
+    store: FluentEventStore, fluent_key: rsa.RSAPrivateKey
 ) -> None:
-    app = create_app(settings_for(fluent_key, path="/hooks/fluent/"), store=sqlite_store)
+    app = create_app(settings_for(fluent_key, path="/hooks/fluent/"), store=store)
     body = body_of(event_json())
     with TestClient(app) as client:
         assert post(client, body, sign(fluent_key, body), path="/hooks/fluent").status_code == 200
@@ -511,7 +497,7 @@ def http(url: str, body: bytes | None = None, headers: dict[str, str] | None = N
         return error.code, json.loads(error.read())
 
 
-def test_over_a_real_server(server: str, fluent_key: rsa.RSAPrivateKey, sqlite_store: FluentEventStore) -> None:
+def test_over_a_real_server(server: str, fluent_key: rsa.RSAPrivateKey, store: FluentEventStore) -> None:
     body = body_of(event_json("served-1"))
     headers = {"content-type": "application/json", "fluent-signature": sign(fluent_key, body)}
     assert http(server + PATH, body, headers) == (200, {"status": "accepted"})
@@ -531,7 +517,7 @@ def test_over_a_real_server(server: str, fluent_key: rsa.RSAPrivateKey, sqlite_s
     status, health = http(server + "/health")
     assert status == 200
     assert health["counters"] == only(accepted=1, duplicates=1, rejected_forged=1, rejected_too_large=1)
-    assert [e.event_id for e in sqlite_store.pending()] == ["served-1"]
+    assert [e.event_id for e in store.pending()] == ["served-1"]
 
 
 def test_the_command_migrates_and_serves(
@@ -599,14 +585,14 @@ def test_the_receiver_is_plain_core_without_dagster_or_entities() -> None:
 
 @responses_lib.activate
 def test_a_new_event_launches_the_configured_job_at_once_and_a_duplicate_does_not(
-    sqlite_store: FluentEventStore, fluent_key: rsa.RSAPrivateKey
+    store: FluentEventStore, fluent_key: rsa.RSAPrivateKey
 ) -> None:
     launches = responses_lib.post("http://dagster.test/graphql",
                                   json={"data": {"launchRun": {"__typename": "LaunchRunSuccess",
                                                                "run": {"runId": "r1"}}}})  # fmt: skip
     settings = settings_for(fluent_key, dagster_url="http://dagster.test", launch_job="order_status_from_webhooks")
     body = body_of(event_json())
-    with TestClient(create_app(settings, store=sqlite_store)) as client:
+    with TestClient(create_app(settings, store=store)) as client:
         post(client, body, sign(fluent_key, body))
         deadline = time.monotonic() + 5
         while launches.call_count < 1 and time.monotonic() < deadline:

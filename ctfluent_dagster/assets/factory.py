@@ -43,9 +43,9 @@ from ctfluent_dagster.messages.handlers import scoped_run_config
 from ctfluent_dagster.partitions import (
     COMMERCETOOLS_POOL,
     FLUENT_POOL,
-    daily_partitions,
     days_between,
     partition_for,
+    partition_window,
     partitioned_asset,
 )
 from ctfluent_dagster.preflight import retailer_names
@@ -149,9 +149,9 @@ def _source_asset(entity: EntityDeclaration, upstream: Sequence[AssetKey]) -> As
         gone: list[str] = []
         if config.mode == "full":
             for partition_key in context.partition_keys:
-                window = daily_partitions.time_window_for_partition_key(partition_key)
+                start, end = partition_window(partition_key)
                 with staging.writer(source.name, partition_key, FULL) as writer:
-                    for page in source.modified_between(client, window.start, window.end):
+                    for page in source.modified_between(client, start, end):
                         writer.write(page)
                 staging.remove_deltas(source.name, partition_key)
                 per_partition[partition_key] = writer.rows

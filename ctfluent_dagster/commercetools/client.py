@@ -35,6 +35,8 @@ from ctfluent_dagster.transport import (
 )
 
 MAX_PAGE_SIZE = 500  # the API's `limit` maximum
+# With a predicate, `total` is capped at the largest offset (10,000): a count of that much means "at least".
+MAX_COUNTED = 10_000
 IDS_PER_QUERY = 100  # keeps `id in :ids` URLs far below common URL length limits
 # Reading needs only `view_*`; `manage_project` grants everything and is refused outright. These are what the
 # core reads (messages, the project's message settings); each entity declares the scopes of its own resources.
@@ -253,17 +255,23 @@ class CommercetoolsClient(BearerJsonApi):
     def modified_between(
         self,
         resource: str,
-        start: datetime,
+        start: datetime | None,
         end: datetime,
         *,
         extra: Params = (),
         page_size: int = MAX_PAGE_SIZE,
         field: str = "lastModifiedAt",
     ) -> Iterator[list[dict[str, Any]]]:
-        """Records whose *current* ``field`` (`lastModifiedAt`, or `createdAt`) lies in ``[start, end)``, as raw
-        JSON pages."""
-        window = all_of(f"{field} >= {timestamp(start)}", f"{field} < {timestamp(end)}")
+        """Records whose *current* ``field`` (`lastModifiedAt`, or `createdAt`) lies in ``[start, end)`` (``start``
+        None: everything before ``end``), as raw JSON pages."""
+        window = all_of(f"{field} >= {timestamp(start)}" if start else None, f"{field} < {timestamp(end)}")
         yield from self.iterate_by_id(resource, where=window, page_size=page_size, extra=extra)
+
+    def count_before(self, resource: str, end: datetime, *, extra: Params = (), field: str = "lastModifiedAt") -> int:
+        """How many records' ``field`` lies before ``end``, as the API estimates it: with a predicate its ``total``
+        stops at the largest offset (:data:`MAX_COUNTED`), so that figure means "at least"."""
+        page = self.query(resource, where=f"{field} < {timestamp(end)}", limit=1, with_total=True, extra=extra)
+        return page.total if page.total is not None else page.count
 
     def by_ids(
         self, resource: str, ids: Sequence[str], *, extra: Params = (), page_size: int = MAX_PAGE_SIZE

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
+# Versions are 64-bit: a back-sync's is Fluent's `updatedOn` in epoch milliseconds. The attempt id too (a busy
+# project's history passes 2^31 rows); on SQLite it stays INTEGER, the 64-bit rowid, which autoincrements.
+Version = BigInteger
+AttemptId = BigInteger().with_variant(Integer(), "sqlite")
 # Not `alembic_version`: the ledger may live in the same PostgreSQL database as Dagster's own tables.
 VERSION_TABLE = "ctfluent_ledger_version"
 
@@ -20,7 +24,7 @@ sync_state = Table(
     Column("status", String(16), nullable=False),
     # A masked pointer to the source record (e.g. "j***@e***.com") for failure lists; never personal data.
     Column("label", String(320)),
-    Column("source_version", Integer),
+    Column("source_version", Version),
     Column("fluent_ref", String(512)),
     Column("fluent_id", String(64)),
     Column("payload_hash", String(64)),
@@ -75,11 +79,11 @@ fluent_events = Table(
 sync_attempts = Table(
     "ctfluent_sync_attempts",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", AttemptId, primary_key=True, autoincrement=True),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("entity_type", String(32), nullable=False),
     Column("source_id", String(64), nullable=False),
-    Column("source_version", Integer),
+    Column("source_version", Version),
     Column("target_key", String(255), nullable=False),
     Column("fluent_ref", String(512)),
     Column("fluent_id", String(64)),
