@@ -109,4 +109,3 @@ def test_preflight_counts_per_entity_the_records_that_load_with_the_first_partit
         detail = checks[f"history before start_date: {entity}"]
         assert detail.startswith(f"OK: {count} {entity} with ")
         assert f"before {FIRST} (start_date): they load with the first partition" in detail
-
