@@ -50,6 +50,9 @@ class SyncContext:
     settings: BaseModel  # the entity's own settings section
     # The sections of other entities it declares it uses (``EntityDeclaration.uses_settings``), by entity name.
     other_settings: Mapping[str, BaseModel] = field(default_factory=dict)
+    # The reading commercetools client (view scopes), for what a sync or a pre-flight check reads beside its records
+    # (product types, say).
+    commercetools: CommercetoolsClient | None = None
 
     def entity_settings(self, kind: type[SettingsT]) -> SettingsT:
         return _checked(self.settings, kind)
@@ -158,10 +161,15 @@ class EntityDeclaration:
         return [settings.entity(self.name), *(settings.entity(name) for name in self.uses_settings)]
 
     def sync_context(
-        self, settings: SettingsRoot, fluent: FluentClient, retailer_id: str | None, catalogue_ref: str | None
+        self,
+        settings: SettingsRoot,
+        fluent: FluentClient,
+        retailer_id: str | None,
+        catalogue_ref: str | None,
+        commercetools: CommercetoolsClient | None = None,
     ) -> SyncContext:
         other = {name: settings.entity(name) for name in self.uses_settings}
-        return SyncContext(fluent, retailer_id, catalogue_ref, settings.entity(self.name), other)
+        return SyncContext(fluent, retailer_id, catalogue_ref, settings.entity(self.name), other, commercetools)
 
     @property
     def sync_job(self) -> str:

@@ -47,7 +47,7 @@ def preflight_checks(
     settings = sync_settings.settings
     reader = commercetools.get_client()
     entity_checks = [
-        partial(probe, e.sync_context(settings, client, fluent.retailer_id, fluent.catalogue_ref or None))
+        partial(probe, e.sync_context(settings, client, fluent.retailer_id, fluent.catalogue_ref or None, reader))
         for e in ENTITIES
         if (probe := e.preflight) is not None
     ]

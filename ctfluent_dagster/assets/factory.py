@@ -223,6 +223,7 @@ def sync_engine(
     target: Target,
     *,
     run_id: str,
+    commercetools: CommercetoolsResource,
     fluent: FluentResource,
     ledger: LedgerResource,
     sync_settings: SyncSettingsResource,
@@ -232,7 +233,8 @@ def sync_engine(
 ) -> SyncEngine[Record, Any]:
     settings = sync_settings.settings
     section = settings.entity(entity.name)
-    context = entity.sync_context(settings, fluent.get_client(), fluent.retailer_id, fluent.catalogue_ref or None)
+    context = entity.sync_context(settings, fluent.get_client(), fluent.retailer_id, fluent.catalogue_ref or None,
+                                  commercetools.get_client())  # fmt: skip
     fingerprint = mapping_fingerprint(target.name, entity.settings_sections(settings), fluent.retailer_id,
                                       fluent.catalogue_ref)  # fmt: skip
     return SyncEngine(
@@ -278,8 +280,9 @@ def _target_asset(entity: EntityDeclaration, target: Target, targets_by_name: Ma
         name = config.dataset_name(context.run.root_run_id or context.run.run_id)
         client = commercetools.get_client()
         engine = sync_engine(
-            entity, target, run_id=context.run.run_id, fluent=fluent, ledger=ledger, sync_settings=sync_settings,
-            is_alive=run_liveness(context.instance), logger=context.log, dry_run=config.dry_run,
+            entity, target, run_id=context.run.run_id, commercetools=commercetools, fluent=fluent, ledger=ledger,
+            sync_settings=sync_settings, is_alive=run_liveness(context.instance), logger=context.log,
+            dry_run=config.dry_run,
         )  # fmt: skip
         with engine:
             for partition_key in context.partition_keys:
