@@ -49,8 +49,10 @@ def write_scopes() -> str:
 settings = load_settings()
 messages_settings = settings.messages
 built = list(ENTITY_DEFINITIONS.values())
-sync_jobs = [job for entity in built for job in entity.jobs if job.name.endswith("_sync")]
 jobs_by_name = {job.name: job for entity in built for job in entity.jobs}
+# Picked by the names the declarations give them: the forward syncs are what the messages and waiting sensors request,
+# the back-syncs are not (their own sensor requests them; the retry sensor requests both).
+sync_jobs = [jobs_by_name[entity.sync_job] for entity in ENTITIES]
 back_sync_jobs = [jobs_by_name[entity.back_sync.job] for entity in ENTITIES if entity.back_sync is not None]
 back_sync_sensors = [
     build_back_sync_sensor(entity, entity.back_sync, jobs_by_name[entity.back_sync.job])

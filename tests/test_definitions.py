@@ -17,6 +17,8 @@ import pytest
 from dagster import Definitions, EnvVar
 
 import ctfluent_dagster.definitions
+from ctfluent_dagster.entities import ENTITIES
+from ctfluent_dagster.sensors import messages, retry, waiting
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
 SECRET_FIELDS = {"client_secret", "password"}
@@ -43,6 +45,11 @@ def _resource_fields(resource: Any) -> dict[str, Any]:
     return values
 
 
+def sensor_jobs(defs: Definitions) -> dict[str, list[str]]:
+    """Each sensor's name and the jobs it may request (a job listed twice shows twice)."""
+    return {sensor.name: sorted(target.job_name for target in sensor.targets) for sensor in defs.sensors or []}
+
+
 def definitions_snapshot(defs: Definitions) -> dict[str, Any]:
     graph = defs.resolve_asset_graph()
     assets = {}
@@ -65,7 +72,7 @@ def definitions_snapshot(defs: Definitions) -> dict[str, Any]:
     return {
         "assets": assets,
         "jobs": sorted(job.name for job in defs.resolve_all_job_defs() if not job.name.startswith("__")),
-        "sensors": sorted(sensor.name for sensor in defs.sensors or []),
+        "sensors": sensor_jobs(defs),
         "schedules": sorted(schedule.name for schedule in defs.schedules or []),
         "resources": {name: _resource_fields(resource) for name, resource in sorted((defs.resources or {}).items())},
     }
@@ -78,6 +85,18 @@ def test_the_asset_graph_matches_the_snapshot(monkeypatch: pytest.MonkeyPatch) -
         SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
     assert SNAPSHOT.exists(), f"no snapshot at {SNAPSHOT}: run with UPDATE_SNAPSHOTS=1 and commit it"
     assert current == json.loads(SNAPSHOT.read_text())
+
+
+def test_the_forward_sync_sensors_request_no_back_sync(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The messages and waiting sensors request the entities' own sync jobs, as declared, and nothing else; the retry
+    sensor requests those and the back-syncs (it retries failed writes back too)."""
+    jobs = sensor_jobs(load_definitions(monkeypatch, CTP_REGION="europe-west1.gcp"))
+    forward = sorted(entity.sync_job for entity in ENTITIES)
+    back = sorted(entity.back_sync.job for entity in ENTITIES if entity.back_sync is not None)
+    assert back, "no back-sync is declared: nothing to keep apart"
+    assert jobs[messages.SENSOR_NAME] == forward
+    assert jobs[waiting.SENSOR_NAME] == forward
+    assert jobs[retry.SENSOR_NAME] == sorted(forward + back)
 
 
 @pytest.mark.parametrize("write_client", [True, False], ids=["write client", "no write client"])
