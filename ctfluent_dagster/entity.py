@@ -135,6 +135,9 @@ class Target:
     deactivate_gone: bool = True
     # The ledger's target key is a Fluent retailer id (customers: one per retailer): failure tables name it.
     target_is_retailer: bool = False
+    # Other targets' runs may sync its records on demand, when a record of theirs references one that is not in
+    # Fluent yet (``Dependency.on_demand``: an order's registered customer).
+    on_demand: bool = False
 
 
 @dataclass(frozen=True)

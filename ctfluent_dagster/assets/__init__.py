@@ -12,7 +12,7 @@ TARGETS = {target.name: target for entity in ENTITIES for target in entity.targe
 
 
 def _definitions(entity: EntityDeclaration) -> EntityDefinitions:
-    built = build_entity(entity, TARGETS, load_settings().messages)
+    built = build_entity(entity, ENTITIES, load_settings().messages)
     if entity.back_sync is not None:
         built += build_back_sync(entity, entity.back_sync, TARGETS)
     return built

@@ -37,7 +37,8 @@ from dagster import (
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from ctfluent_dagster.assets.common import SyncScope, outstanding_failures, report_metadata
-from ctfluent_dagster.entity import EntityDeclaration, Record, Target, mapping_fingerprint
+from ctfluent_dagster.backsync import parse_time
+from ctfluent_dagster.entity import EntityDeclaration, Record, Source, Target, mapping_fingerprint
 from ctfluent_dagster.ledger.store import Ledger, Liveness, Status
 from ctfluent_dagster.messages.handlers import scoped_run_config
 from ctfluent_dagster.partitions import (
@@ -53,6 +54,7 @@ from ctfluent_dagster.resources import CommercetoolsResource, FluentResource, Le
 from ctfluent_dagster.settings import MessagesSettings
 from ctfluent_dagster.staging import FULL
 from ctfluent_dagster.sync.engine import RETIRED_STATUSES, SyncEngine
+from ctfluent_dagster.sync.on_demand import TargetOnDemand
 
 
 def commercetools_key(entity: EntityDeclaration) -> AssetKey:
@@ -93,11 +95,12 @@ class EntityDefinitions:
 
 
 def build_entity(
-    entity: EntityDeclaration, targets_by_name: Mapping[str, Target], messages: MessagesSettings
+    entity: EntityDeclaration, registry: Sequence[EntityDeclaration], messages: MessagesSettings
 ) -> EntityDefinitions:
-    """``targets_by_name``: every entity's targets, to turn a target's ``after`` into asset dependencies."""
+    """``registry``: every entity, to turn a target's ``after`` into asset dependencies and to sync the targets other
+    records reference on demand."""
     source_asset = _source_asset(entity, [AssetKey(["commercetools", name]) for name in entity.source.after])
-    target_assets = [_target_asset(entity, target, targets_by_name) for target in entity.targets]
+    target_assets = [_target_asset(entity, target, registry) for target in entity.targets]
     checks = [check for target in entity.targets for check in _failures_check(entity, target)]
     selection = [source_asset, *target_assets]
     sync_job = define_asset_job(
@@ -230,13 +233,31 @@ def sync_engine(
     is_alive: Liveness | None = None,
     logger: Any = None,
     dry_run: bool = False,
+    registry: Sequence[EntityDeclaration] = (),
+    wait_for_busy: bool = True,
 ) -> SyncEngine[Record, Any]:
+    """The engine of one target. ``registry``: the entities whose on-demand targets (``Target.on_demand``) this
+    engine may sync when its records reference them (never in a dry run)."""
     settings = sync_settings.settings
     section = settings.entity(entity.name)
+    client = commercetools.get_client()
     context = entity.sync_context(settings, fluent.get_client(), fluent.retailer_id, fluent.catalogue_ref or None,
-                                  commercetools.get_client())  # fmt: skip
+                                  client)  # fmt: skip
     fingerprint = mapping_fingerprint(target.name, entity.settings_sections(settings), fluent.retailer_id,
                                       fluent.catalogue_ref)  # fmt: skip
+
+    def on_demand(owner: EntityDeclaration, wanted: Target) -> TargetOnDemand:
+        def engine() -> SyncEngine[Record, Any]:
+            return sync_engine(owner, wanted, run_id=run_id, commercetools=commercetools, fluent=fluent,
+                               ledger=ledger, sync_settings=sync_settings, is_alive=is_alive, logger=logger,
+                               wait_for_busy=False)  # fmt: skip
+
+        return TargetOnDemand(partial(owner.source.by_ids, client), partial(record_partition, owner.source), engine)
+
+    providers = {} if dry_run else {
+        other.entity_type: on_demand(owner, other)
+        for owner in registry for other in owner.targets if other.on_demand and other is not target
+    }  # fmt: skip
     return SyncEngine(
         ledger.get_ledger(),
         target.build(context),
@@ -252,11 +273,20 @@ def sync_engine(
         config_hash=fingerprint,
         logger=logger,
         dry_run=dry_run,
+        on_demand=providers,
+        wait_for_busy=wait_for_busy,
     )
 
 
-def _target_asset(entity: EntityDeclaration, target: Target, targets_by_name: Mapping[str, Target]) -> AssetsDefinition:
+def record_partition(source: Source, record: Record) -> str | None:
+    """The daily partition a record belongs to, by its partition field."""
+    moment = record.get(source.partition_field)
+    return partition_for(parse_time(moment)) if moment else None
+
+
+def _target_asset(entity: EntityDeclaration, target: Target, registry: Sequence[EntityDeclaration]) -> AssetsDefinition:
     source = entity.source
+    targets_by_name = {t.name: t for e in registry for t in e.targets}
     upstream = [commercetools_key(entity), *(fluent_key(targets_by_name[name]) for name in target.after)]
 
     @partitioned_asset(
@@ -282,7 +312,7 @@ def _target_asset(entity: EntityDeclaration, target: Target, targets_by_name: Ma
         engine = sync_engine(
             entity, target, run_id=context.run.run_id, commercetools=commercetools, fluent=fluent, ledger=ledger,
             sync_settings=sync_settings, is_alive=run_liveness(context.instance), logger=context.log,
-            dry_run=config.dry_run,
+            dry_run=config.dry_run, registry=registry,
         )  # fmt: skip
         with engine:
             for partition_key in context.partition_keys:

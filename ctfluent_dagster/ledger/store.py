@@ -106,6 +106,9 @@ class Dependency:
     # from commercetools): wait anyway, fail (a user must fix it; an order of a product without GTIN) or be skipped
     # with it (a payment of an order that is history).
     unavailable: Literal["wait", "fail", "skip"] = field(default="wait", compare=False)
+    # Synced now, through its own entity and recorded as its own record, when it is not in Fluent yet (an order's
+    # registered customer, created at order time as Fluent's customer flow does); needs ``source_id``.
+    on_demand: bool = field(default=False, compare=False)
 
     def describe(self) -> str:
         return f"{self.entity_type} {self.label or self.ref or self.source_id}"

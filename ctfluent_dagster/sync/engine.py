@@ -155,6 +155,17 @@ class EntitySync(Protocol[RecordT_contra, PushT]):
         ...
 
 
+class OnDemandSync(Protocol):
+    """Another target's sync, run inside this one for the records it references that are not in Fluent yet (see
+    ``Dependency.on_demand``): records synced through their own entity and recorded as its own."""
+
+    def sync_now(self, source_ids: Sequence[str]) -> None:
+        """Read these commercetools records and push them (outcomes in the ledger, as their own run would)."""
+        ...
+
+    def close(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class ProblemRow:
     """One failed, skipped or waiting record, as shown in the UI (no personal data beyond the masked label)."""
@@ -265,12 +276,19 @@ class SyncEngine(Generic[RecordT, PushT]):
         config_hash: str | None = None,
         logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
         dry_run: bool = False,
+        on_demand: Mapping[str, OnDemandSync] | None = None,
+        wait_for_busy: bool = True,
     ) -> None:
         """``config_hash``: a fingerprint of everything the mapping depends on besides the record (settings, code);
         with it, records the ledger holds as settled at their version are skipped before they are even parsed.
         ``dry_run``: map, resolve and compare with the ledger and Fluent, write nothing (neither Fluent nor the
-        ledger), and report what would be done (``report.planned``)."""
+        ledger), and report what would be done (``report.planned``). ``on_demand``: by entity type, the syncs of
+        referenced records this run pushes itself when they are not in Fluent yet (``Dependency.on_demand``).
+        ``wait_for_busy``: whether records another live run holds are pushed once it lets them go (False: left to
+        that run; an on-demand sync, whose caller falls back on its own)."""
         self.dry_run = dry_run
+        self.on_demand = dict(on_demand or {})
+        self.wait_for_busy = wait_for_busy
         self.ledger = ledger
         self.entity = entity
         self.run_id = run_id
@@ -303,6 +321,8 @@ class SyncEngine(Generic[RecordT, PushT]):
             if exc_type is None:
                 self._finish()
         finally:
+            for sync in self.on_demand.values():
+                sync.close()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._stop_heartbeat.set()
             self._heartbeat.join()
@@ -485,13 +505,16 @@ class SyncEngine(Generic[RecordT, PushT]):
         references = {d for claim, _ in claims.claimed if isinstance(p := by_key[claim.key], PlannedPush)
                       for d in p.requires}  # fmt: skip
         resolved = self.ledger.resolve(references)
+        failed_on_demand = self._sync_on_demand(references, resolved)
+        if failed_on_demand is not None:  # something was synced: resolve again
+            resolved = self.ledger.resolve(references)
         blocked = self.ledger.unavailable(d for d in references if d.unavailable != "wait")
         futures: list[Future[Done[PushT]]] = []
         groups: dict[Action, list[tuple[PlannedPush[PushT], LedgerEntry]]] = {"create": [], "update": []}
         for claim, prior in claims.claimed:
             plan = by_key[claim.key]
             if isinstance(plan, PlannedPush) and plan.requires:
-                held = self._held_by_references(plan, resolved, blocked, partition_key)
+                held = self._held_by_references(plan, resolved, blocked, partition_key, failed_on_demand)
                 if held is not None:
                     futures.append(_completed([(plan, held)]))
                     continue
@@ -528,6 +551,33 @@ class SyncEngine(Generic[RecordT, PushT]):
                 [PlannedRetire(s.key, s.source_version or 0, s.label or "", s.fluent_ref, "inactive") for s in stale],
                 partition_key,
             )
+
+    def _sync_on_demand(
+        self, references: Iterable[Dependency], resolved: Mapping[Dependency, FluentIdentity]
+    ) -> dict[Dependency, LedgerEntry] | None:
+        """Push the on-demand references that are not in Fluent yet through their own syncs; the ones that failed
+        (now, or earlier in this run: not pushed twice in one run), with their ledger entries. None: nothing to do."""
+        missing = [d for d in references if d.on_demand and d.source_id is not None and d not in resolved
+                   and d.entity_type in self.on_demand]  # fmt: skip
+        if not missing:
+            return None
+        by_type: dict[str, set[str]] = defaultdict(set)
+        for dependency in missing:
+            by_type[dependency.entity_type].add(str(dependency.source_id))
+        failed: dict[Dependency, LedgerEntry] = {}
+        for entity_type, ids in by_type.items():
+            before = self.ledger.entries(entity_type, source_ids=sorted(ids))
+            done_here = {e.key.source_id for e in before if e.status == "failed" and e.run_id == self.run_id}
+            if ids - done_here:
+                self.on_demand[entity_type].sync_now(sorted(ids - done_here))
+                self.report.counts[f"{entity_type}_on_demand"] += len(ids - done_here)
+            entries = {(e.key.source_id, e.key.target_key): e
+                       for e in self.ledger.entries(entity_type, source_ids=sorted(ids), status="failed")}  # fmt: skip
+            for dependency in missing:
+                entry = entries.get((str(dependency.source_id), dependency.target_key or ""))
+                if dependency.entity_type == entity_type and entry is not None:
+                    failed[dependency] = entry
+        return failed
 
     def _preview(self, plans: list[Plan[PushT]], partition_key: str | None) -> None:
         """A dry run: what each record would become, decided as a real run decides, without claiming or writing."""
@@ -581,9 +631,18 @@ class SyncEngine(Generic[RecordT, PushT]):
         resolved: Mapping[Dependency, FluentIdentity],
         blocked: Mapping[Dependency, str],
         partition_key: str | None,
+        failed_on_demand: Mapping[Dependency, LedgerEntry] | None = None,
     ) -> _Result | None:
-        """The outcome of a record its references keep from Fluent (one will not come: failed or skipped; one is
-        not there yet: waiting), or None when it can go."""
+        """The outcome of a record its references keep from Fluent (one synced on demand failed: it fails with that
+        failure; one will not come: failed or skipped; one is not there yet: waiting), or None when it can go."""
+        for dependency in plan.requires:
+            failed = (failed_on_demand or {}).get(dependency)
+            if failed is not None:
+                reason = f"{dependency.describe()} did not reach Fluent: {failed.error_message or 'no reason'}"
+                outcome = Outcome(plan.key, "failed", plan.version, label=plan.label,
+                                  error_code=failed.error_code or UNAVAILABLE_CODE, error_message=reason,
+                                  partition_key=partition_key, attempted_ref=plan.ref)  # fmt: skip
+                return _Result("failed", outcome)
         stopped = {d: blocked[d] for d in plan.requires if d in blocked}
         if stopped:
             return self._unavailable(plan, stopped, partition_key)
@@ -618,8 +677,14 @@ class SyncEngine(Generic[RecordT, PushT]):
                 if isinstance(plan, PlannedPush) and plan.notes and result.outcome.status == "synced":
                     self._note(plan, chunk.partition_key)
 
+    def flush(self) -> None:
+        """Wait for every chunk in flight and record it."""
+        self._record_chunks(keep_in_flight=0)
+
     def _finish(self) -> None:
         self._record_chunks(keep_in_flight=0)
+        if not self.wait_for_busy:
+            self._busy = []
         while self._busy:
             holders: Counter[str] = Counter(b.owner for *_, busy in self._busy for b in busy)
             until = max(b.until for *_, busy in self._busy for b in busy)

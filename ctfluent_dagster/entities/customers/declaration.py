@@ -46,6 +46,7 @@ ENTITY = EntityDeclaration(
             build=_build,
             gone_status="deleted",  # commercetools never reuses an id; Fluent cannot delete: marked ctDeleted
             target_is_retailer=True,
+            on_demand=True,  # an order's registered customer not in Fluent yet is created with the order
         ),
     ),
     settings=CustomerMappingSettings,

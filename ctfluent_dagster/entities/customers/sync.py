@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ctfluent_dagster.commercetools.models import CtModel
 from ctfluent_dagster.entities.customers.mapping import VOLATILE_ATTRIBUTES, SkippedCustomer, map_customer
 from ctfluent_dagster.entities.customers.models import CUSTOMER_FIELD_LIMITS, Customer, customer_update_input
 from ctfluent_dagster.entities.customers.settings import CustomerMappingSettings
@@ -30,7 +31,9 @@ DELETED_ATTRIBUTE = {"name": "ctDeleted", "type": "BOOLEAN", "value": True}
 @dataclass(frozen=True)
 class CustomerPush:
     create_input: dict[str, Any]
-    customer: Customer
+    # The commercetools record it was mapped from, what hooks receive: the customer, or, for a customer created at
+    # order time for a guest (no commercetools customer), the order (None when no hook needs it).
+    source: CtModel | None
 
 
 def _change_fingerprint(create_input: Mapping[str, Any]) -> str:
@@ -100,5 +103,18 @@ class CustomerSync(GraphQLEntitySync[CustomerPush]):
     def deactivate_input(self, ref: str) -> dict[str, Any]:
         return {"username": ref, "promotionOptIn": False, "attributes": [DELETED_ATTRIBUTE]}
 
-    def hook_subject(self, push: PlannedPush[CustomerPush]) -> Customer:
-        return push.payload.customer
+    def hook_subject(self, push: PlannedPush[CustomerPush]) -> CtModel | None:
+        return push.payload.source
+
+    def push_for_order(self, create_input: dict[str, Any], order: CtModel | None) -> PlannedPush[CustomerPush] | str:
+        """A customer created at order time from the order (a guest's: no commercetools customer), ready for
+        ``create``/``create_many``: its input after the customers' payload hooks, which receive the order (as the
+        Adobe Commerce module's events carry it); or why it cannot be sent. The mutation gets the customers' field
+        and variables hooks when it is sent."""
+        hooked = self.hooked_payload(create_input, order, CUSTOMER_FIELD_LIMITS)
+        if isinstance(hooked, str):
+            return hooked
+        username = hooked["username"]
+        key = LedgerKey(ENTITY_TYPE, "", str(hooked.get("retailer", {}).get("id", "")))
+        return PlannedPush(key, 0, username, _change_fingerprint(hooked), CustomerPush(hooked, order),
+                           mask_email(username))  # fmt: skip

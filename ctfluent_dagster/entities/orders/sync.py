@@ -1,9 +1,18 @@
 """Orders: how the sync engine maps them, finds or creates their customer, and creates them in Fluent.
 
-The customer at order time (Fluent's best-practice flow, as in the Adobe module): the ledger's customer of that
-username if the customer sync has created it, else Fluent's (one ``customers(username: [...])`` query per batch),
-else one created from the order. An existing customer is never updated from an order. Orders are created once and
-never updated: a create answered "already exists" links the existing order.
+The customer at order time (Fluent's best-practice flow, as in the Adobe module), one Fluent customer per person and
+retailer:
+
+* a registered customer's order (``customerId``) links to the Fluent customer the ledger holds for that commercetools
+  customer and the order's retailer, whatever the order's email says now (a changed email does not make a second
+  customer). When the ledger has none, the customer is synced on demand in this run through the customers' own sync
+  (their mapping and hooks) and recorded as the customers' own record, so that a later customer sync updates it;
+* else (a guest, or a customer the customers' sync does not send to this retailer) by username
+  ``<retailerId>_<email>``: the ledger's customer of that username, else Fluent's (one ``customers(username: [...])``
+  query per batch), else one created from the order, through the customers' hooks (which receive the order).
+
+An existing customer is never updated from an order. Orders are created once and never updated: a create answered
+"already exists" links the existing order.
 """
 
 from __future__ import annotations
@@ -17,10 +26,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ctfluent_dagster.entities.customers.settings import CustomerMappingSettings
-from ctfluent_dagster.entities.customers.sync import ENTITY_TYPE as CUSTOMER
-from ctfluent_dagster.entities.customers.sync import OPERATIONS as CUSTOMER_OPERATIONS
-from ctfluent_dagster.entities.orders.mapping import SkippedOrder, map_order
+from ctfluent_dagster.entities.customers import ENTITY_TYPE as CUSTOMER
+from ctfluent_dagster.entities.customers import CustomerMappingSettings, CustomerPush, CustomerSync
+from ctfluent_dagster.entities.orders.mapping import TOO_LONG, SkippedOrder, map_order
 from ctfluent_dagster.entities.orders.models import ORDER_FIELD_LIMITS, Order
 from ctfluent_dagster.entities.orders.settings import OrderSettings
 from ctfluent_dagster.entities.products.sync import VARIANT_PRODUCT
@@ -30,9 +38,9 @@ from ctfluent_dagster.hooks import LoadedHooks
 from ctfluent_dagster.ledger.store import Dependency, FluentIdentity, LedgerKey, payload_fingerprint
 from ctfluent_dagster.privacy import mask_email
 from ctfluent_dagster.sync.engine import PlannedPush, PlannedSkip
-from ctfluent_dagster.sync.graphql_entity import GraphQLEntitySync, batched_operation
+from ctfluent_dagster.sync.graphql_entity import GraphQLEntitySync
 from ctfluent_dagster.sync.invalid import invalid_record_skip
-from ctfluent_dagster.transport import ApiError, TemporaryApiError
+from ctfluent_dagster.transport import ApiError, PermanentApiError, TemporaryApiError
 
 ENTITY_TYPE = "order"
 OPERATIONS = OperationSet(Path(__file__).with_name("operations"))
@@ -43,7 +51,10 @@ class OrderPush:
     order: dict[str, Any]  # CreateOrderInput without the customer
     customer: dict[str, Any]  # CreateCustomerInput, used only when Fluent has no customer of that username
     customer_ref: Dependency  # the customer, by username: resolved through the ledger when it knows it
-    source: Order | None  # kept only for hooks
+    # A registered customer's: the customers' own record of that commercetools customer in the order's retailer
+    # (synced on demand when the ledger has none).
+    registered: Dependency | None
+    source: Order | None  # kept only for hooks (the orders', and the customers' for a customer created with it)
 
 
 class OrderSync(GraphQLEntitySync[OrderPush]):
@@ -65,7 +76,8 @@ class OrderSync(GraphQLEntitySync[OrderPush]):
         self.default_retailer_id = default_retailer_id
         self.catalogue = catalogue
         self._find_customers = OPERATIONS["CustomersByUsername"]
-        self._create_customer = CUSTOMER_OPERATIONS["CreateCustomer"]
+        # Customers created at order time go through the customers' own sync: its operations and hooks.
+        self._customer_sync = CustomerSync(fluent, customers, default_retailer_id)
         self._customer_ids: dict[str, str] = {}  # username -> Fluent customer id, found or created in this run
         self._lock = threading.Lock()
 
@@ -91,20 +103,26 @@ class OrderSync(GraphQLEntitySync[OrderPush]):
         customer = mapped.customer.create_input()
         username = customer["username"]
         customer_ref = Dependency(CUSTOMER, ref=username, label=mask_email(username), optional=True)
+        registered = (
+            Dependency(CUSTOMER, source_id=order.customer_id, target_key=mapped.retailer_id, optional=True,
+                       on_demand=True, label=f"{mask_email(username)} (the order's customer)")
+            if order.customer_id else None
+        )  # fmt: skip
         products = tuple(
             Dependency(VARIANT_PRODUCT, ref=sku, target_key=f"{self.catalogue}:{sku}", label=sku, unavailable="fail")
             for sku in mapped.skus
         )
+        hooked = self.hooks.any or self._customer_sync.hooks.any
         return [
             PlannedPush(
                 key=key,
                 version=order.version,
                 ref=order_input["ref"],
                 payload_hash=payload_fingerprint({"order": order_input, "customer": username}),
-                payload=OrderPush(order_input, customer, customer_ref, order if self.hooks.any else None),
+                payload=OrderPush(order_input, customer, customer_ref, registered, order if hooked else None),
                 label=label,
                 lookup=lookup,
-                requires=(*products, customer_ref),
+                requires=(*products, *((registered,) if registered else ()), customer_ref),
                 notes=mapped.notes,
             )
         ]
@@ -130,24 +148,30 @@ class OrderSync(GraphQLEntitySync[OrderPush]):
 
     # -- the customer at order time --------------------------------------------------------------------
 
+    def _known_customer(self, push: PlannedPush[OrderPush]) -> str | None:
+        """The Fluent id of the order's customer when the ledger resolved it: the registered customer's own record,
+        else the customer of that username."""
+        for reference in (push.payload.registered, push.payload.customer_ref):
+            known = push.resolved.get(reference) if reference is not None else None
+            if known is not None and known.id:
+                return known.id
+        return None
+
     def _customer_id(self, push: PlannedPush[OrderPush]) -> str:
-        known = push.resolved.get(push.payload.customer_ref)
-        if known is not None and known.id:
-            return known.id
-        return self._customer_ids[push.payload.customer["username"]]
+        return self._known_customer(push) or self._customer_ids[push.payload.customer["username"]]
 
     def _ensure_customers(self, pushes: Sequence[PlannedPush[OrderPush]]) -> None:
-        """Every push's customer has a Fluent id: found by username, else created from the order."""
-        wanted: dict[str, dict[str, Any]] = {}
+        """Every push's customer has a Fluent id: resolved by the ledger, else found by username, else created from
+        the order."""
+        wanted: dict[str, PlannedPush[OrderPush]] = {}
         for push in pushes:
-            known = push.resolved.get(push.payload.customer_ref)
             username = push.payload.customer["username"]
-            if (known is None or not known.id) and username not in self._customer_ids:
-                wanted.setdefault(username, push.payload.customer)
+            if self._known_customer(push) is None and username not in self._customer_ids:
+                wanted.setdefault(username, push)
         if not wanted:
             return
         self._lookup_customers(list(wanted))
-        absent = [customer for username, customer in wanted.items() if username not in self._customer_ids]
+        absent = [push for username, push in wanted.items() if username not in self._customer_ids]
         if len(absent) > 1:
             try:
                 self._create_customers(absent)
@@ -156,8 +180,8 @@ class OrderSync(GraphQLEntitySync[OrderPush]):
                 raise
             except ApiError:  # one of them is taken or refused: each on its own, below
                 pass
-        for customer in absent:
-            self._create_customer_alone(customer)
+        for push in absent:
+            self._create_customer_alone(push)
 
     def _lookup_customers(self, usernames: list[str]) -> None:
         data = self.fluent.execute(self._find_customers, {"usernames": usernames, "first": len(usernames)})
@@ -165,17 +189,23 @@ class OrderSync(GraphQLEntitySync[OrderPush]):
         with self._lock:
             self._customer_ids.update(found)
 
-    def _create_customers(self, customers: list[dict[str, Any]]) -> None:
-        batch = batched_operation(self._create_customer, len(customers))
-        data = self.fluent.execute(batch, {f"input{i}": customer for i, customer in enumerate(customers)})
-        with self._lock:
-            for index, customer in enumerate(customers):
-                self._customer_ids[customer["username"]] = data[f"item{index}"]["id"]
+    def _customer_push(self, push: PlannedPush[OrderPush]) -> PlannedPush[CustomerPush]:
+        """The customer to create with the order, through the customers' payload hooks."""
+        customer = self._customer_sync.push_for_order(push.payload.customer, push.payload.source)
+        if isinstance(customer, str):
+            raise PermanentApiError(f"the order's customer cannot be created in Fluent: {customer}", code=TOO_LONG)
+        return customer
 
-    def _create_customer_alone(self, customer: dict[str, Any]) -> None:
-        username = customer["username"]
+    def _create_customers(self, pushes: list[PlannedPush[OrderPush]]) -> None:
+        created = self._customer_sync.create_many([self._customer_push(push) for push in pushes])
+        with self._lock:
+            for push, identity in zip(pushes, created, strict=True):
+                self._customer_ids[push.payload.customer["username"]] = str(identity.id)
+
+    def _create_customer_alone(self, push: PlannedPush[OrderPush]) -> None:
+        username = push.payload.customer["username"]
         try:
-            created = self.fluent.execute(self._create_customer, {"input": customer})["createCustomer"]
+            created = self._customer_sync.create(self._customer_push(push))
         except FluentAlreadyExistsError:  # created meanwhile (another order of the same shopper)
             self._lookup_customers([username])
             if username in self._customer_ids:
@@ -185,4 +215,4 @@ class OrderSync(GraphQLEntitySync[OrderPush]):
             exc.message = f"creating the order's customer in Fluent failed: {exc.message}"
             raise
         with self._lock:
-            self._customer_ids[username] = created["id"]
+            self._customer_ids[username] = str(created.id)
