@@ -11,8 +11,10 @@ import pytest
 from dagster import AssetsDefinition, ExecuteInProcessResult
 
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
+from ctfluent_dagster.assets.factory import fluent_key
 from ctfluent_dagster.commercetools.models import CtModel
 from ctfluent_dagster.entities.customers import fluent_username
+from ctfluent_dagster.entities.orders.declaration import ENTITY as ORDER_ENTITY
 from ctfluent_dagster.ledger.store import Ledger, LedgerEntry
 from tests.harness import Sandbox
 from tests.support import materialization_metadata, today
@@ -23,6 +25,7 @@ CATALOGUE = [a for name in ("categories", "products") for a in ENTITY_DEFINITION
 ADDRESS = {"country": "DE", "firstName": "Ida", "lastName": "Neu", "streetName": "Weg", "streetNumber": "1",
            "postalCode": "10115", "city": "Berlin"}  # fmt: skip
 HOOKS = "tests.test_customer_identity"
+(ORDER_TARGET,) = ORDER_ENTITY.targets
 
 
 def mark_source(payload: dict[str, Any], record: CtModel) -> dict[str, Any]:
@@ -118,7 +121,8 @@ def test_a_customer_created_at_order_time_is_the_customers_own_record(
                                 "orderNumber": "GUEST-1", "shippingAddress": ADDRESS,
                                 "lineItems": [{"sku": sku, "quantity": 1}]})  # fmt: skip
     creates_before = loaded.fluent_admin.request_counts()["by_target"].get("createCustomer", 0)
-    assert sync(loaded, ORDERS, ids=[order["id"], guest["id"]]).success  # the customer sync has not run
+    result = sync(loaded, ORDERS, ids=[order["id"], guest["id"]])  # the customer sync has not run
+    assert materialization_metadata(result, fluent_key(ORDER_TARGET))["customer_on_demand"] == 1
 
     (row,) = customer_rows(loaded, fresh["id"])
     assert (row.status, row.fluent_ref) == ("synced", fluent_username("1", fresh["email"]))

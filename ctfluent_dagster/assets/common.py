@@ -141,6 +141,8 @@ def report_metadata(report: SyncReport, *, mode: str, run_id: str, partitions: S
         "records_read": report.records_read,
         **{name: counts.get(name, 0) for name in (*COUNTED, "noted", "retried")},
         **{name: counts[name] for name in ("would_create", "would_update", "would_deactivate") if name in counts},
+        # Referenced records synced on demand in this run (an order's registered customer), by entity type.
+        **{name: counts[name] for name in sorted(counts) if name.endswith("_on_demand")},
         "records_per_second": MetadataValue.float(round(report.records_per_second, 1)),
         "seconds": MetadataValue.float(round(report.seconds, 2)),
         "failures": problem_table(report.failures, run_id),
