@@ -47,6 +47,8 @@ def write_scopes() -> str:
 
 
 settings = load_settings()
+# The ledger's database; the API clients count their requests-per-second limits there too, shared by every run.
+ledger_url = optional_env("CTFLUENT_LEDGER_URL")
 messages_settings = settings.messages
 built = list(ENTITY_DEFINITIONS.values())
 jobs_by_name = {job.name: job for entity in built for job in entity.jobs}
@@ -89,6 +91,7 @@ defs = Definitions(
             region=optional_env("CTP_REGION"),
             api_url=optional_env("CTP_API_URL"),
             auth_url=optional_env("CTP_AUTH_URL"),
+            rate_limit_url=ledger_url,
         ),
         "fluent": FluentResource(
             host=EnvVar("FLUENT_HOST"),
@@ -98,6 +101,7 @@ defs = Definitions(
             password=EnvVar("FLUENT_PASSWORD"),
             retailer_id=EnvVar("FLUENT_RETAILER_ID"),
             catalogue_ref=optional_env("FLUENT_CATALOGUE_REF"),
+            rate_limit_url=ledger_url,
         ),
         # Writes (the order status back-sync) use a client of their own with manage_orders; unset: no back-sync.
         "commercetools_write": CommercetoolsWriteResource(
@@ -108,8 +112,9 @@ defs = Definitions(
             region=optional_env("CTP_REGION"),
             api_url=optional_env("CTP_API_URL"),
             auth_url=optional_env("CTP_AUTH_URL"),
+            rate_limit_url=ledger_url,
         ),
-        "ledger": LedgerResource(url=optional_env("CTFLUENT_LEDGER_URL")),
+        "ledger": LedgerResource(url=ledger_url),
         "sync_settings": SyncSettingsResource(),
     },
 )

@@ -11,7 +11,7 @@ from pydantic import PrivateAttr
 
 from ctfluent_dagster.commercetools.client import BASE_READ_SCOPES, CommercetoolsClient, CommercetoolsSettings
 from ctfluent_dagster.fluent.client import FluentClient, FluentSettings
-from ctfluent_dagster.ledger.store import Ledger
+from ctfluent_dagster.ledger.store import Ledger, default_ledger_url
 from ctfluent_dagster.settings import SyncSettings, read_settings, state_dir
 from ctfluent_dagster.staging import DatasetStore
 from ctfluent_dagster.transport import RetryPolicy, Timeouts
@@ -21,6 +21,10 @@ class ApiResource(ConfigurableResource):
     """Limits every API resource shares: rate, connections, timeouts, retries."""
 
     requests_per_second: float | None = None
+    # Where that rate is counted, so that every run process (and pod) shares it: a database URL, the ledger's
+    # (CTFLUENT_LEDGER_URL); unset: the default ledger's place (SQLite under DAGSTER_HOME, for the processes of one
+    # host). See transport.RateLimiter.
+    rate_limit_url: str | None = None
     max_connections: int = 16
     connect_timeout_seconds: float = 5.0
     read_timeout_seconds: float = 60.0
@@ -30,6 +34,10 @@ class ApiResource(ConfigurableResource):
 
     def timeouts(self) -> Timeouts:
         return Timeouts(self.connect_timeout_seconds, self.read_timeout_seconds)
+
+    def rate_limit_state(self) -> str | None:
+        """Where the rate is counted, when there is one."""
+        return (self.rate_limit_url or default_ledger_url()) if self.requests_per_second else None
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
@@ -63,6 +71,7 @@ class CommercetoolsResource(ApiResource):
                     api_url=self.api_url or None,
                     auth_url=self.auth_url or None,
                     requests_per_second=self.requests_per_second,
+                    rate_limit_url=self.rate_limit_state(),
                     max_connections=self.max_connections,
                     timeouts=self.timeouts(),
                     retry=self.retry_policy(),
@@ -107,6 +116,7 @@ class FluentResource(ApiResource):
                     username=self.username,
                     password=self.password,
                     requests_per_second=self.requests_per_second,
+                    rate_limit_url=self.rate_limit_state(),
                     max_connections=self.max_connections,
                     timeouts=self.timeouts(),
                     retry=self.retry_policy(),

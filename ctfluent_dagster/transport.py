@@ -20,11 +20,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
-from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
+from pydantic import SecretStr
+from pyrate_limiter import AbstractBucket, Duration, InMemoryBucket, Limiter, PostgresBucket, Rate, SQLiteBucket
 from requests.adapters import HTTPAdapter
+from sqlalchemy.engine import URL, make_url
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
 from tenacity.wait import wait_exponential_jitter
 
@@ -159,20 +162,116 @@ class RetryPolicy:
 
 
 class RateLimiter:
-    """A requests-per-second cap shared by every thread using one client (pools cap concurrency, not rate)."""
+    """A requests-per-second cap on one API, for every client of this process and, given ``state_url``, for every
+    process that names the same database (each run's process or pod, the sensors): they all count their requests there.
 
-    def __init__(self, requests_per_second: float | None) -> None:
-        self._limiter: Limiter | None = None
-        if requests_per_second:
-            if requests_per_second >= 1:
-                rate = Rate(round(requests_per_second), Duration.SECOND)
-            else:
-                rate = Rate(1, math.ceil(1000 / requests_per_second))
-            self._limiter = Limiter(InMemoryBucket([rate]))
+    ``state_url`` is a SQLAlchemy URL, the ledger's. On PostgreSQL the count is a table of that database
+    (``ratelimit___ctfluent_<api>``, pyrate-limiter's ``PostgresBucket``, timed by the database's clock and updated
+    under a table lock); on SQLite it is a file beside the ledger's (``<ledger>.ratelimit.sqlite``, its
+    ``SQLiteBucket`` under a file lock: the processes of one host). Without ``state_url`` (or for a SQLite database
+    in memory) the count is this process's alone.
+
+    The shared count is reached at the first request. When it cannot be (the database is down or times out), the
+    request is not sent: it fails as a temporary error that was never applied, which the retry policy retries within
+    its budget. So the limit holds even then, and the sync stops with its ledger, which lives in the same database.
+    """
+
+    def __init__(
+        self,
+        requests_per_second: float | None,
+        *,
+        api: str = "api",
+        state_url: SecretStr | None = None,
+        state_timeout_seconds: float = 10.0,
+    ) -> None:
+        self._requests_per_second = requests_per_second
+        self._api = api
+        self._state_url = make_url(state_url.get_secret_value()) if state_url else None
+        self._state_timeout_seconds = state_timeout_seconds
+
+    @property
+    def state(self) -> str | None:
+        """Where the count lives, without the password (safe to log); None without a rate: nothing is counted."""
+        if not self._requests_per_second:
+            return None
+        return "this process" if self._state_url is None else self._state_url.render_as_string(hide_password=True)
 
     def acquire(self) -> None:
-        if self._limiter is not None:
-            self._limiter.try_acquire("api", blocking=True)
+        """Wait until one more request fits the rate (no rate: at once)."""
+        if not self._requests_per_second:
+            return
+        try:
+            limiter = _limiter(self._api, self._requests_per_second, self._state_url, self._state_timeout_seconds)
+            limiter.try_acquire(self._api, blocking=True)
+        except Exception as exc:
+            raise TemporaryApiError(
+                f"the {self._api} rate limit cannot be counted at {self.state}: {self._without_password(exc)}",
+                maybe_applied=False,
+            ) from exc
+
+    def _without_password(self, exc: Exception) -> str:
+        text = f"{type(exc).__name__}: {exc}"
+        password = self._state_url.password if self._state_url is not None else None
+        return text.replace(str(password), "***") if password else text
+
+
+# One limiter per API, rate and place in a process: the clients built in it (a sensor builds them at every tick)
+# share its count, its database connections and its background thread that drops expired entries.
+_LIMITERS: dict[tuple[str, float, str | None], Limiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def _limiter(api: str, requests_per_second: float, state_url: URL | None, timeout_seconds: float) -> Limiter:
+    place = None if state_url is None else state_url.render_as_string(hide_password=False)
+    with _LIMITERS_LOCK:
+        limiter = _LIMITERS.get((api, requests_per_second, place))
+        if limiter is None:
+            bucket = _bucket(api, [_rate(requests_per_second)], state_url, timeout_seconds)
+            limiter = _LIMITERS[api, requests_per_second, place] = Limiter(bucket)
+            where = "this process" if state_url is None else state_url.render_as_string(hide_password=True)
+            log.info("%s: at most %s requests per second, counted at %s", api, requests_per_second, where)
+        return limiter
+
+
+def _rate(requests_per_second: float) -> Rate:
+    if requests_per_second >= 1:
+        return Rate(round(requests_per_second), Duration.SECOND)
+    return Rate(1, math.ceil(1000 / requests_per_second))
+
+
+def _bucket(api: str, rates: list[Rate], state_url: URL | None, timeout_seconds: float) -> AbstractBucket:
+    if state_url is None:
+        return InMemoryBucket(rates)
+    backend = state_url.get_backend_name()
+    if backend == "postgresql":
+        return _postgres_bucket(api, rates, state_url, timeout_seconds)
+    if backend == "sqlite":
+        if state_url.database in (None, "", ":memory:"):
+            return InMemoryBucket(rates)  # a ledger in memory is this process's alone too
+        path = Path(state_url.database).with_suffix(".ratelimit.sqlite")
+        return SQLiteBucket.init_from_file(rates, table=api, db_path=str(path), use_file_lock=True)
+    raise ValueError(f"a rate limit is counted on PostgreSQL or SQLite, not {backend}")
+
+
+def _postgres_bucket(api: str, rates: list[Rate], url: URL, timeout_seconds: float) -> AbstractBucket:
+    # psycopg 3, which pyrate-limiter speaks; the URL's query (sslmode=...) is passed on as libpq parameters.
+    from psycopg.conninfo import make_conninfo
+    from psycopg_pool import ConnectionPool
+
+    name = f"ctfluent-ratelimit-{api}"
+    parameters = {"application_name": name} | {key: str(value) for key, value in url.query.items()}
+    conninfo = make_conninfo(
+        host=url.host, port=url.port, dbname=url.database, user=url.username, password=url.password,
+        connect_timeout=max(1, round(timeout_seconds)), **parameters,
+    )  # fmt: skip
+    # One connection counts (the limiter serialises the threads), another drops expired entries in the background.
+    pool = ConnectionPool(conninfo, min_size=1, max_size=2, num_workers=1, timeout=timeout_seconds, open=True,
+                          name=name)  # fmt: skip
+    try:
+        return PostgresBucket(pool, f"ctfluent_{api}", rates)
+    except Exception:
+        pool.close()  # its workers would keep reconnecting; the next request builds a new one
+        raise
 
 
 def new_session(pool_size: int) -> requests.Session:

@@ -132,3 +132,12 @@ def test_optional_connection_variables(
 ) -> None:
     fields = _resource_fields(load_definitions(monkeypatch, **env).resources["commercetools"])  # type: ignore[index]
     assert {name: fields[name] for name in expected} == expected
+
+
+def test_the_api_rate_limits_are_counted_in_the_ledger_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every run process counts the APIs' requests per second where the ledger is, so that they share one limit."""
+    resources = load_definitions(monkeypatch, CTP_REGION="europe-west1.gcp", CTFLUENT_LEDGER_URL="sqlite://").resources
+    ledger = {"env": "CTFLUENT_LEDGER_URL"}
+    assert _resource_fields(resources["ledger"])["url"] == ledger  # type: ignore[index]
+    for name in ("commercetools", "commercetools_write", "fluent"):
+        assert _resource_fields(resources[name])["rate_limit_url"] == ledger  # type: ignore[index]

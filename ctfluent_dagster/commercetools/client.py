@@ -60,6 +60,9 @@ class CommercetoolsSettings(BaseModel):
     timeouts: Timeouts = Field(default_factory=Timeouts)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     requests_per_second: float | None = None
+    # Where the rate is counted, shared by every process that names it (a SQLAlchemy URL: the ledger's database);
+    # unset: this process only. See transport.RateLimiter.
+    rate_limit_url: SecretStr | None = None
     max_connections: int = 8
 
     @field_validator("scopes", mode="before")
@@ -124,7 +127,9 @@ class CommercetoolsClient(BearerJsonApi):
             tokens=TokenCache(self._fetch_token),
             timeouts=settings.timeouts,
             retry=settings.retry,
-            rate_limiter=RateLimiter(settings.requests_per_second),
+            rate_limiter=RateLimiter(
+                settings.requests_per_second, api=self.api_name, state_url=settings.rate_limit_url
+            ),
             session=session,
         )
 

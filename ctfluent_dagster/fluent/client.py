@@ -64,6 +64,9 @@ class FluentSettings(BaseModel):
     timeouts: Timeouts = Field(default_factory=Timeouts)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     requests_per_second: float | None = None
+    # Where the rate is counted, shared by every process that names it (a SQLAlchemy URL: the ledger's database);
+    # unset: this process only. See transport.RateLimiter.
+    rate_limit_url: SecretStr | None = None
     max_connections: int = 8
 
     @field_validator("host")
@@ -149,7 +152,9 @@ class FluentClient(BearerJsonApi):
             tokens=TokenCache(self._fetch_token),
             timeouts=settings.timeouts,
             retry=settings.retry,
-            rate_limiter=RateLimiter(settings.requests_per_second),
+            rate_limiter=RateLimiter(
+                settings.requests_per_second, api=self.api_name, state_url=settings.rate_limit_url
+            ),
             session=session or new_session(settings.max_connections),
         )
         self._schema: GraphQLSchema | None = None
