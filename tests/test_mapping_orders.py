@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from ctfluent_dagster.commercetools.models import Address
 from ctfluent_dagster.entities.customers.mapping import MappedCustomer, fluent_username, map_customer
@@ -21,9 +22,12 @@ from ctfluent_dagster.entities.orders.mapping import (
     TOO_LONG,
     MappedOrder,
     SkippedOrder,
+    billing_address,
     click_and_collect_location,
     created_from,
     delivery_address,
+    delivery_instruction,
+    fulfilment_type,
     full_name,
     map_order,
     order_customer,
@@ -43,7 +47,7 @@ from ctfluent_dagster.entities.payments.mapping import (
 from ctfluent_dagster.entities.payments.models import Payment
 from ctfluent_dagster.entities.payments.settings import PaymentSettings
 
-DIGITS = {"EUR": 2, "JPY": 0, "KWD": 3}
+DIGITS = {"EUR": 2, "USD": 2, "AUD": 2, "JPY": 0, "KWD": 3}
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 CATALOGUE = "PC:MASTER:2"
 ORDERS = OrderSettings()
@@ -62,6 +66,14 @@ def taxed(currency: str, net: int, gross: int, tax: int | None) -> dict[str, Any
     return value
 
 
+def tax_rate(country: str, amount: float, included: bool) -> dict[str, Any]:
+    return {"id": f"rate-{country}", "name": f"{amount:.2%}", "amount": amount, "includedInPrice": included,
+            "country": country, "subRates": []}  # fmt: skip
+
+
+VAT_DE = tax_rate("DE", 0.19, True)
+
+
 def line(
     line_id: str,
     sku: str | None,
@@ -69,21 +81,23 @@ def line(
     quantity: int,
     total: dict[str, Any],
     tax: dict[str, Any] | None,
+    rate: dict[str, Any] | None = None,  # none: as staged before the rate was kept
+    name: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     variant: dict[str, Any] = {"id": 1, "attributes": []} | ({"sku": sku} if sku is not None else {})
     item: dict[str, Any] = {
-        "id": line_id, "productId": "p-1", "productKey": "runner", "name": {"en": "Runner"}, "variant": variant,
-        "price": {"id": f"price-{line_id}", "value": unit}, "quantity": quantity, "totalPrice": total,
-        "lineItemMode": "Standard", "priceMode": "Platform",
+        "id": line_id, "productId": "p-1", "productKey": "runner", "name": name or {"en": "Runner"},
+        "variant": variant, "price": {"id": f"price-{line_id}", "value": unit}, "quantity": quantity,
+        "totalPrice": total, "lineItemMode": "Standard", "priceMode": "Platform",
     }  # fmt: skip
-    return item | ({"taxedPrice": tax} if tax is not None else {})
+    return item | ({"taxedPrice": tax} if tax is not None else {}) | ({"taxRate": rate} if rate is not None else {})
 
 
 def custom_line(
     slug: str, unit: dict[str, Any], quantity: int, total: dict[str, Any], tax: dict[str, Any]
 ) -> dict[str, Any]:
     return {"id": f"cli-{slug}", "name": {"en": slug.title()}, "slug": slug, "quantity": quantity, "money": unit,
-            "totalPrice": total, "taxedPrice": tax, "priceMode": "Standard"}  # fmt: skip
+            "totalPrice": total, "taxedPrice": tax, "taxRate": VAT_DE, "priceMode": "Standard"}  # fmt: skip
 
 
 def shipping(method_key: str | None, price: dict[str, Any], tax: dict[str, Any] | None) -> dict[str, Any]:
@@ -115,12 +129,14 @@ BILLING_ADDRESS: dict[str, Any] = {
 
 
 def order_json(**fields: Any) -> dict[str, Any]:
-    """An EUR order in store eu-store: 2 x RUN-1 at 49.99 (gross 99.98, tax 15.97), standard shipping 4.99."""
+    """An EUR order in store eu-store: 2 x RUN-1 at 49.99 (gross, 19 % VAT included: 99.98, tax 15.97), standard
+    shipping 4.99."""
     base: dict[str, Any] = {
         "id": "ord-1", "version": 4, "createdAt": "2026-03-01T10:00:00.000Z",
         "lastModifiedAt": "2026-03-01T10:05:00.000Z", "orderNumber": "10001", "customerId": "c-1",
         "customerEmail": "Jane.Doe@Example.com", "store": {"typeId": "store", "key": "eu-store"},
-        "lineItems": [line("li-1", "RUN-1", money("EUR", 4999), 2, money("EUR", 9998), taxed("EUR", 8401, 9998, 1597))],
+        "lineItems": [line("li-1", "RUN-1", money("EUR", 4999), 2, money("EUR", 9998), taxed("EUR", 8401, 9998, 1597),
+                           VAT_DE)],
         "customLineItems": [], "totalPrice": money("EUR", 10497), "taxedPrice": taxed("EUR", 8820, 10497, 1677),
         "shippingAddress": SHIPPING_ADDRESS, "billingAddress": BILLING_ADDRESS,
         "shippingInfo": shipping("standard", money("EUR", 499), taxed("EUR", 419, 499, 80)),
@@ -407,10 +423,10 @@ FEE = custom_line("fee", money("EUR", 125), 2, money("EUR", 250), taxed("EUR", 2
          ["custom line item gift-wrap (3.50 EUR) recorded as an attribute, not an item",
           "custom line item fee (2.50 EUR) recorded as an attribute, not an item"]),
         (OrderSettings(custom_line_items="item", custom_line_item_products={"gift-wrap": "GIFT", "fee": "FEE"}),
-         [("cli-gift-wrap", "GIFT", 1, "3.50", "2.94", "0.56", "3.50", "0.56"),
-          ("cli-fee", "FEE", 2, "1.25", "1.05", "0.20", "2.50", "0.40")], [], []),
+         [("cli-gift-wrap", "GIFT", 1, "2.94", "2.94", "0.56", "3.50", "0.56"),
+          ("cli-fee", "FEE", 2, "1.05", "1.05", "0.20", "2.50", "0.40")], [], []),
         (OrderSettings(custom_line_items="item", custom_line_item_products={"gift-wrap": "GIFT"}),
-         [("cli-gift-wrap", "GIFT", 1, "3.50", "2.94", "0.56", "3.50", "0.56")],
+         [("cli-gift-wrap", "GIFT", 1, "2.94", "2.94", "0.56", "3.50", "0.56")],
          [{"slug": "fee", "quantity": 2, "totalPrice": "2.50"}],
          ["custom line item fee (2.50 EUR) recorded as an attribute, not an item"]),
     ],
@@ -446,32 +462,34 @@ MONEY_FIELDS = ("currency", "price", "paidPrice", "taxPrice", "totalPrice", "tot
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        # EUR, gross prices: 84.01 / 2 = 42.005 -> 42.00 and 15.97 / 2 = 7.985 -> 7.98 (half even)
-        pytest.param({}, ("EUR", "49.99", "42.00", "7.98", "99.98", "15.97", "104.97", "16.77", "4.99", "0.80"),
+        # EUR, gross prices: 84.01 / 2 = 42.005 -> 42.00 and 15.97 / 2 = 7.985 -> 7.98 (half even); the net list
+        # price 49.99 x 84.01 / 99.98 = 42.0049 -> 42.00, as paid: no discount
+        pytest.param({}, ("EUR", "42.00", "42.00", "7.98", "99.98", "15.97", "104.97", "16.77", "4.99", "0.80"),
                      id="EUR"),
-        # a discounted line: price stays the list price; 75.61 / 2 = 37.805 -> 37.80, 14.37 / 2 = 7.185 -> 7.18
+        # a discounted line: 49.99 x 75.61 / 89.98 = 42.0065 -> 42.01; 75.61 / 2 = 37.805 -> 37.80, 14.37 / 2 =
+        # 7.185 -> 7.18
         pytest.param(
             {"lineItems": [line("li-1", "RUN-1", money("EUR", 4999), 2, money("EUR", 8998),
-                                taxed("EUR", 7561, 8998, 1437))],
+                                taxed("EUR", 7561, 8998, 1437), VAT_DE)],
              "totalPrice": money("EUR", 9497), "taxedPrice": taxed("EUR", 7980, 9497, 1517)},
-            ("EUR", "49.99", "37.80", "7.18", "89.98", "14.37", "94.97", "15.17", "4.99", "0.80"), id="EUR-discount"),
+            ("EUR", "42.01", "37.80", "7.18", "89.98", "14.37", "94.97", "15.17", "4.99", "0.80"), id="EUR-discount"),
         # three units: 25.21 / 3 = 8.4033.. -> 8.40, 4.79 / 3 = 1.5966.. -> 1.60
         pytest.param(
             {"lineItems": [line("li-1", "RUN-1", money("EUR", 1000), 3, money("EUR", 3000),
-                                taxed("EUR", 2521, 3000, 479))],
+                                taxed("EUR", 2521, 3000, 479), VAT_DE)],
              "totalPrice": money("EUR", 3499), "taxedPrice": taxed("EUR", 2940, 3499, 559)},
-            ("EUR", "10.00", "8.40", "1.60", "30.00", "4.79", "34.99", "5.59", "4.99", "0.80"), id="EUR-thirds"),
+            ("EUR", "8.40", "8.40", "1.60", "30.00", "4.79", "34.99", "5.59", "4.99", "0.80"), id="EUR-thirds"),
         # JPY, no minor unit: 2727 / 2 = 1363.5 -> 1364 and 273 / 2 = 136.5 -> 136 (half even, both ways)
         pytest.param(
             {"lineItems": [line("li-1", "RUN-1", money("JPY", 1500), 2, money("JPY", 3000),
-                                taxed("JPY", 2727, 3000, 273))],
+                                taxed("JPY", 2727, 3000, 273), tax_rate("JP", 0.1, True))],
              "totalPrice": money("JPY", 3500), "taxedPrice": taxed("JPY", 3182, 3500, 318),
              "shippingInfo": shipping("standard", money("JPY", 500), taxed("JPY", 455, 500, 45))},
-            ("JPY", "1500", "1364", "136", "3000", "273", "3500", "318", "500", "45"), id="JPY"),
+            ("JPY", "1364", "1364", "136", "3000", "273", "3500", "318", "500", "45"), id="JPY"),
         # KWD, net prices (totalPrice is net): the totals are the gross ones; 1.233 / 2 = 0.6165 -> 0.616
         pytest.param(
             {"lineItems": [line("li-1", "RUN-1", money("KWD", 12345), 2, money("KWD", 24690),
-                                taxed("KWD", 24690, 25923, 1233))],
+                                taxed("KWD", 24690, 25923, 1233), tax_rate("KW", 0.05, False))],
              "totalPrice": money("KWD", 26690), "taxedPrice": taxed("KWD", 26690, 28023, 1333),
              "shippingInfo": shipping("standard", money("KWD", 2000), taxed("KWD", 2000, 2100, 100))},
             ("KWD", "12.345", "12.345", "0.616", "25.923", "1.233", "28.023", "1.333", "2.100", "0.100"), id="KWD"),
@@ -610,6 +628,10 @@ def test_full_name_with_a_space(fields: dict[str, Any], expected: str | None) ->
     assert full_name(Address.model_validate({"country": "DE"} | fields)) == expected
 
 
+BILLING_DEFAULT: dict[str, Any] = {
+    "ref": "addr-bill", "name": "Janet Doe-Bill", "street": "Rechnungsweg 1", "city": "Wien", "postcode": "1010",
+    "country": "AT", "email": "bill@example.com", "phone": "+43 660 1234",
+}  # fmt: skip
 ADDRESS_DEFAULT: dict[str, Any] = {
     "ref": "addr-ship", "name": "Jane Doe", "companyName": "Acme GmbH", "street": "Hauptstraße 5, Hinterhaus",
     "city": "Berlin", "state": "BE", "postcode": "10115", "region": "Brandenburg", "country": "DE",
@@ -668,12 +690,13 @@ def test_no_shipping_address_no_delivery_address() -> None:
     [
         ({}, ORDERS, [("ctOrderId", "STRING", "ord-1"), ("ctOrderNumber", "STRING", "10001"),
                       ("ctCustomerId", "STRING", "c-1"), ("ctStoreKey", "STRING", "eu-store"),
-                      ("ctLocale", "STRING", "de-DE"), ("giftMessage", "STRING", "Happy birthday")]),
-        ({"orderNumber": None, "customerId": None, "store": None, "locale": None, "custom": None}, ORDERS,
-         [("ctOrderId", "STRING", "ord-1")]),
+                      ("ctLocale", "STRING", "de-DE"), ("billingAddress", "JSON", BILLING_DEFAULT),
+                      ("giftMessage", "STRING", "Happy birthday")]),
+        ({"orderNumber": None, "customerId": None, "store": None, "locale": None, "custom": None,
+          "billingAddress": None}, ORDERS, [("ctOrderId", "STRING", "ord-1")]),
         ({"custom": custom(giftMessage="Hi", channel="web", priority=2, tags=["a", "b"], ignored="x")},
          OrderSettings(custom_field_attributes={"channel": "salesChannel", "priority": "ctPriority", "tags": "tags",
-                                                "missing": "nothing"}),
+                                                "missing": "nothing"}, billing_address_attribute=None),
          [("ctOrderId", "STRING", "ord-1"), ("ctOrderNumber", "STRING", "10001"), ("ctCustomerId", "STRING", "c-1"),
           ("ctStoreKey", "STRING", "eu-store"), ("ctLocale", "STRING", "de-DE"), ("salesChannel", "STRING", "web"),
           ("ctPriority", "JSON", 2), ("tags", "JSON", ["a", "b"])]),
@@ -689,17 +712,20 @@ def test_the_whole_create_input() -> None:
     assert result.order.create_input() == {
         "ref": "10001", "type": "HD", "retailer": {"id": "2"},
         "items": [{"ref": "li-1", "productRef": "RUN-1", "productCatalogueRef": CATALOGUE, "quantity": 2,
-                   "currency": "EUR", "price": Decimal("49.99"), "paidPrice": Decimal("42.00"),
-                   "taxPrice": Decimal("7.98"), "totalPrice": Decimal("99.98"), "totalTaxPrice": Decimal("15.97"),
-                   "attributes": []}],
+                   "currency": "EUR", "price": Decimal("42.00"), "paidPrice": Decimal("42.00"),
+                   "taxPrice": Decimal("7.98"), "taxType": "VAT", "totalPrice": Decimal("99.98"),
+                   "totalTaxPrice": Decimal("15.97"),
+                   "attributes": [{"name": "ctName", "type": "STRING", "value": "Runner"}]}],
         "totalPrice": Decimal("104.97"), "totalTaxPrice": Decimal("16.77"),
-        "fulfilmentChoice": {"deliveryType": "STANDARD", "currency": "EUR", "fulfilmentPrice": Decimal("4.99"),
-                             "fulfilmentTaxPrice": Decimal("0.80"), "deliveryAddress": ADDRESS_DEFAULT},
+        "fulfilmentChoice": {"deliveryType": "STANDARD", "fulfilmentType": "HD_PFS", "currency": "EUR",
+                             "fulfilmentPrice": Decimal("4.99"), "fulfilmentTaxPrice": Decimal("0.80"),
+                             "deliveryAddress": ADDRESS_DEFAULT},
         "attributes": [{"name": "ctOrderId", "type": "STRING", "value": "ord-1"},
                        {"name": "ctOrderNumber", "type": "STRING", "value": "10001"},
                        {"name": "ctCustomerId", "type": "STRING", "value": "c-1"},
                        {"name": "ctStoreKey", "type": "STRING", "value": "eu-store"},
                        {"name": "ctLocale", "type": "STRING", "value": "de-DE"},
+                       {"name": "billingAddress", "type": "JSON", "value": BILLING_DEFAULT},
                        {"name": "giftMessage", "type": "STRING", "value": "Happy birthday"}],
     }  # fmt: skip
     assert (result.retailer_id, result.skus, result.notes) == ("2", ("RUN-1",), ())
@@ -711,12 +737,261 @@ def test_a_ref_too_long_for_fluent_is_a_failure() -> None:
     assert isinstance(run(ct_order(orderNumber="N" * 255)), MappedOrder)
 
 
-def test_a_high_precision_unit_price() -> None:
+@pytest.mark.parametrize(
+    ("rate", "total", "tax", "expected"),
+    [
+        (tax_rate("US", 0.0725, False), 2469, taxed("EUR", 2469, 2648, 179), "12.3456"),  # net already: as it is
+        (VAT_DE, 2469, taxed("EUR", 2075, 2469, 394), "10.38"),  # 12.3456 x 20.75 / 24.69 = 10.3756: to the cent
+    ],
+)
+def test_a_high_precision_unit_price(rate: dict[str, Any], total: int, tax: dict[str, Any], expected: str) -> None:
     unit = {"type": "highPrecision", "currencyCode": "EUR", "centAmount": 1235, "preciseAmount": 123456,
             "fractionDigits": 4}  # fmt: skip
-    lines = [line("li-1", "RUN-1", unit, 2, money("EUR", 2469), taxed("EUR", 2075, 2469, 394))]
+    lines = [line("li-1", "RUN-1", unit, 2, money("EUR", total), tax, rate)]
     (item,) = mapped(ct_order(lineItems=lines)).order.items
-    assert item.price == Decimal("12.3456")
+    assert item.price == Decimal(expected)
+
+
+# -- net prices and tax types -------------------------------------------------------------------
+
+ITEM_FIELDS = ("price", "paidPrice", "taxPrice", "taxType", "totalPrice", "totalTaxPrice")
+
+
+@pytest.mark.parametrize(
+    ("line_item", "country", "expected"),
+    [
+        # the issue's case: 11.90 with 19 % VAT included is 10.00 net, as paid; no discount reads as none
+        pytest.param(line("li-1", "RUN-1", money("EUR", 1190), 1, money("EUR", 1190), taxed("EUR", 1000, 1190, 190),
+                          VAT_DE), "DE", ("10.00", "10.00", "1.90", "VAT", "11.90", "1.90"), id="vat-included"),
+        # discounted to 9.99 gross: list 11.90 x 8.39 / 9.99 = 9.9942 -> 9.99 net, paid 8.39 net
+        pytest.param(line("li-1", "RUN-1", money("EUR", 1190), 1, money("EUR", 999), taxed("EUR", 839, 999, 160),
+                          VAT_DE), "DE", ("9.99", "8.39", "1.60", "VAT", "9.99", "1.60"), id="vat-discounted"),
+        # an undiscounted line whose net total rounds apart from the unit's: 3 x 0.99 gross = 2.97 -> 2.50 net;
+        # 0.99 x 2.50 / 2.97 = 0.8333 -> 0.83 = paid 2.50 / 3 (0.99 / 1.19 = 0.8319 -> 0.83 too)
+        pytest.param(line("li-1", "RUN-1", money("EUR", 99), 3, money("EUR", 297), taxed("EUR", 250, 297, 47),
+                          VAT_DE), "DE", ("0.83", "0.83", "0.16", "VAT", "2.97", "0.47"), id="vat-thirds"),
+        # a free line (100 % off): no gross to take the ratio of, so list / (1 + rate): 11.90 / 1.19 = 10.00
+        pytest.param(line("li-1", "RUN-1", money("EUR", 1190), 1, money("EUR", 0), taxed("EUR", 0, 0, 0), VAT_DE),
+                     "DE", ("10.00", "0.00", "0.00", "VAT", "0.00", "0.00"), id="vat-free-line"),
+        # US sales tax on top: the list price is net already; 1.45 / 2 = 0.725 -> 0.72
+        pytest.param(line("li-1", "RUN-1", money("USD", 1000), 2, money("USD", 2000), taxed("USD", 2000, 2145, 145),
+                          tax_rate("US", 0.0725, False)), "US",
+                     ("10.00", "10.00", "0.72", "EXCLTAX", "21.45", "1.45"), id="us-sales-tax"),
+        # GST by the rate's country (Australia), wherever the order ships
+        pytest.param(line("li-1", "RUN-1", money("AUD", 1100), 1, money("AUD", 1100), taxed("AUD", 1000, 1100, 100),
+                          tax_rate("AU", 0.1, True)), "DE", ("10.00", "10.00", "1.00", "GST", "11.00", "1.00"),
+                     id="au-gst"),
+        # 0 % VAT included (Kuwait): nothing to take out
+        pytest.param(line("li-1", "RUN-1", money("KWD", 12345), 1, money("KWD", 12345),
+                          taxed("KWD", 12345, 12345, 0), tax_rate("KW", 0.0, True)), "KW",
+                     ("12.345", "12.345", "0.000", "VAT", "12.345", "0.000"), id="kw-zero-vat"),
+        # staged before the rate was kept: a total equal to the gross includes the tax, one equal to the net does
+        # not; the order's country names the GST country
+        pytest.param(line("li-1", "RUN-1", money("EUR", 1190), 1, money("EUR", 1190), taxed("EUR", 1000, 1190, 190)),
+                     "DE", ("10.00", "10.00", "1.90", "VAT", "11.90", "1.90"), id="no-rate-included"),
+        pytest.param(line("li-1", "RUN-1", money("USD", 1000), 1, money("USD", 1000), taxed("USD", 1000, 1073, 73)),
+                     "US", ("10.00", "10.00", "0.73", "EXCLTAX", "10.73", "0.73"), id="no-rate-on-top"),
+        pytest.param(line("li-1", "RUN-1", money("EUR", 1100), 1, money("EUR", 1100), taxed("EUR", 1000, 1100, 100)),
+                     "NZ", ("10.00", "10.00", "1.00", "GST", "11.00", "1.00"), id="no-rate-nz-gst"),
+        # no tax at all: the prices as they are
+        pytest.param(line("li-1", "RUN-1", money("EUR", 1190), 1, money("EUR", 1190), None), "DE",
+                     ("11.90", "11.90", "0.00", "EXCLTAX", "11.90", "0.00"), id="untaxed"),
+    ],
+)  # fmt: skip
+def test_price_excludes_tax_like_paid_price_and_the_tax_type_says_which_tax(
+    line_item: dict[str, Any], country: str, expected: tuple[str, ...]
+) -> None:
+    currency = line_item["totalPrice"]["currencyCode"]
+    order = ct_order(lineItems=[line_item], country=country, totalPrice=line_item["totalPrice"], taxedPrice=None,
+                     shippingInfo=None)  # fmt: skip
+    assert order.total_price.currency_code == currency
+    (item,) = mapped(order).order.items
+    values = item.model_dump(by_alias=True)
+    assert tuple(str(values[name]) for name in ITEM_FIELDS) == expected
+
+
+@pytest.mark.parametrize(
+    ("rate", "country", "settings", "expected"),
+    [
+        (VAT_DE, "DE", ORDERS, "VAT"),
+        (tax_rate("US", 0.0725, False), "US", ORDERS, "EXCLTAX"),
+        (tax_rate("AU", 0.1, True), "AU", ORDERS, "GST"),
+        (tax_rate("NZ", 0.15, True), "NZ", ORDERS, "GST"),
+        ({**VAT_DE, "country": None}, "AU", ORDERS, "GST"),  # a rate without country: the order's
+        (VAT_DE, "DE", OrderSettings(included_tax_type="GST"), "GST"),
+        (tax_rate("US", 0.0725, False), "US", OrderSettings(excluded_tax_type="VAT"), "VAT"),
+        # the country map wins over inclusion, and replaces the default map
+        (tax_rate("CA", 0.05, False), "CA", OrderSettings(tax_types_by_country={"CA": "GST"}), "GST"),
+        (tax_rate("AU", 0.1, True), "AU", OrderSettings(tax_types_by_country={"CA": "GST"}), "VAT"),
+        (VAT_DE, "DE", OrderSettings(tax_types_by_country={"DE": "EXCLTAX"}), "EXCLTAX"),
+    ],
+)  # fmt: skip
+def test_tax_type_by_country_else_by_inclusion(
+    rate: dict[str, Any], country: str, settings: OrderSettings, expected: str
+) -> None:
+    lines = [line("li-1", "RUN-1", money("EUR", 4999), 2, money("EUR", 9998), taxed("EUR", 8401, 9998, 1597), rate)]
+    (item,) = mapped(ct_order(lineItems=lines, country=country), settings).order.items
+    assert item.tax_type == expected
+
+
+def test_tax_types_are_the_ones_fluent_supports() -> None:
+    with pytest.raises(ValidationError, match="GST"):
+        OrderSettings.model_validate({"included_tax_type": "SALES"})
+    with pytest.raises(ValidationError, match="EXCLTAX"):
+        OrderSettings.model_validate({"tax_types_by_country": {"US": "SALES_TAX"}})
+
+
+# -- fulfilment type, delivery instruction --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "settings", "expected"),
+    [
+        ({}, ORDERS, "HD_PFS"),
+        ({"shippingInfo": shipping("express", money("EUR", 999), None)}, ORDERS, "HD_PFS"),
+        ({"shippingInfo": None}, ORDERS, "HD_PFS"),
+        ({"custom": custom(pickupLocation="BER-1")}, ORDERS, "CC_PFS"),
+        ({"shippingInfo": shipping("click-collect", money("EUR", 0), None), "custom": custom(pickupLocation="B")},
+         ORDERS, "CC_PFS"),
+        # by shipping method first, then by order type
+        ({"shippingInfo": shipping("warehouse", money("EUR", 499), None)},
+         OrderSettings(fulfilment_types={"warehouse": "HD_PFDC"}), "HD_PFDC"),
+        ({}, OrderSettings(fulfilment_types={"warehouse": "HD_PFDC"}), "HD_PFS"),
+        ({"custom": custom(pickupLocation="BER-1")}, OrderSettings(default_fulfilment_types={"CC": "CC_PFDC"}),
+         "CC_PFDC"),
+        ({}, OrderSettings(default_fulfilment_types={"CC": "CC_PFDC"}), None),  # no HD default: none sent
+        ({}, OrderSettings(default_fulfilment_types={}), None),
+    ],
+)  # fmt: skip
+def test_fulfilment_type_by_shipping_method_else_by_order_type(
+    fields: dict[str, Any], settings: OrderSettings, expected: str | None
+) -> None:
+    order = ct_order(**fields)
+    assert fulfilment_type(order, "CC" if click_and_collect_location(order, settings)[0] else "HD", settings) == (
+        expected
+    )
+    choice = mapped(order, settings).order.create_input()["fulfilmentChoice"]
+    assert choice.get("fulfilmentType") == expected
+
+
+@pytest.mark.parametrize(
+    ("fields", "settings", "expected", "notes"),
+    [
+        ({}, ORDERS, None, []),
+        ({"shippingAddress": SHIPPING_ADDRESS | {"additionalAddressInfo": "Ring twice"}}, ORDERS, "Ring twice", []),
+        ({"shippingAddress": SHIPPING_ADDRESS | {"additionalAddressInfo": "  Leave at the door\n"}}, ORDERS,
+         "Leave at the door", []),
+        ({"shippingAddress": SHIPPING_ADDRESS | {"additionalAddressInfo": "   "}}, ORDERS, None, []),
+        ({"shippingAddress": SHIPPING_ADDRESS | {"additionalAddressInfo": "x" * 250}}, ORDERS, "x" * 250, []),
+        ({"shippingAddress": SHIPPING_ADDRESS | {"additionalAddressInfo": "y" * 251}}, ORDERS, "y" * 250,
+         ["fulfilmentChoice.deliveryInstruction cut from 251 to 250 characters"]),
+        ({"shippingAddress": SHIPPING_ADDRESS | {"additionalAddressInfo": "Ring twice"}},
+         OrderSettings(delivery_instruction_from_address=False), None, []),
+        ({"shippingAddress": None}, ORDERS, None, []),
+        # a configured custom field first, else the address's
+        ({"shippingAddress": SHIPPING_ADDRESS | {"additionalAddressInfo": "Ring twice"},
+          "custom": custom(deliveryNote=" Back door ")}, OrderSettings(delivery_instruction_field="deliveryNote"),
+         "Back door", []),
+        ({"shippingAddress": SHIPPING_ADDRESS | {"additionalAddressInfo": "Ring twice"},
+          "custom": custom(deliveryNote="  ")}, OrderSettings(delivery_instruction_field="deliveryNote"),
+         "Ring twice", []),
+        ({"shippingAddress": SHIPPING_ADDRESS | {"additionalAddressInfo": "Ring twice"},
+          "custom": custom(deliveryNote={"key": "door"})}, OrderSettings(delivery_instruction_field="deliveryNote"),
+         "Ring twice", []),
+        ({"custom": custom(deliveryNote="Back door")},
+         OrderSettings(delivery_instruction_field="deliveryNote", delivery_instruction_from_address=False),
+         "Back door", []),
+        ({"custom": None}, OrderSettings(delivery_instruction_field="deliveryNote"), None, []),
+    ],
+)  # fmt: skip
+def test_delivery_instruction_from_the_custom_field_else_the_shipping_address(
+    fields: dict[str, Any], settings: OrderSettings, expected: str | None, notes: list[str]
+) -> None:
+    order = ct_order(**fields)
+    found: list[str] = []
+    assert delivery_instruction(order, settings, found) == expected
+    assert found == notes
+    result = mapped(order, settings)
+    assert result.order.create_input()["fulfilmentChoice"].get("deliveryInstruction") == expected
+    assert list(result.notes) == notes
+
+
+# -- billing address, item names ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("billing", "expected"),
+    [
+        (BILLING_ADDRESS, BILLING_DEFAULT),
+        (None, None),
+        # a phone before the mobile; no id: the key, else the order's; blank fields left out; nothing is cut
+        (BILLING_ADDRESS | {"phone": "+43 1 999"}, BILLING_DEFAULT | {"phone": "+43 1 999"}),
+        ({"key": "invoice", "country": "AT", "company": "C" * 300, "email": " "},
+         {"ref": "invoice", "companyName": "C" * 300, "country": "AT"}),
+        ({"country": "AT", "firstName": "Ann", "streetName": "Weg", "additionalStreetInfo": "Stiege 2"},
+         {"ref": "ord-1-billing", "name": "Ann", "street": "Weg, Stiege 2", "country": "AT"}),
+    ],
+)  # fmt: skip
+def test_the_billing_address_as_fluent_names_address_fields(
+    billing: dict[str, Any] | None, expected: dict[str, str] | None
+) -> None:
+    order = ct_order(billingAddress=billing)
+    assert billing_address(order) == expected
+    result = mapped(order)
+    assert [(a.name, a.value) for a in result.order.attributes if a.type == "JSON"] == (
+        [] if expected is None else [("billingAddress", expected)]
+    )
+    assert result.notes == ()  # personal data never goes to a run's notes
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        (ORDERS, ["billingAddress"]),
+        (OrderSettings(billing_address_attribute="invoiceAddress"), ["invoiceAddress"]),
+        (OrderSettings(billing_address_attribute=None), []),
+    ],
+)
+def test_the_billing_address_attribute_is_named_by_configuration(settings: OrderSettings, expected: list[str]) -> None:
+    attributes = mapped(ct_order(), settings).order.attributes
+    assert [a.name for a in attributes if a.type == "JSON"] == expected
+    assert all(a.value == BILLING_DEFAULT for a in attributes if a.type == "JSON")
+
+
+@pytest.mark.parametrize(
+    ("name", "settings", "expected"),
+    [
+        ({"en": "Runner"}, ORDERS, [("ctName", "STRING", "Runner")]),
+        ({"de": "Läufer", "en-US": "Runner"}, ORDERS, [("ctName", "STRING", "Runner")]),  # en matches en-US
+        ({"de": "Läufer", "fr": "Coureur"}, ORDERS, [("ctName", "STRING", "Läufer")]),
+        ({"it": "Corridore", "fr": "Coureur"}, ORDERS, [("ctName", "STRING", "Coureur")]),  # any: alphabetically
+        ({"it": "Corridore", "fr": "Coureur"}, OrderSettings(any_locale=False), []),
+        ({"de": "Läufer", "en": "Runner"}, OrderSettings(locales=("de",)), [("ctName", "STRING", "Läufer")]),
+        ({"en": "Runner"}, OrderSettings(line_item_name_attribute="productName"),
+         [("productName", "STRING", "Runner")]),
+        ({"en": "Runner"}, OrderSettings(line_item_name_attribute=None), []),
+        ({"en": ""}, ORDERS, []),
+    ],
+)  # fmt: skip
+def test_line_item_names_are_item_attributes_in_the_locale_chain(
+    name: dict[str, str], settings: OrderSettings, expected: list[tuple[str, str, str]]
+) -> None:
+    lines = [line("li-1", "RUN-1", money("EUR", 4999), 2, money("EUR", 9998), taxed("EUR", 8401, 9998, 1597), VAT_DE,
+                  name)]  # fmt: skip
+    (item,) = mapped(ct_order(lineItems=lines), settings).order.items
+    assert [(a.name, a.type, a.value) for a in item.attributes] == expected
+
+
+def test_a_line_item_staged_without_its_name_has_no_name_attribute() -> None:
+    nameless = {k: v for k, v in order_json()["lineItems"][0].items() if k != "name"}
+    (item,) = mapped(ct_order(lineItems=[nameless])).order.items
+    assert item.attributes == []
+
+
+def test_custom_line_items_sent_as_items_carry_their_name() -> None:
+    settings = OrderSettings(custom_line_items="item", custom_line_item_products={"gift-wrap": "GIFT"})
+    _, gift = mapped(ct_order(customLineItems=[GIFT_WRAP]), settings).order.items
+    assert ([(a.name, a.value) for a in gift.attributes], gift.tax_type) == ([("ctName", "Gift-Wrap")], "VAT")
 
 
 # -- payments ------------------------------------------------------------------------------------
@@ -749,16 +1024,23 @@ def ct_payment(**fields: Any) -> Payment:
          [("tx-1", "the Authorization is Initial: only successful transactions are sent")]),
         ([transaction("tx-1", "Refund", "Failure", money("EUR", 12999))], PAYMENTS,
          [("tx-1", "the Refund is Failure: only successful transactions are sent")]),
-        ([transaction("tx-1", "CancelAuthorization", "Success", money("EUR", 12999))], PAYMENTS,
-         [("tx-1", "transaction type CancelAuthorization is not mapped (payments.transaction_types)")]),
-        # the type map, in order, one result per transaction
+        ([transaction("tx-1", "CancelAuthorization", "Pending", money("EUR", 12999))], PAYMENTS,
+         [("tx-1", "the CancelAuthorization is Pending: only successful transactions are sent")]),
+        # the type map, in order, one result per transaction: every commercetools type has a Fluent type
         ([transaction("tx-1", "Authorization", "Success", money("EUR", 12999)),
           transaction("tx-2", "Charge", "Success", money("EUR", 12999)),
           transaction("tx-3", "Refund", "Success", money("EUR", 2000)),
           transaction("tx-4", "Chargeback", "Success", money("EUR", 500)),
-          transaction("tx-5", "Charge", "Failure", money("EUR", 1))], PAYMENTS,
+          transaction("tx-5", "Charge", "Failure", money("EUR", 1)),
+          transaction("tx-6", "CancelAuthorization", "Success", money("EUR", 12999))], PAYMENTS,
          [("tx-1", "AUTHORISATION"), ("tx-2", "PAYMENT"), ("tx-3", "REFUND"), ("tx-4", "CHARGEBACK"),
-          ("tx-5", "the Charge is Failure: only successful transactions are sent")]),
+          ("tx-5", "the Charge is Failure: only successful transactions are sent"),
+          ("tx-6", "AUTHORISATION_REVERSAL")]),
+        ([transaction("tx-1", "CancelAuthorization", "Success", money("EUR", 12999))],
+         PaymentSettings(transaction_types={"CancelAuthorization": "VOID"}), [("tx-1", "VOID")]),
+        ([transaction("tx-1", "CancelAuthorization", "Success", money("EUR", 12999))],
+         PaymentSettings(transaction_types={"Charge": "PAYMENT"}),
+         [("tx-1", "transaction type CancelAuthorization is not mapped (payments.transaction_types)")]),
         ([transaction("tx-1", "Charge", "Success", money("EUR", 1)),
           transaction("tx-2", "Refund", "Success", money("EUR", 1))],
          PaymentSettings(transaction_types={"Charge": "SALE"}),
@@ -777,6 +1059,18 @@ def test_only_successful_mapped_transactions_are_sent(
         expected
     )
     assert all(isinstance(r, SkippedTransaction) for r in results if " " in dict(expected)[r.transaction.id])
+
+
+def test_every_commercetools_transaction_type_has_a_fluent_type_by_default() -> None:
+    # TransactionType in the commercetools API: Authorization, CancelAuthorization, Charge, Refund, Chargeback
+    kinds = ("Authorization", "CancelAuthorization", "Charge", "Refund", "Chargeback")
+    payment = ct_payment(transactions=[transaction(f"tx-{k}", k, "Success", money("EUR", 100)) for k in kinds])
+    results = map_transactions(payment, PAYMENTS)
+    assert all(isinstance(r, MappedTransaction) for r in results)
+    assert {r.transaction.type: r.fluent.type for r in results if isinstance(r, MappedTransaction)} == {
+        "Authorization": "AUTHORISATION", "CancelAuthorization": "AUTHORISATION_REVERSAL", "Charge": "PAYMENT",
+        "Refund": "REFUND", "Chargeback": "CHARGEBACK",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import pytest
 from dagster import AssetsDefinition, ExecuteInProcessResult, SensorResult, build_sensor_context
 
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
+from ctfluent_dagster.commercetools.models import localized
 from ctfluent_dagster.entities.customers.mapping import fluent_username
 from ctfluent_dagster.entities.orders.declaration import ENTITY as ORDERS
 from ctfluent_dagster.entities.payments.declaration import ENTITY as PAYMENTS
@@ -114,7 +115,7 @@ def assert_transactions_match(sandbox: Sandbox) -> int:
         order_id = orders.get(owner.get(payment["id"], ""))
         for transaction in payment["transactions"]:
             sent = by_ref.get(transaction["id"], [])
-            if transaction["state"] != "Success" or order_id is None or transaction["type"] == "CancelAuthorization":
+            if transaction["state"] != "Success" or order_id is None:
                 assert sent == []
                 continue
             expected += 1
@@ -340,3 +341,114 @@ def test_a_page_of_payments_finds_its_orders_in_queries_of_at_most_100_ids() -> 
     assert [len(ids) for ids in client.queries] == [100, 100, 50]  # one URL with 250 ids would be too long
     assert enriched[3]["ctfluentOrder"] == {"id": "order-p-3", "orderNumber": "N-p-3"}
     assert enriched[7]["ctfluentOrder"] is None  # no order references it yet
+
+
+def net_share(line: dict[str, Any]) -> Decimal | None:
+    """The net share of a line's gross list price when its tax rate is included in it (the README's rule)."""
+    if not line["taxRate"]["includedInPrice"]:
+        return None
+    taxed = line["taxedPrice"]
+    return money(taxed["totalNet"]) / money(taxed["totalGross"])
+
+
+def test_orders_reach_fluent_with_net_prices_tax_types_fulfilment_types_instructions_billing_and_names(
+    shop: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CTFLUENT_PRODUCTS__MISSING_GTIN", "sku")  # every product, so that every kind of order goes
+    assert sync(shop).success
+    sku = next(e.fluent_ref for e in ledger(shop).entries("variant_product", status="synced"))
+    note = "Bitte beim Nachbarn klingeln, " + "sehr freundlich " * 20  # longer than Fluent's 250
+    shop.ct.checkout({
+        "currency": "EUR", "customerEmail": "instructed@example.org", "orderNumber": "INSTRUCTED-1",
+        "shippingAddress": {"country": "DE", "firstName": "Ida", "lastName": "Weg", "streetName": "Lieferweg",
+                            "streetNumber": "3", "postalCode": "10115", "city": "Berlin",
+                            "additionalAddressInfo": note},
+        "billingAddress": {"country": "DE", "firstName": "Ida", "lastName": "Weg", "streetName": "Rechnungsgasse",
+                           "streetNumber": "77", "postalCode": "80331", "city": "München",
+                           "email": "invoices@example.org"},
+        "shippingMethod": {"typeId": "shipping-method", "key": "express"}, "lineItems": [{"sku": sku, "quantity": 2}],
+    })  # fmt: skip
+    # imported, with a line taxed at Australia's GST and no order country: only the line's kept rate tells GST
+    answer = shop.storefront.session.post(f"{shop.storefront.base}/orders/import", json={
+        "orderNumber": "IMPORTED-AU-1", "customerEmail": "importer@example.org",
+        "lineItems": [{"variant": {"sku": sku}, "name": {"en": "Imported runner"}, "quantity": 1,
+                       "price": {"value": {"currencyCode": "AUD", "centAmount": 1100}},
+                       "taxRate": {"name": "GST 10%", "amount": 0.1, "includedInPrice": True, "country": "AU"}}],
+        "totalPrice": {"currencyCode": "AUD", "centAmount": 1100},
+        "taxedPrice": {"totalNet": {"currencyCode": "AUD", "centAmount": 1000},
+                       "totalGross": {"currencyCode": "AUD", "centAmount": 1100}},
+        "shippingAddress": {"country": "AU", "firstName": "Ada", "lastName": "Import", "city": "Sydney"},
+    }, timeout=10)  # fmt: skip
+    answer.raise_for_status()
+    result = sync(shop, ORDER_ASSETS)
+    assert result.success
+
+    in_fluent = fluent_orders(shop)
+    refs = {e.key.source_id: e.fluent_ref for e in ledger(shop).entries("order", status="synced")}
+    checked, undiscounted, kinds = 0, 0, Counter[str]()
+    for order in shop.ct.state()["orders"]:
+        fluent = in_fluent.get(refs.get(order["id"]) or "")
+        if fluent is None or order.get("orderNumber") == "IMPORTED-AU-1":
+            continue
+        digits = order["totalPrice"]["fractionDigits"]
+        items = {item["ref"]: item for item in fluent["items"]}
+        for line in order["lineItems"]:
+            item, unit, share = items[line["id"]], money(line["price"]["value"]), net_share(line)
+            net = unit if share is None else (unit * share).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_EVEN)
+            assert Decimal(str(item["price"])) == net  # net, as paidPrice is
+            if money(line["totalPrice"]) == unit * line["quantity"]:  # no discount: none reads as one
+                undiscounted += 1
+                assert item["price"] == item["paidPrice"]
+            expected_type = "GST" if line["taxRate"]["country"] in ("AU", "NZ") else "VAT" if share else "EXCLTAX"
+            assert item["taxType"] == expected_type
+            kinds[expected_type] += 1
+            assert item["attributes"] == [{"name": "ctName", "type": "STRING",
+                                           "value": localized(line["name"], ("en", "de"))}]  # fmt: skip
+        choice = fluent["fulfilmentChoice"]
+        assert choice["fulfilmentType"] == {"HD": "HD_PFS", "CC": "CC_PFS"}[fluent["type"]]
+        billing = {a["name"]: a for a in fluent["attributes"]}.get("billingAddress")
+        if "billingAddress" in order:
+            assert billing is not None and billing["type"] == "JSON"
+            assert billing["value"]["country"] == order["billingAddress"]["country"]
+        else:
+            assert billing is None
+        checked += 1
+    assert checked > 60 and undiscounted > 20 and kinds["VAT"] and kinds["EXCLTAX"] and kinds["GST"]
+
+    instructed = in_fluent["INSTRUCTED-1"]
+    assert instructed["fulfilmentChoice"]["deliveryInstruction"] == note[:250]
+    assert instructed["fulfilmentChoice"]["fulfilmentType"] == "HD_PFS"
+    (billing,) = [a["value"] for a in instructed["attributes"] if a["name"] == "billingAddress"]
+    assert billing == {"ref": billing["ref"], "name": "Ida Weg", "street": "Rechnungsgasse 77", "city": "München",
+                       "postcode": "80331", "country": "DE", "email": "invoices@example.org"}  # fmt: skip
+    (item,) = in_fluent["IMPORTED-AU-1"]["items"]
+    assert (item["taxType"], item["price"], item["paidPrice"], item["taxPrice"]) == ("GST", 10.0, 10.0, 1.0)
+    # the billing address goes to Fluent, never to a run's logs or metadata (the cut instruction is noted by size)
+    logged = repr([(event.message, event.event_specific_data) for event in result.all_events])
+    assert "Rechnungsgasse" not in logged and "invoices@example.org" not in logged and "Nachbarn" not in logged
+    assert "fulfilmentChoice.deliveryInstruction cut from" in logged
+
+
+def test_a_cancelled_authorisation_reaches_fluent_as_an_authorisation_reversal(shop: Sandbox) -> None:
+    assert sync(shop).success
+    sku = next(e.fluent_ref for e in ledger(shop).entries("variant_product", status="synced"))
+    amount = {"currencyCode": "EUR", "centAmount": 2500}
+    authorised = shop.storefront.create_payment({
+        "amountPlanned": amount, "paymentMethodInfo": {"method": "creditCard", "paymentInterface": "adyen"},
+        "transactions": [{"type": "Authorization", "state": "Success", "interactionId": "psp-auth", "amount": amount}],
+    })  # fmt: skip
+    shop.ct.checkout({
+        "currency": "EUR", "customerEmail": "voided@example.org", "orderNumber": "VOIDED-1",
+        "shippingAddress": {"country": "DE", "firstName": "Vera", "lastName": "Void", "city": "Berlin"},
+        "lineItems": [{"sku": sku}], "payments": [{"typeId": "payment", "id": authorised["id"]}],
+    })  # fmt: skip
+    assert sync(shop, ORDER_ASSETS).success
+    shop.storefront.payment_action(authorised["id"], {"action": "addTransaction", "transaction": {
+        "type": "CancelAuthorization", "state": "Success", "interactionId": "psp-void", "amount": amount}})  # fmt: skip
+    assert sync(shop, ORDER_ASSETS).success
+
+    order_id = fluent_orders(shop)["VOIDED-1"]["id"]
+    sent = sorted((t["type"], t["total"], t["externalTransactionId"])
+                  for t in shop.fluent.state()["financial_transactions"] if t["order"] == order_id)  # fmt: skip
+    assert sent == [("AUTHORISATION", 25.0, "psp-auth"), ("AUTHORISATION_REVERSAL", 25.0, "psp-void")]
+    assert assert_transactions_match(shop) > 40

@@ -16,7 +16,10 @@ Orders (fact sheet §4.2):
   does not seed. A missing catalogue or product is C0120E. Item refs are "recommended to be unique": not checked.
 - Nothing checks ``type`` (HD, CC and SFS are "currently supported", but "no values are enforced by the platform")
   or the ``pickupLocationRef`` a click & collect order needs (its workflow needs it, not the API, and the emulator
-  has no locations). Money is stored as the Floats it arrives as.
+  has no locations). Likewise an item's ``taxType`` (GST, VAT and EXCLTAX are "supported values") and the
+  fulfilment choice's ``fulfilmentType`` (CC_PFS, CC_PFDC, HD_PFS, HD_PFDC are the "supported types") are stored
+  as sent; ``deliveryInstruction`` over its 250 characters is refused like any string over its limit. Item and
+  order attributes (JSON values included) are stored as sent, by name. Money is stored as the Floats it arrives as.
 - A new order is ``CREATED`` with ``workflowRef`` ``ORDER::<type>`` and ``workflowVersion`` 1; a new item is
   ``CREATED`` too (the first of the item statuses the schema lists).
 - Items, the fulfilment choice and its delivery address live inside the order record, with ids from the store's

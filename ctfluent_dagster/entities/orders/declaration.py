@@ -22,7 +22,7 @@ from ctfluent_dagster.preflight import PreflightCheck, retailer_checks
 # What an order's line item keeps of its product variant: the rest (prices in every currency, images, attributes,
 # localized names) is the catalogue's, and would make a staged order ten times larger.
 _VARIANT_FIELDS = ("id", "sku", "key")
-_LINE_ITEM_DROPPED = ("name", "productSlug", "productType", "state", "taxRate", "perMethodTaxRate")
+_LINE_ITEM_DROPPED = ("productSlug", "productType", "state", "perMethodTaxRate")
 
 
 def _slim(record: dict[str, Any]) -> dict[str, Any]:

@@ -4,15 +4,20 @@
   customers' store -> retailer map, else the default retailer;
 * type ``CC`` when the shipping method is a click & collect one or the pickup custom field is set (its value,
   through ``pickup_locations``, is the ``pickupLocationRef``), else ``HD``; delivery type by shipping method key;
+  fulfilment type by shipping method key, else by order type; the delivery instruction from a configured custom
+  field, else the shipping address's ``additionalAddressInfo`` (cut to 250, with a note);
 * the delivery address: the whole street (name, number, additional info), the name with a space, company, city,
   postcode, state, region, country; a value longer than Fluent takes is cut, with a note;
 * one item per line item: ref = line item id, productRef = SKU in the catalogue, quantity; ``price`` the unit list
-  price, ``paidPrice`` and ``taxPrice`` per unit after discounts (net and tax; rounded to the currency's digits,
-  half even), ``totalPrice`` and ``totalTaxPrice`` the line's gross and tax totals exactly; custom line items as
-  configured (items of a configured product, else a note);
+  price and ``paidPrice`` the unit price after discounts, both **net** (Fluent: paidPrice "Excludes tax"), and
+  ``taxPrice`` the unit's tax, rounded to the currency's digits, half even; ``totalPrice`` and ``totalTaxPrice`` the
+  line's gross and tax totals exactly; ``taxType`` by the tax rate's country, else by whether the tax is included
+  in the price; its name in the configured locales as an attribute; custom line items as configured (items of a
+  configured product, else a note);
 * ``totalPrice``/``totalTaxPrice`` the order's gross and tax totals, ``fulfilmentPrice``/``fulfilmentTaxPrice`` the
   shipping's; money is ``Decimal`` with each currency's fraction digits;
-* attributes: commercetools ids, order number, locale, store and configured custom fields.
+* attributes: commercetools ids, order number, locale, store, the billing address (JSON) and configured custom
+  fields.
 
 The customer at order time: username ``<retailerId>_<email>`` exactly as the customer sync builds it, from the
 order's email (registered or guest alike), named from the billing address (else the shipping address).
@@ -24,13 +29,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from ctfluent_dagster.commercetools.models import Address, Money
+from ctfluent_dagster.commercetools.models import Address, Money, localized
 from ctfluent_dagster.entities.customers.mapping import fluent_username
 from ctfluent_dagster.entities.customers.models import CUSTOMER_FIELD_LIMITS, FluentCustomer
 from ctfluent_dagster.entities.customers.settings import CustomerMappingSettings
 from ctfluent_dagster.entities.orders.models import (
     ADDRESS_FIELD_LIMITS,
+    DELIVERY_INSTRUCTION_LIMIT,
     ORDER_FIELD_LIMITS,
+    CustomLineItem,
     FluentAddress,
     FluentFulfilmentChoice,
     FluentOrder,
@@ -38,6 +45,7 @@ from ctfluent_dagster.entities.orders.models import (
     LineItem,
     Order,
     TaxedPrice,
+    TaxType,
 )
 from ctfluent_dagster.entities.orders.settings import OrderSettings
 from ctfluent_dagster.fluent.models import AttributeInput, RetailerId, cut_to_limit, length_violations
@@ -100,19 +108,59 @@ def _net(money: Money, taxed: TaxedPrice | None) -> Decimal:
     return taxed.total_net.amount if taxed is not None else money.amount
 
 
-def _item(line: LineItem, sku: str, catalogue: str, currency: str, digits: int) -> FluentOrderItem:
+def included_tax_share(line: LineItem | CustomLineItem) -> Decimal | None:
+    """When the line's list price includes its tax, the share of a gross price that is net; None when the tax comes
+    on top (US sales tax) or the line has none. The rate's ``includedInPrice`` says which; a line read without its
+    rate (staged before the rate was kept) tells by its total, which commercetools gives with the tax exactly when
+    the rate includes it. The share is the line's own ``totalNet / totalGross``, so that an undiscounted line's
+    ``price`` equals its ``paidPrice``; for a free line, ``1 / (1 + rate)``."""
+    rate, taxed = line.tax_rate, line.taxed_price
+    if rate is not None and not rate.included_in_price:
+        return None
+    if taxed is not None and taxed.total_gross.amount:
+        if rate is None and taxed.total_gross.amount != line.total_price.amount:
+            return None
+        return taxed.total_net.amount / taxed.total_gross.amount
+    return None if rate is None else 1 / (1 + rate.amount)
+
+
+def net_unit_price(line: LineItem | CustomLineItem, digits: int) -> Decimal:
+    """``price``: the unit list price without tax, like ``paidPrice`` beside it: a gross list price times the net
+    share, rounded half even to the currency's digits; a list price the tax comes on top of is net already."""
+    share = included_tax_share(line)
+    return line.unit_price.amount if share is None else _rounded(line.unit_price.amount * share, digits)
+
+
+def tax_type(line: LineItem | CustomLineItem, order: Order, settings: OrderSettings) -> TaxType:
+    """``taxType`` by the country of the line's tax rate (else the order's) through ``tax_types_by_country``, else
+    by whether the list price includes the tax."""
+    country = (line.tax_rate.country if line.tax_rate else None) or order.country
+    by_country = settings.tax_types_by_country.get(country or "")
+    if by_country is not None:
+        return by_country
+    return settings.excluded_tax_type if included_tax_share(line) is None else settings.included_tax_type
+
+
+def _item(
+    line: LineItem | CustomLineItem, product_ref: str, order: Order, settings: OrderSettings, catalogue: str
+) -> FluentOrderItem:
+    currency, digits = order.total_price.currency_code, order.total_price.fraction_digits
     quantity = max(line.quantity, 1)
+    name = localized(line.name, settings.locales, settings.any_locale)
+    attribute = settings.line_item_name_attribute
     return FluentOrderItem(
         ref=line.id,
-        product_ref=sku,
+        product_ref=product_ref,
         product_catalogue_ref=catalogue,
         quantity=line.quantity,
         currency=currency,
-        price=line.unit_price.amount,
+        price=net_unit_price(line, digits),
         paid_price=_rounded(_net(line.total_price, line.taxed_price) / quantity, digits),
         tax_price=_rounded(_tax(line.taxed_price, digits) / quantity, digits),
+        tax_type=tax_type(line, order, settings),
         total_price=_gross(line.total_price, line.taxed_price),
         total_tax_price=_tax(line.taxed_price, digits),
+        attributes=[AttributeInput(name=attribute, type="STRING", value=name)] if attribute and name else [],
     )
 
 
@@ -128,12 +176,10 @@ def full_name(address: Address) -> str | None:
     return " ".join(part.strip() for part in parts if part and part.strip()) or None
 
 
-def delivery_address(order: Order, notes: list[str]) -> FluentAddress | None:
-    address = order.shipping_address
-    if address is None:
-        return None
-    values = {
-        "ref": address.id or address.key or f"{order.id}-shipping",
+def _address_values(address: Address, ref: str) -> dict[str, str | None]:
+    """An address as Fluent's ``CreateCustomerAddressInput`` names its fields."""
+    return {
+        "ref": address.id or address.key or ref,
         "name": full_name(address),
         "companyName": address.company,
         "street": street(address),
@@ -143,9 +189,38 @@ def delivery_address(order: Order, notes: list[str]) -> FluentAddress | None:
         "region": address.region,
         "country": address.country,
     }
+
+
+def delivery_address(order: Order, notes: list[str]) -> FluentAddress | None:
+    address = order.shipping_address
+    if address is None:
+        return None
+    values = _address_values(address, f"{order.id}-shipping")
     cut = {name: cut_to_limit(value, ADDRESS_FIELD_LIMITS[name], f"deliveryAddress.{name}", notes)
            for name, value in values.items()}  # fmt: skip
     return FluentAddress.model_validate(cut)
+
+
+def billing_address(order: Order) -> dict[str, str] | None:
+    """The billing address as an order attribute's JSON value: the delivery address's fields (uncut: an attribute
+    has no such limits), with email and phone (else mobile)."""
+    address = order.billing_address
+    if address is None:
+        return None
+    values = _address_values(address, f"{order.id}-billing") | {"email": address.email,
+                                                                 "phone": address.phone or address.mobile}  # fmt: skip
+    return {name: value.strip() for name, value in values.items() if value and value.strip()}
+
+
+def delivery_instruction(order: Order, settings: OrderSettings, notes: list[str]) -> str | None:
+    """The configured custom field's text, else the shipping address's ``additionalAddressInfo``; cut to Fluent's
+    250 characters, with a note."""
+    fields = order.custom.fields if order.custom is not None else {}
+    candidates = [fields.get(settings.delivery_instruction_field) if settings.delivery_instruction_field else None]
+    if settings.delivery_instruction_from_address and order.shipping_address is not None:
+        candidates.append(order.shipping_address.additional_address_info)
+    text = next((value.strip() for value in candidates if isinstance(value, str) and value.strip()), None)
+    return cut_to_limit(text, DELIVERY_INSTRUCTION_LIMIT, "fulfilmentChoice.deliveryInstruction", notes)
 
 
 def click_and_collect_location(order: Order, settings: OrderSettings) -> tuple[bool, str | None]:
@@ -158,17 +233,25 @@ def click_and_collect_location(order: Order, settings: OrderSettings) -> tuple[b
     return is_cc, settings.pickup_locations.get(location, location) if location else None
 
 
+def fulfilment_type(order: Order, order_type: str, settings: OrderSettings) -> str | None:
+    method = order.shipping_info.method_key if order.shipping_info is not None else None
+    return settings.fulfilment_types.get(method or "") or settings.default_fulfilment_types.get(order_type)
+
+
 def _fulfilment_choice(
-    order: Order, settings: OrderSettings, pickup: str | None, currency: str, digits: int, notes: list[str]
+    order: Order, settings: OrderSettings, order_type: str, pickup: str | None, notes: list[str]
 ) -> FluentFulfilmentChoice:
     info = order.shipping_info
     method = info.method_key if info is not None else None
+    digits = order.total_price.fraction_digits
     return FluentFulfilmentChoice(
         delivery_type=settings.delivery_types.get(method or "", settings.default_delivery_type),
-        currency=currency,
+        fulfilment_type=fulfilment_type(order, order_type, settings),
+        currency=order.total_price.currency_code,
         fulfilment_price=_gross(info.price, info.taxed_price) if info is not None else None,
         fulfilment_tax_price=_tax(info.taxed_price, digits) if info is not None else None,
         pickup_location_ref=pickup,
+        delivery_instruction=delivery_instruction(order, settings, notes),
         delivery_address=delivery_address(order, notes),
     )
 
@@ -183,6 +266,10 @@ def _attributes(order: Order, settings: OrderSettings, noted_lines: list[dict[st
     ):
         if value:
             attributes.append(AttributeInput(name=name, type="STRING", value=value))
+    billing = settings.billing_address_attribute
+    address = billing_address(order) if billing else None
+    if billing and address:
+        attributes.append(AttributeInput(name=billing, type="JSON", value=address))
     fields = order.custom.fields if order.custom is not None else {}
     for field_name, attribute in settings.custom_field_attributes.items():
         value = fields.get(field_name)
@@ -260,24 +347,17 @@ def map_order(
     unsold = [line.id for line in order.line_items if not (line.variant.sku or "").strip()]
     if unsold:
         return SkippedOrder(f"line item(s) {', '.join(unsold)} have no SKU, which Fluent needs (productRef)", NO_SKU)
-    currency, digits = order.total_price.currency_code, order.total_price.fraction_digits
-    items = [_item(line, (line.variant.sku or "").strip(), catalogue, currency, digits) for line in order.line_items]
+    items = [_item(line, (line.variant.sku or "").strip(), order, settings, catalogue) for line in order.line_items]
     noted: list[dict[str, object]] = []
     for custom in order.custom_line_items:
         product = settings.custom_line_item_products.get(custom.slug) if settings.custom_line_items == "item" else None
         if product is None:
             total = _gross(custom.total_price, custom.taxed_price)
             noted.append({"slug": custom.slug, "quantity": custom.quantity, "totalPrice": str(total)})
-            notes.append(f"custom line item {custom.slug} ({total} {currency}) recorded as an attribute, not an item")
+            notes.append(f"custom line item {custom.slug} ({total} {order.total_price.currency_code}) recorded as an "
+                         "attribute, not an item")  # fmt: skip
             continue
-        items.append(FluentOrderItem(
-            ref=custom.id, product_ref=product, product_catalogue_ref=catalogue, quantity=custom.quantity,
-            currency=currency, price=custom.money.amount,
-            paid_price=_rounded(_net(custom.total_price, custom.taxed_price) / max(custom.quantity, 1), digits),
-            tax_price=_rounded(_tax(custom.taxed_price, digits) / max(custom.quantity, 1), digits),
-            total_price=_gross(custom.total_price, custom.taxed_price),
-            total_tax_price=_tax(custom.taxed_price, digits),
-        ))  # fmt: skip
+        items.append(_item(custom, product, order, settings, catalogue))
     if not items:
         return SkippedOrder("the order has no line items to fulfil")
 
@@ -285,14 +365,15 @@ def map_order(
     if is_cc and pickup is None:
         return SkippedOrder(f"a click & collect order without a pickup location (custom field "
                             f"{settings.pickup_location_field})", NO_PICKUP_LOCATION)  # fmt: skip
+    order_type = CLICK_AND_COLLECT if is_cc else HOME_DELIVERY
     fluent = FluentOrder(
         ref=order_ref(order, settings),
-        type=CLICK_AND_COLLECT if is_cc else HOME_DELIVERY,
+        type=order_type,
         retailer=RetailerId(id=retailer_id),
         items=items,
         total_price=_gross(order.total_price, order.taxed_price),
-        total_tax_price=_tax(order.taxed_price, digits),
-        fulfilment_choice=_fulfilment_choice(order, settings, pickup, currency, digits, notes),
+        total_tax_price=_tax(order.taxed_price, order.total_price.fraction_digits),
+        fulfilment_choice=_fulfilment_choice(order, settings, order_type, pickup, notes),
         attributes=_attributes(order, settings, noted),
     )
     problems = length_violations(fluent.create_input(), ORDER_FIELD_LIMITS)

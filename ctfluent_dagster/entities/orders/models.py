@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
-from ctfluent_dagster.commercetools.models import Address, CtModel, CustomFields, Money, StoreKeyReference
+from ctfluent_dagster.commercetools.models import (
+    Address,
+    CtModel,
+    CustomFields,
+    LocalizedString,
+    Money,
+    StoreKeyReference,
+)
 from ctfluent_dagster.fluent.models import DEFAULT_STRING_LIMIT, AttributeInput, FluentModel, RetailerId
 
 # "Max character limit: N" of CreateCustomerAddressInput (the delivery address) in Fluent's schema; 255 elsewhere.
@@ -24,6 +31,20 @@ ADDRESS_FIELD_LIMITS: dict[str, int] = {
     "country": 100,
 }
 ORDER_FIELD_LIMITS: dict[str, int] = {"ref": DEFAULT_STRING_LIMIT, "type": DEFAULT_STRING_LIMIT}
+# The input states none; the FulfilmentChoice field it sets does: "Instruction provided by the customer (250
+# character limit)".
+DELIVERY_INSTRUCTION_LIMIT = 250
+# CreateOrderItemWithOrderInput.taxType: "Supported values are GST, VAT, EXCLTAX".
+TaxType = Literal["GST", "VAT", "EXCLTAX"]
+
+
+class TaxRate(CtModel):
+    """The rate a line was taxed at: ``amount`` in 0..1 (the sum of its sub-rates), ``includedInPrice`` says
+    whether the line's prices include it."""
+
+    amount: Decimal
+    included_in_price: bool
+    country: str | None = None
 
 
 class TaxedPrice(CtModel):
@@ -42,11 +63,13 @@ class LineItem(CtModel):
     id: str
     product_id: str | None = None
     product_key: str | None = None
+    name: LocalizedString | None = None
     variant: Variant
     price: dict[str, Any]  # {value: Money, ...}
     quantity: int
     total_price: Money
     taxed_price: TaxedPrice | None = None
+    tax_rate: TaxRate | None = None
 
     @property
     def unit_price(self) -> Money:
@@ -55,12 +78,23 @@ class LineItem(CtModel):
 
 class CustomLineItem(CtModel):
     id: str
-    name: dict[str, str]
+    name: LocalizedString
     slug: str
     quantity: int
     money: Money
     total_price: Money
     taxed_price: TaxedPrice | None = None
+    tax_rate: TaxRate | None = None
+
+    @property
+    def unit_price(self) -> Money:
+        return self.money
+
+
+class OrderAddress(Address):
+    """An order's address: with ``additionalAddressInfo``, the shopper's note for the delivery."""
+
+    additional_address_info: str | None = None
 
 
 class ShippingMethodObject(CtModel):
@@ -106,8 +140,8 @@ class Order(CtModel):
     custom_line_items: list[CustomLineItem] = Field(default_factory=list)
     total_price: Money
     taxed_price: TaxedPrice | None = None
-    shipping_address: Address | None = None
-    billing_address: Address | None = None
+    shipping_address: OrderAddress | None = None
+    billing_address: OrderAddress | None = None
     shipping_info: ShippingInfo | None = None
     payment_info: PaymentInfo | None = None
     order_state: str
@@ -134,10 +168,12 @@ class FluentFulfilmentChoice(FluentModel):
     """``CreateFulfilmentChoiceWithOrderInput``."""
 
     delivery_type: str
+    fulfilment_type: str | None = None
     currency: str
     fulfilment_price: Decimal | None = None
     fulfilment_tax_price: Decimal | None = None
     pickup_location_ref: str | None = None
+    delivery_instruction: str | None = None
     delivery_address: FluentAddress | None = None
 
 
@@ -149,10 +185,11 @@ class FluentOrderItem(FluentModel):
     product_catalogue_ref: str
     quantity: int
     currency: str
-    price: Decimal
+    price: Decimal  # per unit, net: as paidPrice ("Excludes tax")
     paid_price: Decimal
     tax_price: Decimal
-    total_price: Decimal
+    tax_type: TaxType
+    total_price: Decimal  # the line's, gross
     total_tax_price: Decimal
     attributes: list[AttributeInput] = Field(default_factory=list)
 

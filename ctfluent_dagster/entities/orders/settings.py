@@ -13,7 +13,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ctfluent_dagster.backsync import BackSyncSettings
+from ctfluent_dagster.entities.orders.models import TaxType
 from ctfluent_dagster.hooks import HookSettings
+
+# Where prices include a tax called GST (Fluent's home market): the tax type Fluent users there expect.
+_GST_COUNTRIES: dict[str, TaxType] = {"AU": "GST", "NZ": "GST"}
 
 
 class StatusTarget(BaseModel):
@@ -65,6 +69,30 @@ class OrderSettings(BaseModel):
     # Shipping method key -> Fluent delivery type; others get `default_delivery_type`.
     delivery_types: dict[str, str] = Field(default_factory=lambda: {"express": "EXPRESS"})
     default_delivery_type: str = "STANDARD"
+    # Fluent fulfilmentType (its reference workflows take CC_PFS, CC_PFDC, HD_PFS, HD_PFDC: click & collect or home
+    # delivery, picked from a store or a DC): by shipping method key, else by order type (HD, CC); an order type
+    # missing here sends none.
+    fulfilment_types: dict[str, str] = Field(default_factory=dict)
+    default_fulfilment_types: dict[str, str] = Field(default_factory=lambda: {"HD": "HD_PFS", "CC": "CC_PFS"})
+    # deliveryInstruction (250 characters; longer is cut, with a note): the order custom field
+    # `delivery_instruction_field` when set and filled, else (`delivery_instruction_from_address`) the shipping
+    # address's additionalAddressInfo.
+    delivery_instruction_field: str | None = None
+    delivery_instruction_from_address: bool = True
+    # Item taxType: by the country of the line's tax rate (else the order's country) through
+    # `tax_types_by_country`, else `included_tax_type` when the list price includes the tax (VAT, GST) and
+    # `excluded_tax_type` when the tax comes on top (US sales tax) or the line has none.
+    tax_types_by_country: dict[str, TaxType] = Field(default_factory=lambda: dict(_GST_COUNTRIES))
+    included_tax_type: TaxType = "VAT"
+    excluded_tax_type: TaxType = "EXCLTAX"
+    # The order attribute (type JSON) holding the billing address: CreateOrderInput has no field for it. None: not
+    # sent.
+    billing_address_attribute: str | None = "billingAddress"
+    # The item attribute (type STRING) holding the line item's name, in the first of `locales` it has (`en` also
+    # matches `en-US`), else with `any_locale` its first locale alphabetically. None: not sent.
+    line_item_name_attribute: str | None = "ctName"
+    locales: tuple[str, ...] = ("en", "de")
+    any_locale: bool = True
     # Custom line items (gift wrapping, a fee): "note" records them on the order (an attribute and a run note);
     # "item" sends those whose slug is in `custom_line_item_products` as items of that Fluent product ref.
     custom_line_items: Literal["note", "item"] = "note"

@@ -1,6 +1,7 @@
 """A commercetools payment -> one Fluent financial transaction per successful transaction (pure; table-tested).
 
-* ref = the transaction id; type by ``transaction_types``; amount (``Decimal``, the currency's digits) and currency;
+* ref = the transaction id; type by ``transaction_types`` (every commercetools type, a cancelled authorisation
+  included); amount (``Decimal``, the currency's digits) and currency;
 * ``paymentMethod`` from ``paymentMethodInfo.method`` through ``payment_methods``, else the fallback;
   ``paymentProvider`` = ``paymentInterface``; ``externalTransactionId`` = ``interactionId``; ``cardType`` from the
   configured custom field;

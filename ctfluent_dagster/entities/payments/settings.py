@@ -12,11 +12,15 @@ from ctfluent_dagster.hooks import HookSettings
 class PaymentSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    # commercetools transaction type -> Fluent financial transaction type (max 25 characters); an unmapped type
-    # (CancelAuthorization by default) is skipped with that reason.
+    # commercetools transaction type -> Fluent financial transaction type (max 25 characters; Fluent enforces no
+    # values, its workflow for FINANCIAL_TRANSACTION::<type> decides). Every commercetools type is mapped; a type
+    # left out of the map is skipped with that reason. A voided authorisation (CancelAuthorization) has no value in
+    # Fluent's documentation: AUTHORISATION_REVERSAL, in the AUTHORISATION family, is this project's choice to
+    # confirm against the account's workflow.
     transaction_types: dict[str, str] = Field(
         default_factory=lambda: {
             "Authorization": "AUTHORISATION",
+            "CancelAuthorization": "AUTHORISATION_REVERSAL",
             "Charge": "PAYMENT",
             "Refund": "REFUND",
             "Chargeback": "CHARGEBACK",
