@@ -34,11 +34,11 @@ from ctfluent_sandbox.fluent.webhooks import new_private_key, public_key_base64
 from ctfluent_sandbox.server import LOOPBACK, SandboxServer
 
 FLUENT_CLIENT_ID, FLUENT_USERNAME = "ctfluent-sandbox", "sync-user"
-# What the code location reads with: customers, the catalogue (categories, published products), orders, payments,
-# messages.
+# What the code location reads with: customers, the catalogue (categories, published products, product types),
+# orders, payments, messages.
 READ_SCOPES = (
-    "view_customers view_messages view_project_settings view_categories view_published_products view_orders "
-    "view_payments"
+    "view_customers view_messages view_project_settings view_categories view_published_products view_product_types "
+    "view_orders view_payments"
 )
 # What it writes with (a second API client): orders.
 WRITE_SCOPES = " ".join(CT_WRITE_SCOPES)

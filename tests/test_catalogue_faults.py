@@ -19,6 +19,7 @@ from dagster import DagsterInstance, materialize
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
 from ctfluent_dagster.ledger.store import Ledger
 from tests.harness import RANGE_END, RANGE_START, Sandbox
+from tests.sandbox.catalogue_fixtures import selected_prices
 from tests.support import leased_records, materialize_in_this_process, serve_sandbox
 
 CATALOGUE_ASSETS = [*ENTITY_DEFINITIONS["categories"].assets, *ENTITY_DEFINITIONS["products"].assets]
@@ -101,12 +102,7 @@ def test_faults_and_a_killed_run_end_with_every_product_exactly_once(
                 continue
             expected += 1
             assert sorted(by_sku[sku]["categories"]) == sorted(categories[c["id"]] for c in current["categories"])
-            prices = {(p["currency"], Decimal(str(p["value"]))) for p in by_sku[sku]["prices"]}
-            list_prices = {
-                (p["value"]["currencyCode"], Decimal(p["value"]["centAmount"]).scaleb(-p["value"]["fractionDigits"]))
-                for p in variant.get("prices", [])
-                if not any(p.get(k) for k in ("country", "channel", "customerGroup", "validFrom", "validUntil"))
-            }
-            assert prices == list_prices
+            prices = {p["currency"]: Decimal(str(p["value"])) for p in by_sku[sku]["prices"]}
+            assert prices == selected_prices(variant.get("prices", []))
     synced = {e.fluent_ref for e in store.entries("variant_product", status="synced")}
     assert expected == len(by_sku) == len(synced) > 100

@@ -6,16 +6,26 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import AssetsDefinition, ExecuteInProcessResult
+from dagster import AssetsDefinition, ExecuteInProcessResult, RunRequest, SensorResult, build_sensor_context
 
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
+from ctfluent_dagster.assets.factory import fluent_key
+from ctfluent_dagster.entities.categories.declaration import ENTITY as CATEGORIES
+from ctfluent_dagster.entities.categories.sync import ROOT_NOTE
+from ctfluent_dagster.entities.products.declaration import ENTITY as PRODUCTS
 from ctfluent_dagster.ledger.store import Ledger
+from ctfluent_dagster.messages.poller import PollCursor
+from ctfluent_dagster.sensors.messages import build_messages_sensor
+from ctfluent_dagster.settings import MessagesSettings
 from tests.harness import Sandbox
+from tests.sandbox.catalogue_fixtures import selected_prices
+from tests.support import materialization_metadata, midday_in_the_past
 
 CATEGORY_ASSETS: list[AssetsDefinition] = ENTITY_DEFINITIONS["categories"].assets
 PRODUCT_ASSETS: list[AssetsDefinition] = ENTITY_DEFINITIONS["products"].assets
@@ -56,13 +66,8 @@ def fluent_table(sandbox: Sandbox, name: str) -> dict[str, dict[str, Any]]:
     return by_ref
 
 
-def list_prices(variant: dict[str, Any]) -> dict[str, Decimal]:
-    found: dict[str, Decimal] = {}
-    for price in variant.get("prices", []):
-        if not any(price.get(s) for s in ("country", "channel", "customerGroup", "validFrom", "validUntil")):
-            value = price["value"]
-            found.setdefault(value["currencyCode"], Decimal(value["centAmount"]).scaleb(-value["fractionDigits"]))
-    return found
+def fluent_prices(record: dict[str, Any]) -> dict[str, Decimal]:
+    return {p["currency"]: Decimal(str(p["value"])) for p in record["prices"]}
 
 
 def test_a_backfill_loads_categories_then_products_exactly_once_with_prices_and_links(catalogue: Sandbox) -> None:
@@ -92,9 +97,7 @@ def test_a_backfill_loads_categories_then_products_exactly_once_with_prices_and_
                 continue
             pushed_variants += 1
             fluent_variant = variants[variant["sku"]]
-            assert {(p["currency"], Decimal(str(p["value"]))) for p in fluent_variant["prices"]} == set(
-                list_prices(variant).items()
-            )
+            assert fluent_prices(fluent_variant) == selected_prices(variant["prices"])
             assert sorted(fluent_variant["categories"]) == category_refs
             assert fluent_variant["product"] in standards
     assert len(variants) == pushed_variants > 0
@@ -239,3 +242,161 @@ def test_product_hooks_change_what_is_sent(catalogue: Sandbox, monkeypatch: pyte
                        *(s for s in standards.values() if s["ref"].startswith(product["key"]))]:  # fmt: skip
             attributes = {a["name"]: a["value"] for a in record["attributes"]}
             assert attributes["brand"] == brand and attributes["syncedBy"] == "ctfluent"
+
+
+# -- status after create ---------------------------------------------------------------------------------------
+
+
+def test_new_records_are_activated_by_one_batched_update_per_create_request(catalogue: Sandbox) -> None:
+    catalogue.fluent_admin.clear_request_counts()
+    assert sync_catalogue(catalogue).success
+    for table in ("categories", "standard_products", "variant_products"):
+        assert {record["status"] for record in fluent_table(catalogue, table).values()} == {"ACTIVE"}
+    counts = catalogue.fluent_admin.request_counts()["by_target"]
+    for kind in ("Category", "StandardProduct", "VariantProduct"):
+        # An initial load updates nothing else: every update request activates one create request's records.
+        assert counts[f"update{kind}"] == counts[f"create{kind}"] > 0
+
+
+def test_without_activation_new_records_keep_the_status_fluent_gives_them(
+    catalogue: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CTFLUENT_CATEGORIES__ACTIVATE_AFTER_CREATE", "false")
+    monkeypatch.setenv("CTFLUENT_PRODUCTS__ACTIVATE_AFTER_CREATE", "false")
+    catalogue.fluent_admin.clear_request_counts()
+    assert sync_catalogue(catalogue).success
+    for table in ("categories", "standard_products", "variant_products"):
+        assert {record["status"] for record in fluent_table(catalogue, table).values()} == {"CREATED"}
+    assert not [name for name in catalogue.fluent_admin.request_counts()["by_target"] if name.startswith("update")]
+
+
+# -- a category at the root ------------------------------------------------------------------------------------
+
+
+def test_a_category_now_at_the_root_loses_its_parent_in_fluent_and_says_so(catalogue: Sandbox) -> None:
+    """commercetools' changeParent requires a parent; a category reaches the root by being made again there, under
+    its key (the same Fluent category): the update sends parentCategory: null, and the run notes it."""
+    assert sync_catalogue(catalogue).success
+    categories = catalogue.ct.state()["categories"]
+    parents = {c["parent"]["id"] for c in categories if c.get("parent")}
+    leaf = next(c for c in categories if c.get("parent") and c.get("key") and c["id"] not in parents)
+    assert fluent_table(catalogue, "categories")[leaf["key"]]["parentCategory"] is not None
+    catalogue.storefront._delete("categories", leaf["id"])
+    draft = {"key": leaf["key"], "name": leaf["name"], "slug": {"en": f"{leaf['slug']['en']}-root"}}
+    answer = catalogue.storefront.session.post(f"{catalogue.storefront.base}/categories", json=draft, timeout=10)
+    assert answer.status_code == 201, answer.text
+    root = answer.json()
+
+    result = catalogue.sync(root["lastModifiedAt"][:10], ids=[root["id"]], assets=CATEGORY_ASSETS)
+    assert result.success
+    assert fluent_table(catalogue, "categories")[leaf["key"]]["parentCategory"] is None
+    notes = materialization_metadata(result, fluent_key(CATEGORIES.targets[0]))["notes"]
+    assert [(row.data["commercetools_id"], row.data["message"]) for row in notes.records] == [(root["id"], ROOT_NOTE)]
+
+
+# -- prices ----------------------------------------------------------------------------------------------------
+
+PRODUCTS_SENSOR = build_messages_sensor(MessagesSettings(), [PRODUCTS], jobs=ENTITY_DEFINITIONS["products"].jobs[:1])
+COUNTRIES = {"EUR": "DE", "USD": "US", "JPY": "JP"}
+
+
+def product_runs(sandbox: Sandbox, cursor: str) -> list[RunRequest]:
+    """What a tick of the messages sensor (for the products) requests."""
+    with build_sensor_context(cursor=cursor, resources=sandbox.resources()) as context:
+        result = PRODUCTS_SENSOR(context)
+    assert isinstance(result, SensorResult)
+    return list(result.run_requests or [])
+
+
+def pushed_variants(sandbox: Sandbox) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(product, variant) of every variant in Fluent, keyed products first."""
+    in_fluent = fluent_table(sandbox, "variant_products")
+    found = [(p, v) for p in published(sandbox) for v in variants_of(p) if v.get("sku") in in_fluent]
+    return sorted(found, key=lambda pair: not pair[0].get("key"))
+
+
+def test_a_configured_price_selection_prices_each_currency_and_a_price_change_arrives_by_its_message(
+    catalogue: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CTFLUENT_PRODUCTS__PRICES__COUNTRY", "DE")
+    monkeypatch.setenv("CTFLUENT_PRODUCTS__PRICES__COUNTRY_BY_CURRENCY", '{"USD": "US", "JPY": "JP"}')
+    monkeypatch.setenv("CTFLUENT_MESSAGES__SETTLE_SECONDS", "0")
+    assert sync_catalogue(catalogue).success
+    in_fluent = fluent_table(catalogue, "variant_products")
+    pushed = pushed_variants(catalogue)
+    for _, variant in pushed:
+        assert fluent_prices(in_fluent[variant["sku"]]) == selected_prices(variant["prices"], COUNTRIES)
+    assert any(set(fluent_prices(in_fluent[v["sku"]])) == {"EUR", "USD", "JPY"} for _, v in pushed)
+    assert any(p.get("country") == "DE" for _, v in pushed for p in v["prices"])  # the DE price is picked somewhere
+
+    changed_at = midday_in_the_past(catalogue)
+    cursor = PollCursor(created_at=changed_at - timedelta(seconds=1)).encode()
+    product, variant = pushed[0]
+    us_price = next(p for p in variant["prices"] if p.get("country") == "US")
+    new_price = {"value": {"currencyCode": "USD", "centAmount": 4242}, "country": "US"}
+    catalogue.storefront.product_action(
+        product["id"], {"action": "changePrice", "priceId": us_price["id"], "price": new_price, "staged": False}
+    )
+    (request,) = product_runs(catalogue, cursor)  # ProductPriceChanged is routed
+    assert request.job_name == "products_sync" and request.partition_key == changed_at.strftime("%Y-%m-%d")
+    assert catalogue.run_request(request).success
+    assert fluent_prices(fluent_table(catalogue, "variant_products")[variant["sku"]])["USD"] == Decimal("42.42")
+
+
+def test_a_product_switched_to_standalone_prices_is_priced_by_them(
+    catalogue: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CTFLUENT_MESSAGES__SETTLE_SECONDS", "0")
+    catalogue.env["CTP_SCOPES"] += " view_standalone_prices"  # needed by projects that use them
+    assert sync_catalogue(catalogue).success
+    product, variant = pushed_variants(catalogue)[0]
+    changed_at = midday_in_the_past(catalogue)
+    cursor = PollCursor(created_at=changed_at - timedelta(seconds=1)).encode()
+    for draft in (
+        {"sku": variant["sku"], "value": {"currencyCode": "EUR", "centAmount": 777}},
+        {"sku": variant["sku"], "value": {"currencyCode": "EUR", "centAmount": 555}, "country": "DE"},
+    ):
+        answer = catalogue.storefront.session.post(f"{catalogue.storefront.base}/standalone-prices", json=draft,
+                                                   timeout=10)  # fmt: skip
+        assert answer.status_code == 201, answer.text
+    catalogue.storefront.product_action(product["id"], {"action": "setPriceMode", "priceMode": "Standalone"})
+
+    (request,) = product_runs(catalogue, cursor)  # ProductPriceModeSet is routed
+    assert catalogue.run_request(request).success
+    # Standalone Prices now, and only them: the embedded EUR price is no longer selected.
+    assert fluent_prices(fluent_table(catalogue, "variant_products")[variant["sku"]])["EUR"] == Decimal("7.77")
+
+
+def test_a_price_selection_names_its_channel_by_key(catalogue: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CTFLUENT_PRODUCTS__PRICES__CHANNEL", '{"key": "web"}')
+    catalogue.env["CTP_SCOPES"] += " view_channels"  # to look the key up
+    web = catalogue.storefront.session.post(f"{catalogue.storefront.base}/channels", json={"key": "web"}, timeout=10)
+    channel_id = web.json()["id"]
+    assert sync_catalogue(catalogue).success
+    product, variant = pushed_variants(catalogue)[0]
+    channel_price = {
+        "value": {"currencyCode": "EUR", "centAmount": 1234},
+        "channel": {"typeId": "channel", "id": channel_id},
+    }
+    changed = catalogue.storefront.product_action(
+        product["id"], {"action": "addPrice", "sku": variant["sku"], "price": channel_price, "staged": False}
+    )
+    assert catalogue.sync(changed["lastModifiedAt"][:10], ids=[product["id"]], assets=PRODUCT_ASSETS).success
+    assert fluent_prices(fluent_table(catalogue, "variant_products")[variant["sku"]])["EUR"] == Decimal("12.34")
+
+
+# -- GTIN ------------------------------------------------------------------------------------------------------
+
+
+def test_an_order_of_a_variant_without_gtin_fails_naming_the_settings_to_change(shop: Sandbox) -> None:
+    days = all_days(shop)
+    orders = [a for a in ENTITY_DEFINITIONS["orders"].assets if a.partitions_def is not None]
+    everything = [*CATEGORY_ASSETS, *PRODUCT_ASSETS, *ENTITY_DEFINITIONS["customers"].assets, *orders]
+    assert shop.sync((days[0], max(o["createdAt"][:10] for o in shop.ct.state()["orders"])), assets=everything).success
+    unavailable = [e for e in ledger(shop).entries("order", status="failed") if e.error_code == "REFERENCE_UNAVAILABLE"]
+    assert unavailable
+    for entry in unavailable:
+        assert (
+            "has no gtin (attribute 'gtin'): set products.gtin_attribute to the attribute that holds GTINs, or "
+            "products.missing_gtin: sku" in (entry.error_message or "")
+        ), entry.error_message

@@ -3,27 +3,39 @@ mapping rules, as tables."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from ctfluent_dagster.commercetools.client import CommercetoolsClient
 from ctfluent_dagster.commercetools.models import localized
 from ctfluent_dagster.entities.categories.mapping import MappedCategory, SkippedCategory, map_category
 from ctfluent_dagster.entities.categories.models import Category
 from ctfluent_dagster.entities.categories.settings import CategorySettings
+from ctfluent_dagster.entities.categories.sync import ROOT_NOTE, CategorySync
 from ctfluent_dagster.entities.products.mapping import (
     MappedProduct,
+    PriceScope,
     SkippedProduct,
     attribute_input,
     map_standard,
     map_variants,
     prices,
+    select_price,
 )
-from ctfluent_dagster.entities.products.models import ProductProjection, Variant
-from ctfluent_dagster.entities.products.settings import ProductSettings, TaxType
+from ctfluent_dagster.entities.products.models import Price, ProductProjection
+from ctfluent_dagster.entities.products.pricing import with_standalone_prices
+from ctfluent_dagster.entities.products.settings import PriceSelection, ProductSettings, ResourceRef, TaxType
+from ctfluent_dagster.fluent.client import FluentClient
+from ctfluent_dagster.ledger.store import FluentIdentity
+from ctfluent_dagster.sync.engine import PlannedPush
 
 PRODUCTS = ProductSettings()
+NOW = datetime(2026, 6, 15, 12, tzinfo=UTC)
+AT_NOW = PriceScope(NOW)
 
 
 def category(**fields: Any) -> Category:
@@ -116,6 +128,36 @@ def test_a_long_category_summary_is_cut_and_the_cut_noted() -> None:
     assert mapped.notes == ("summary cut from 300 to 255 characters",)
 
 
+def category_inputs(
+    settings: CategorySettings, **fields: Any
+) -> tuple[PlannedPush[Any], dict[str, Any], dict[str, Any]]:
+    """A category's plan, create input and update input (the parent, if any, resolved to ref ``parent-ref``)."""
+    sync = CategorySync(cast(FluentClient, None), settings, "PC:MASTER:1")  # inputs need no Fluent
+    (plan,) = sync.plan(category(**fields).model_dump(by_alias=True))
+    assert isinstance(plan, PlannedPush)
+    ready = replace(plan, resolved={d: FluentIdentity("parent-ref", "9") for d in plan.requires})
+    return ready, sync.create_input(ready), sync.update_input(ready, "shoes")
+
+
+@pytest.mark.parametrize(
+    ("settings", "fields", "create_parent", "update_parent", "status"),
+    [
+        (CategorySettings(), {}, "absent", None, "ACTIVE"),  # a root category: null clears a former parent
+        (CategorySettings(), {"parent": {"typeId": "category", "id": "cat-0"}}, "parent-ref", "parent-ref", "ACTIVE"),
+        (CategorySettings(activate_after_create=False), {}, "absent", None, "absent"),  # status: the workflow's
+        (CategorySettings(active_status="LIVE"), {}, "absent", None, "LIVE"),
+    ],
+)  # fmt: skip
+def test_category_inputs_send_the_parent_and_the_status(
+    settings: CategorySettings, fields: dict[str, Any], create_parent: str, update_parent: str | None, status: str
+) -> None:
+    plan, create, update = category_inputs(settings, **fields)
+    assert (create["parentCategory"]["ref"] if "parentCategory" in create else "absent") == create_parent
+    assert (update["parentCategory"] and update["parentCategory"]["ref"]) == update_parent
+    assert "status" not in create and update.get("status", "absent") == status
+    assert (ROOT_NOTE in plan.notes) == (update_parent is None)  # a category without parent: noted
+
+
 # -- standard products ---------------------------------------------------------------------------
 
 
@@ -161,11 +203,32 @@ def test_standard_skips_say_why(fields: dict[str, Any], settings: ProductSetting
     assert isinstance(mapped, SkippedProduct) and reason in mapped.reason
 
 
+@pytest.mark.parametrize(
+    ("sku", "settings", "reason"),
+    [
+        ("RUN-1", PRODUCTS, "variant 1 has no gtin (attribute 'gtin'): set products.gtin_attribute to the attribute "
+         "that holds GTINs, or products.missing_gtin: sku"),
+        ("RUN-1", ProductSettings(gtin_attribute="ean"), "variant 1 has no gtin (attribute 'ean'): set "
+         "products.gtin_attribute to the attribute that holds GTINs, or products.missing_gtin: sku"),
+        ("R" * 21, ProductSettings(missing_gtin="sku"), "variant 1 has no gtin (attribute 'gtin') and its SKU is "
+         "longer than 20 characters (missing_gtin: sku): set products.gtin_attribute to the attribute that holds "
+         "GTINs"),
+    ],
+)  # fmt: skip
+def test_a_missing_gtin_names_the_settings_to_change(sku: str, settings: ProductSettings, reason: str) -> None:
+    """The reason is what an order of the variant fails with (REFERENCE_UNAVAILABLE): it says what to change."""
+    without = product(masterVariant=variant(1, sku, attributes=[{"name": "color", "value": "red"}]))
+    standard = map_standard(without, settings)
+    assert isinstance(standard, SkippedProduct) and standard.reason == reason
+    (own, _) = map_variants(without, settings, AT_NOW)
+    assert isinstance(own, SkippedProduct) and own.reason == reason and own.sku == sku
+
+
 # -- variants ------------------------------------------------------------------------------------
 
 
 def test_one_variant_product_per_variant_with_sku_as_ref() -> None:
-    mapped = map_variants(product(variants=[variant(2, "RUN-2"), variant(3, None)]), PRODUCTS)
+    mapped = map_variants(product(variants=[variant(2, "RUN-2"), variant(3, None)]), PRODUCTS, AT_NOW)
     assert [m.ref for m in mapped if isinstance(m, MappedProduct)] == ["RUN-1", "RUN-2"]
     (skipped,) = [m for m in mapped if isinstance(m, SkippedProduct)]
     assert skipped.variant_id == 3 and "no SKU" in skipped.reason
@@ -180,7 +243,7 @@ def test_one_variant_product_per_variant_with_sku_as_ref() -> None:
     ],
 )
 def test_gtin_policy(attributes: list[dict[str, Any]], settings: ProductSettings, expected: str | None) -> None:
-    (mapped, _) = map_variants(product(masterVariant=variant(1, "RUN-1", attributes=attributes)), settings)
+    (mapped, _) = map_variants(product(masterVariant=variant(1, "RUN-1", attributes=attributes)), settings, AT_NOW)
     if expected is None:
         assert isinstance(mapped, SkippedProduct) and "no gtin" in mapped.reason
     else:
@@ -190,7 +253,7 @@ def test_gtin_policy(attributes: list[dict[str, Any]], settings: ProductSettings
 def test_a_sku_too_long_for_gtin_is_not_used_as_one() -> None:
     long_sku = "S" * 21
     (mapped, _) = map_variants(product(masterVariant=variant(1, long_sku, attributes=[])),
-                               ProductSettings(missing_gtin="sku"))  # fmt: skip
+                               ProductSettings(missing_gtin="sku"), AT_NOW)  # fmt: skip
     assert isinstance(mapped, SkippedProduct)
 
 
@@ -200,10 +263,8 @@ def test_a_sku_too_long_for_gtin_is_not_used_as_one() -> None:
         ([{"value": money("EUR", 1999, 2)}], [("EUR", Decimal("19.99"))]),
         ([{"value": money("JPY", 1999, 0)}], [("JPY", Decimal("1999"))]),
         ([{"value": money("KWD", 12345, 3)}], [("KWD", Decimal("12.345"))]),
-        # scoped prices (country, channel, group, validity) are not the list price of the currency
-        ([{"value": money("EUR", 100, 2), "country": "DE"}, {"value": money("EUR", 250, 2)}],
-         [("EUR", Decimal("2.50"))]),
-        ([{"value": money("USD", 100, 2), "validFrom": "2026-01-01T00:00:00.000Z"}], []),
+        ([{"value": {"type": "highPrecision", "currencyCode": "EUR", "centAmount": 1, "fractionDigits": 4,
+                     "preciseAmount": 123}}], [("EUR", Decimal("0.0123"))]),
         ([{"value": money("USD", 5, 2)}, {"value": money("EUR", 7, 2)}],
          [("EUR", Decimal("0.07")), ("USD", Decimal("0.05"))]),
     ],
@@ -211,10 +272,169 @@ def test_a_sku_too_long_for_gtin_is_not_used_as_one() -> None:
 def test_prices_are_decimals_with_the_currencys_digits(
     price_list: list[dict[str, Any]], expected: list[tuple[str, Decimal]]
 ) -> None:
-    mapped = prices(Variant.model_validate({"id": 1, "sku": "X", "prices": price_list}), PRODUCTS)
+    mapped = prices([Price.model_validate(p) for p in price_list], PRODUCTS, AT_NOW, [])
     assert [(p["currency"], p["value"]) for p in mapped] == expected
     assert all(p["type"] == "DEFAULT" and isinstance(p["value"], Decimal) for p in mapped)
     assert [str(p["value"]) for p in mapped] == [str(amount) for _, amount in expected]
+
+
+# -- price selection -------------------------------------------------------------------------------
+
+CG, CH = "cg-gold", "ch-web"
+
+
+def scoped(cents: int, currency: str = "EUR", **scope: Any) -> Price:
+    """A price of ``cents`` with a scope: country, channel, customerGroup (by id), validFrom/validUntil."""
+    fields: dict[str, Any] = {"value": money(currency, cents, 2)}
+    for name, value in scope.items():
+        fields[name] = (
+            {"typeId": name.lower().replace("customergroup", "customer-group"), "id": value}
+            if name in ("channel", "customerGroup")
+            else value
+        )
+    return Price.model_validate(fields)
+
+
+# Every scope a variant may price: the cents tell which one was picked.
+EVERY_SCOPE = [
+    scoped(1), scoped(2, country="DE"), scoped(3, channel=CH), scoped(4, channel=CH, country="DE"),
+    scoped(5, customerGroup=CG), scoped(6, customerGroup=CG, country="DE"), scoped(7, customerGroup=CG, channel=CH),
+    scoped(8, customerGroup=CG, channel=CH, country="DE"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("country", "channel", "group", "available", "picked"),
+    [
+        # commercetools' fallback: group+channel+country > group+channel > group+country > group > channel+country
+        # > channel > country > none
+        ("DE", CH, CG, EVERY_SCOPE, 8),
+        ("DE", CH, CG, [p for p in EVERY_SCOPE if p.value.cent_amount != 8], 7),
+        ("DE", CH, CG, [p for p in EVERY_SCOPE if p.value.cent_amount not in (7, 8)], 6),
+        ("DE", CH, CG, [p for p in EVERY_SCOPE if p.value.cent_amount < 6], 5),
+        ("DE", CH, CG, [p for p in EVERY_SCOPE if p.value.cent_amount < 5], 4),
+        ("DE", CH, CG, [p for p in EVERY_SCOPE if p.value.cent_amount < 4], 3),
+        ("DE", CH, CG, [p for p in EVERY_SCOPE if p.value.cent_amount < 3], 2),
+        ("DE", CH, CG, [scoped(1)], 1),
+        # a selection without a dimension matches only prices without it
+        ("DE", None, None, EVERY_SCOPE, 2),
+        (None, CH, None, EVERY_SCOPE, 3),
+        (None, None, CG, EVERY_SCOPE, 5),
+        (None, None, None, EVERY_SCOPE, 1),
+        ("FR", None, None, EVERY_SCOPE, 1),  # no French price: the price without country
+        (None, None, None, [scoped(2, country="DE")], None),  # nothing without country: no price
+        ("DE", "ch-other", "cg-other", [scoped(4, channel=CH, country="DE"), scoped(1)], 1),
+        # validity: only valid prices count, and a dated one beats an undated one of the same scope
+        (None, None, None, [scoped(1), scoped(9, validFrom="2026-06-01T00:00:00Z", validUntil="2026-07-01T00:00:00Z")],
+         9),
+        (None, None, None, [scoped(1), scoped(9, validFrom="2026-07-01T00:00:00Z")], 1),
+        (None, None, None, [scoped(1), scoped(9, validUntil="2026-06-15T12:00:00Z")], 1),  # valid until: exclusive
+        (None, None, None, [scoped(9, validUntil="2026-06-01T00:00:00Z")], None),
+        # a more specific scope wins over a dated less specific one
+        ("DE", None, None, [scoped(2, country="DE"), scoped(9, validFrom="2026-06-01T00:00:00Z")], 2),
+        (None, None, None, [scoped(1, currency="USD")], None),  # another currency
+    ],
+)  # fmt: skip
+def test_price_selection_follows_commercetools_fallback(
+    country: str | None, channel: str | None, group: str | None, available: list[Price], picked: int | None
+) -> None:
+    chosen = select_price(available, "EUR", country, PriceScope(NOW, channel, group))
+    assert (None if chosen is None else chosen.value.cent_amount) == picked
+
+
+def test_configured_selection_picks_each_currencys_price_and_notes_what_fluent_will_not_get() -> None:
+    settings = ProductSettings(prices=PriceSelection(currencies=("EUR", "USD", "GBP"), country="DE",
+                                                     country_by_currency={"USD": "US"}))  # fmt: skip
+    candidates = [scoped(1000), scoped(900, country="DE"), scoped(1200, "USD", country="US"),
+                  scoped(1100, "USD", country="DE"), scoped(500, "CHF"),
+                  scoped(800, country="DE", validFrom="2026-07-01T00:00:00Z")]  # fmt: skip
+    notes: list[str] = []
+    sent = prices(candidates, settings, AT_NOW, notes)
+    assert [(p["currency"], p["value"]) for p in sent] == [("EUR", Decimal("9.00")), ("USD", Decimal("12.00"))]
+    assert notes == [
+        "a EUR price valid from 2026-07-01T00:00:00+00:00 reaches Fluent only when the product is synced again then",
+        "no GBP price for the price selection (country DE): none sent",
+    ]
+
+
+def test_a_price_valid_for_a_while_is_sent_and_noted() -> None:
+    notes: list[str] = []
+    sale = scoped(700, validFrom="2026-06-01T00:00:00Z", validUntil="2026-06-20T00:00:00Z")
+    sent = prices([scoped(1000), sale], PRODUCTS, AT_NOW, notes)
+    assert [p["value"] for p in sent] == [Decimal("7.00")]
+    assert notes == ["the EUR price is valid until 2026-06-20T00:00:00+00:00: Fluent keeps it after that until the "
+                     "product is synced again"]  # fmt: skip
+
+
+def test_channel_and_customer_group_are_named_in_a_missing_price_note() -> None:
+    selection = PriceSelection(channel=ResourceRef(key="web"), customer_group=ResourceRef(id=CG))
+    notes: list[str] = []
+    assert prices([scoped(1, country="DE")], ProductSettings(prices=selection), PriceScope(NOW, CH, CG), notes) == []
+    assert notes == ["no EUR price for the price selection (no country, channel web, customer group cg-gold): none "
+                     "sent"]  # fmt: skip
+
+
+def test_a_channel_or_customer_group_is_named_by_id_or_key() -> None:
+    with pytest.raises(ValueError, match="either an id or a key"):
+        ResourceRef()
+    with pytest.raises(ValueError, match="either an id or a key"):
+        ResourceRef(id="a", key="b")
+
+
+def test_a_product_in_the_standalone_price_mode_is_priced_by_its_standalone_prices() -> None:
+    standalone = [
+        {"sku": "RUN-1", "value": money("EUR", 4200, 2)},
+        {"sku": "RUN-1", "value": money("EUR", 100, 2), "active": False},  # not considered by price selection
+        {"sku": "RUN-2", "value": money("EUR", 4300, 2), "country": "DE"},
+        {"sku": "RUN-2", "value": money("EUR", 4400, 2)},
+    ]
+    embedded = [{"value": money("EUR", 999, 2)}]
+    priced = product(priceMode="Standalone", ctfluentStandalonePrices=standalone,
+                     masterVariant=variant(1, "RUN-1", prices=embedded), variants=[variant(2, "RUN-2")])  # fmt: skip
+    mapped = map_variants(priced, PRODUCTS, AT_NOW)
+    assert [m.fields["prices"] for m in mapped if isinstance(m, MappedProduct)] == [
+        [{"type": "DEFAULT", "currency": "EUR", "value": Decimal("42.00")}],
+        [{"type": "DEFAULT", "currency": "EUR", "value": Decimal("44.00")}],
+    ]
+    (embedded_mapped, _) = map_variants(product(masterVariant=variant(1, "RUN-1", prices=embedded),
+                                                ctfluentStandalonePrices=standalone), PRODUCTS, AT_NOW)  # fmt: skip
+    assert isinstance(embedded_mapped, MappedProduct)
+    assert embedded_mapped.fields["prices"][0]["value"] == Decimal("9.99")  # Embedded (the default mode)
+
+
+class StandalonePricesOnly:
+    """The one read of the enrich step, answered from a list (and recorded)."""
+
+    def __init__(self, found: list[dict[str, Any]]) -> None:
+        self.found = found
+        self.queries: list[list[str]] = []
+
+    def iterate_by_id(self, resource: str, *, where: str, variables: dict[str, list[str]]) -> list[list[Any]]:
+        assert (resource, where) == ("standalone-prices", "sku in :skus")
+        self.queries.append(variables["skus"])
+        return [[price for price in self.found if price["sku"] in variables["skus"]]]
+
+
+def test_standalone_prices_are_staged_with_their_products_which_keep_their_version_aside() -> None:
+    embedded = {"id": "p-e", "version": 3, "masterVariant": {"id": 1, "sku": "E-1"}, "variants": []}
+    standalone = {"id": "p-s", "version": 4, "priceMode": "Standalone", "masterVariant": {"id": 1, "sku": "S-1"},
+                  "variants": [{"id": 2, "sku": "S-2"}, {"id": 3}]}  # fmt: skip
+    prices = [
+        {"id": "sp-1", "sku": "S-1", "value": money("EUR", 100, 2), "tiers": [], "active": True},
+        {"id": "sp-2", "sku": "S-2", "value": money("EUR", 200, 2), "country": "DE", "active": False},
+    ]
+    client = StandalonePricesOnly(prices)
+    enriched = with_standalone_prices(cast(CommercetoolsClient, client), [embedded, standalone])
+    assert client.queries == [["S-1", "S-2"]]  # one query for the page's SKUs
+    assert enriched[0] is embedded
+    assert "version" not in enriched[1]  # staged without: the engine's version check never skips it
+    assert enriched[1]["ctfluentProductVersion"] == 4
+    assert enriched[1]["ctfluentStandalonePrices"] == [
+        {"sku": "S-1", "value": money("EUR", 100, 2), "active": True},
+        {"sku": "S-2", "value": money("EUR", 200, 2), "country": "DE", "active": False},
+    ]
+    assert with_standalone_prices(cast(CommercetoolsClient, client), [embedded]) == [embedded]
+    assert len(client.queries) == 1  # a page without Standalone products costs no request
 
 
 @pytest.mark.parametrize(
@@ -241,7 +461,7 @@ def test_variant_fields_attributes_and_images() -> None:
     master = variant(1, "RUN-1", prices=[{"value": money("EUR", 5000, 2)}], images=[{"url": "https://img/1.jpg"}],
                      attributes=[{"name": "gtin", "value": "4000000000001"},
                                  {"name": "color", "value": {"key": "red", "label": "Red"}}])  # fmt: skip
-    (mapped, _) = map_variants(product(masterVariant=master), settings)
+    (mapped, _) = map_variants(product(masterVariant=master), settings, AT_NOW)
     assert isinstance(mapped, MappedProduct)
     assert mapped.fields["prices"] == [{"type": "DEFAULT", "currency": "EUR", "value": Decimal("50.00")}]
     attributes = {a["name"]: a for a in mapped.fields["attributes"]}
@@ -252,6 +472,6 @@ def test_variant_fields_attributes_and_images() -> None:
 
 
 def test_a_long_summary_is_cut_and_noted_on_products() -> None:
-    (mapped, _) = map_variants(product(description={"en": "y" * 256}), PRODUCTS)
+    (mapped, _) = map_variants(product(description={"en": "y" * 256}), PRODUCTS, AT_NOW)
     assert isinstance(mapped, MappedProduct)
     assert len(mapped.fields["summary"]) == 255 and mapped.notes == ("summary cut from 256 to 255 characters",)

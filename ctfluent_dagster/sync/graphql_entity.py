@@ -113,14 +113,15 @@ class GraphQLEntitySync(abc.ABC, Generic[PushT]):
         """The update's top-level values against Fluent's record now (read with the find query, selecting them);
         nested inputs (attributes, prices, links) are named, not compared. Values are masked: they may be personal."""
         wanted = self.update_input(push, ref)
-        scalars = {k: v for k, v in wanted.items() if not isinstance(v, dict | list)}
+        # A null may stand for an object (parentCategory: null), which cannot be selected without its fields.
+        scalars = {k: v for k, v in wanted.items() if v is not None and not isinstance(v, dict | list)}
         fields = sorted(set(scalars) | set(_IDENTITY_FIELDS))
         found = self.fluent.execute(self._find.with_root_selection(fields), self.find_variables(ref))
         current = found[self._find.root_field] or {}
         changed = [f"{name}: {_masked(current.get(name))} -> {_masked(value)}"
                    for name, value in sorted(scalars.items())
                    if _comparable(current.get(name)) != _comparable(value)]  # fmt: skip
-        nested = sorted(name for name, value in wanted.items() if isinstance(value, dict | list))
+        nested = sorted(name for name in wanted if name not in scalars)
         return changed + ([f"sent, not compared: {', '.join(nested)}"] if nested else [])
 
     def deactivate(self, ref: str) -> FluentIdentity:

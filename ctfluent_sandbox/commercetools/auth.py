@@ -46,6 +46,12 @@ PROJECT_SCOPES = (
     "manage_product_types",
     "view_payments",
     "manage_payments",
+    "view_standalone_prices",
+    "manage_standalone_prices",
+    "view_channels",
+    "manage_channels",
+    "view_customer_groups",
+    "manage_customer_groups",
 )
 
 

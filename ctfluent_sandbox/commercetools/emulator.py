@@ -23,6 +23,9 @@ Where the spec lists several scopes, any one of them suffices:
 | ``product-projections`` (read only) | ``view_products``, ``view_published_products`` | |
 | ``orders`` (``POST /orders`` needs a cart: always 400) | ``view_orders`` | ``manage_orders`` |
 | ``payments`` | ``view_payments`` | ``manage_payments`` |
+| ``standalone-prices`` | ``view_standalone_prices`` | ``manage_standalone_prices`` |
+| ``channels`` | ``view_channels``, ``view_products`` | ``manage_channels``, ``manage_products`` |
+| ``customer-groups`` | ``view_customers``, ``view_customer_groups`` | ``manage_customers``, ``manage_customer_groups``|
 | ``shipping-methods`` (read only) | ``view_orders``, ``view_shipping_methods``, ``manage_my_orders`` | |
 
 ``view_published_products`` reads published (current) projections only: ``staged=true`` needs ``view_products``.
@@ -75,6 +78,7 @@ from ctfluent_sandbox.app import ADMIN_PREFIX, Emulator
 from ctfluent_sandbox.clock import Clock
 from ctfluent_sandbox.commercetools import (
     categories,
+    channels,
     customers,
     orders,
     payments,
@@ -82,6 +86,7 @@ from ctfluent_sandbox.commercetools import (
     products,
     project,
     shipping_methods,
+    standalone_prices,
     stores,
 )
 from ctfluent_sandbox.commercetools.auth import (
@@ -186,6 +191,9 @@ class CommercetoolsEmulator(Emulator):
         self.products = products.kind(self.product_collection)
         self.orders = orders.kind(orders.new_collection())
         self.payments = payments.kind(payments.new_collection())
+        self.standalone_prices = standalone_prices.kind(standalone_prices.new_collection())
+        self.channels = channels.channel_kind()
+        self.customer_groups = channels.customer_group_kind()
         self.shipping_methods = shipping_methods.new_collection()  # read only: no kind
         self.kinds = {
             kind.type_id: kind
@@ -197,6 +205,9 @@ class CommercetoolsEmulator(Emulator):
                 self.products,
                 self.orders,
                 self.payments,
+                self.standalone_prices,
+                self.channels,
+                self.customer_groups,
             )
         }
         self.types: CustomTypes
@@ -228,6 +239,9 @@ class CommercetoolsEmulator(Emulator):
                 "shipping_methods": list(self.shipping_methods),
                 "orders": list(self.orders.collection),
                 "payments": list(self.payments.collection),
+                "standalone_prices": list(self.standalone_prices.collection),
+                "channels": list(self.channels.collection),
+                "customer_groups": list(self.customer_groups.collection),
                 "messages": list(self.messages.collection),
                 "message_settings": self.messages.settings.to_json(),
                 "api_clients": [client.to_json() for client in self.auth.clients.values()],
@@ -288,6 +302,8 @@ class CommercetoolsEmulator(Emulator):
                 )
                 self.payments.collection.load(sales.payments)
                 self.orders.collection.load(sales.orders)
+                for unseeded in (self.standalone_prices, self.channels, self.customer_groups):
+                    unseeded.collection.clear()
                 self.messages.clear()
         return {
             "customers": customers,
@@ -369,6 +385,14 @@ class CommercetoolsEmulator(Emulator):
             ("products", self.products, ("view_products",), ("manage_products",)),
             ("orders", self.orders, ("view_orders",), ("manage_orders",)),
             ("payments", self.payments, ("view_payments",), ("manage_payments",)),
+            ("standalone-prices", self.standalone_prices, ("view_standalone_prices",), ("manage_standalone_prices",)),
+            ("channels", self.channels, ("view_channels", "view_products"), ("manage_channels", "manage_products")),
+            (
+                "customer-groups",
+                self.customer_groups,
+                ("view_customers", "view_customer_groups"),
+                ("manage_customers", "manage_customer_groups"),
+            ),
         ):
             routes += [
                 ("GET", f"/{{pk}}/{path}", view, partial(self._query, kind.collection), False),

@@ -17,6 +17,9 @@ update actions with their ``staged`` flag, and the messages each write produces.
   channel, validity): 400 ``DuplicatePriceScope``. There are no Channel, Customer Group, Tax Category or State APIs in
   the emulator: a price's ``channel``/``customerGroup`` is taken by id unchecked (by key it cannot be found), and a
   draft naming a tax category or state is refused as referencing a missing resource.
+* ``setPriceMode`` sets (or, without ``priceMode``, removes) the product's price mode, which says whether price
+  selection takes the variants' embedded prices or their SKUs' Standalone Prices (:mod:`.standalone_prices`); the
+  message ``ProductPriceModeSet`` names the mode now in force (``Embedded`` when none is set).
 * Not emulated: assets, price tiers and discounts, product-level attribute actions, the other update actions.
 """
 
@@ -48,6 +51,7 @@ from ctfluent_sandbox.commercetools.resources import (
     localized,
     new_resource_fields,
     optional_bool,
+    optional_enum,
     optional_key,
     optional_list,
     optional_str,
@@ -60,6 +64,7 @@ from ctfluent_sandbox.commercetools.resources import (
 from ctfluent_sandbox.commercetools.store import Resource, clone
 
 MAX_VARIANTS = 100  # variants besides the master variant (ProductDraft.variants maxItems)
+PRICE_MODES = ("Embedded", "Standalone")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _META_FIELDS = ("metaTitle", "metaDescription", "metaKeywords")
 _UNCHECKED_PRICE_REFERENCES = (("customerGroup", "customer-group"), ("channel", "channel"))
@@ -110,13 +115,15 @@ def create(draft: Mapping[str, Any], ctx: WriteContext) -> tuple[Resource, list[
         "staged": data,
         "hasStagedChanges": False,
     }
-    price_mode = optional_str(draft, "priceMode")
+    price_mode = _price_mode(draft)
     if price_mode is not None:
-        if price_mode not in ("Embedded", "Standalone"):
-            raise invalid_json(f"priceMode: {price_mode!r} is not Embedded or Standalone")
         product["priceMode"] = price_mode
     # Nothing follows a creation in its request, so the payload needs no snapshot (seeding creates many products).
     return product, [Change("ProductCreated", {"productProjection": projection(product, "staged")})]
+
+
+def _price_mode(source: Mapping[str, Any]) -> str | None:
+    return optional_enum(source, "priceMode", PRICE_MODES)
 
 
 def _product_data(draft: Mapping[str, Any], product_type: Resource, ctx: WriteContext) -> Resource:
@@ -592,6 +599,15 @@ def _set_prices(product: Resource, action: Mapping[str, Any], ctx: WriteContext)
     return [_message("ProductPricesSet", variantId=found[0]["id"], prices=prices, staged=len(targets) == 1)]
 
 
+def _set_price_mode(product: Resource, action: Mapping[str, Any], ctx: WriteContext) -> list[Change]:
+    price_mode = _price_mode(action)
+    if price_mode is None:
+        product.pop("priceMode", None)
+    else:
+        product["priceMode"] = price_mode
+    return [Change("ProductPriceModeSet", {"to": price_mode or "Embedded"})]
+
+
 _HANDLERS: dict[str, ActionHandler] = {
     "publish": _publish,
     "unpublish": _unpublish,
@@ -612,6 +628,7 @@ _HANDLERS: dict[str, ActionHandler] = {
     "changePrice": _change_price,
     "removePrice": _remove_price,
     "setPrices": _set_prices,
+    "setPriceMode": _set_price_mode,
 }
 ACTIONS: dict[str, ActionHandler] = {name: _own_current(handler) for name, handler in _HANDLERS.items()}
 

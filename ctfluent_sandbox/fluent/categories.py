@@ -5,6 +5,10 @@ catalogue (see :mod:`.catalogues` for the codes), so parents are created first. 
 ``childCategories`` makes it a child: its ``parentCategory`` is set (and its ``updatedOn`` moves), as a category
 has one parent. A link that would make a category its own ancestor is C0160E. A duplicate ``(catalogue, ref)`` is
 C0121E, the generic unique violation (C0128E is for products).
+
+``updateCategory`` with ``parentCategory: null`` given explicitly makes the category a root category; leaving the
+field out leaves the parent as it is. Fluent declares the field nullable but does not document what null does: the
+emulator chose "no parent", the only reading under which an update can move a category to the root.
 """
 
 from __future__ import annotations
@@ -62,6 +66,8 @@ def update_category(_root: None, info: GraphQLResolveInfo, input: dict[str, Any]
     if parent is not None:
         _check_not_ancestor(context.store, existing, parent)
         changes["parentCategory"] = parent
+    elif "parentCategory" in input:  # given as null: no parent any more
+        changes["parentCategory"] = None
     updated = context.store.update(CATEGORIES, existing["id"], changes)
     _adopt(context, updated, input.get("childCategories"))
     return updated

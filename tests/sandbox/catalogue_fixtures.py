@@ -3,6 +3,9 @@ drafts to start from and update calls by path. Plain helpers, like :mod:`tests.s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -105,3 +108,22 @@ def messages_of(ct: CtSandbox, resource: dict[str, Any]) -> list[dict[str, Any]]
     """One resource's messages in sequence."""
     where = "resource(id = :id)"
     return ct.messages(where=where, sort="sequenceNumber asc", **{"var.id": resource["id"]})
+
+
+def selected_prices(prices: list[dict[str, Any]], countries: Mapping[str, str] | None = None) -> dict[str, Decimal]:
+    """The price per currency a cart of ``countries[currency]`` (else of no country) gets today, for the seed's
+    scopes (a country or none; no channel, no customer group): its country's beats none, a dated one valid now beats
+    an undated one, one not valid now does not count."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    best: dict[str, tuple[tuple[bool, bool], Decimal]] = {}
+    for price in prices:
+        value = price["value"]
+        currency = value["currencyCode"]
+        if price.get("country") not in (None, (countries or {}).get(currency)):
+            continue
+        if not price.get("validFrom", now) <= now < price.get("validUntil", "\uffff"):
+            continue
+        rank = ("country" in price, "validFrom" in price or "validUntil" in price)
+        if currency not in best or rank > best[currency][0]:
+            best[currency] = (rank, Decimal(value["centAmount"]).scaleb(-value["fractionDigits"]))
+    return {currency: amount for currency, (_, amount) in best.items()}

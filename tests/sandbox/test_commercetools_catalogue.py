@@ -351,6 +351,8 @@ ACTION_MESSAGES: list[tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]
         [("ProductRemovedFromCategory", {"category": {"typeId": "category"}, "staged": False})],
     ),
     ([{"action": "revertStagedChanges"}], [("ProductRevertedStagedChanges", {"removedImageUrls": []})]),
+    ([{"action": "setPriceMode", "priceMode": "Standalone"}], [("ProductPriceModeSet", {"to": "Standalone"})]),
+    ([{"action": "setPriceMode"}], [("ProductPriceModeSet", {"to": "Embedded"})]),  # unset: the default mode
 ]
 
 
@@ -396,6 +398,19 @@ def test_price_changes_report_old_and_new_prices(ct: CtSandbox) -> None:
     assert removed["masterData"]["current"]["masterVariant"]["prices"] == []
     last = messages_of(ct, product)[-1]
     assert (last["type"], last["price"]["id"], last["staged"]) == ("ProductPriceRemoved", old["id"], False)
+
+
+def test_the_price_mode_is_the_products_and_shows_in_its_projections_at_once(ct: CtSandbox) -> None:
+    product = create_product(ct, "tee", publish=True)
+    assert "priceMode" not in ct.ok(f"/product-projections/{product['id']}")  # not set: Embedded
+    standalone = updated(ct, "/products", product, {"action": "setPriceMode", "priceMode": "Standalone"})
+    assert standalone["priceMode"] == "Standalone" and not standalone["masterData"]["hasStagedChanges"]
+    assert ct.ok(f"/product-projections/{product['id']}")["priceMode"] == "Standalone"
+    assert error_code(update(ct, "/products", standalone, {"action": "setPriceMode", "priceMode": "Both"})) == (
+        "InvalidJsonInput"
+    )
+    embedded = updated(ct, "/products", standalone, {"action": "setPriceMode"})
+    assert "priceMode" not in embedded
 
 
 def test_deleting_a_product_reports_its_images_and_current_projection(ct: CtSandbox) -> None:

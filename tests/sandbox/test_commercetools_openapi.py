@@ -299,6 +299,7 @@ _CATALOGUE_PRODUCERS: list[dict[str, Any]] = [
     {"action": "removeFromCategory", "category": {"typeId": "category", "key": "oas-shirts"}, "staged": False},
     {"action": "removeVariant", "id": 2},
     {"action": "revertStagedChanges"},
+    {"action": "setPriceMode", "priceMode": "Standalone"},
     {"action": "unpublish"},
 ]
 
@@ -345,6 +346,7 @@ def test_every_catalogue_message_validates_against_its_own_schema(spec: Spec, ca
         "ProductUnpublished",
         "ProductPriceChanged",
         "ProductPriceRemoved",
+        "ProductPriceModeSet",
         "ProductDeleted",
     }
 
@@ -391,6 +393,69 @@ def test_silent_catalogue_actions_have_no_message_type_in_the_spec(spec: Spec) -
         schema.startswith("ProductType") and schema.endswith("Message")
         for schema in spec.document["components"]["schemas"]
     )
+
+
+# -- Standalone Prices, channels, customer groups --------------------------------------------------------------
+
+
+def test_standalone_prices_channels_and_customer_groups_and_their_messages(spec: Spec, catalogue: CtSandbox) -> None:
+    ct = catalogue
+    channel = create(ct, "/channels", {"key": "oas-web", "name": names("Web"), "roles": ["ProductDistribution"]})
+    group = create(ct, "/customer-groups", {"key": "oas-gold", "groupName": "Gold"})
+    for path, schema, made in (("/channels", "Channel", channel), ("/customer-groups", "CustomerGroup", group)):
+        spec.check(ct.ok(path), f"{schema}PagedQueryResponse")
+        spec.check(ct.ok(f"{path}/key={made['key']}"), schema)
+    scoped = {"country": "DE", "channel": {"typeId": "channel", "id": channel["id"]},
+              "customerGroup": {"typeId": "customer-group", "id": group["id"]}}  # fmt: skip
+    standalone = create(ct, "/standalone-prices", {"sku": "oas-sp", "key": "oas-sp", **price("EUR", 1000), **scoped})
+    create(ct, "/standalone-prices", {"sku": "oas-sp", **price("JPY", 1600), "active": False})
+    for action in (
+        {"action": "changeValue", "value": {"currencyCode": "EUR", "centAmount": 900}},
+        {"action": "changeValue", "value": {"currencyCode": "EUR", "centAmount": 800}, "staged": True},
+        {"action": "applyStagedChanges"},
+        {"action": "changeActive", "active": False},
+        {"action": "setValidFrom", "validFrom": "2026-01-01T00:00:00.000Z"},
+        {"action": "setValidUntil", "validUntil": "2027-01-01T00:00:00.000Z"},
+        {"action": "setValidFromAndUntil"},
+        {"action": "setKey", "key": "oas-sp-2"},
+    ):
+        standalone = updated(ct, "/standalone-prices", standalone, action)
+        spec.check(standalone, "StandalonePrice")
+    staged = updated(
+        ct,
+        "/standalone-prices",
+        standalone,
+        {"action": "changeValue", "value": {"currencyCode": "EUR", "centAmount": 700}, "staged": True},
+    )
+    spec.check(staged, "StandalonePrice")
+    spec.check(
+        ct.ok("/standalone-prices", where="sku = :sku", **{"var.sku": "oas-sp"}), "StandalonePricePagedQueryResponse"
+    )
+    conflict = ct.post("/standalone-prices", {"sku": "oas-sp", **price("JPY", 1700)}).json()
+    spec.check(conflict, "ErrorResponse")
+    spec.check(conflict["errors"][0], "DuplicateStandalonePriceScopeError")
+    create(ct, "/standalone-prices", {"sku": "oas-sale", **price("EUR", 1), "validFrom": "2026-01-01T00:00:00.000Z"})
+    overlap = ct.post(
+        "/standalone-prices", {"sku": "oas-sale", **price("EUR", 2), "validUntil": "2026-02-01T00:00:00.000Z"}
+    )
+    spec.check(overlap.json()["errors"][0], "OverlappingStandalonePriceValidityError")
+    assert delete(ct, "/standalone-prices", staged).status_code == 200
+    page = ct.ok("/messages", where='resource(typeId = "standalone-price")', limit="500", expand="resource")
+    types = set()
+    for message in page["results"]:
+        spec.check(message, f"{message['type']}Message")
+        types.add(message["type"])
+    assert types == {
+        "StandalonePriceCreated",
+        "StandalonePriceValueChanged",
+        "StandalonePriceStagedChangesApplied",
+        "StandalonePriceActiveChanged",
+        "StandalonePriceValidFromSet",
+        "StandalonePriceValidUntilSet",
+        "StandalonePriceValidFromAndUntilSet",
+        "StandalonePriceKeySet",
+        "StandalonePriceDeleted",
+    }
 
 
 # -- orders, payments, shipping methods ------------------------------------------------------------------------

@@ -321,6 +321,18 @@ def test_update_category_sets_fields_upserts_attributes_and_moves_updated_on(cat
     assert cat.fails(UPDATE_CATEGORY, {"input": missing}) == ["C0120E"]
 
 
+def test_a_null_parent_moves_a_category_to_the_root_and_an_absent_one_keeps_it(cat: Catalogue) -> None:
+    """Fluent declares parentCategory nullable and does not say what null does: the emulator's choice is "no parent",
+    the only way an update can move a category to the root."""
+    cat.category("ROOT")
+    cat.category("SHOES", parentCategory=key("ROOT"))
+    kept = cat.ok(UPDATE_CATEGORY, {"input": {**key("SHOES"), "name": "Shoes"}})
+    assert kept["parentCategory"] == {"ref": "ROOT"}
+    moved = cat.ok(UPDATE_CATEGORY, {"input": {**key("SHOES"), "parentCategory": None}})
+    assert moved["parentCategory"] is None
+    assert refs(cat.one(CATEGORY, "ROOT")["childCategories"]) == []
+
+
 def test_child_categories_are_adopted_and_loops_refused(cat: Catalogue) -> None:
     cat.category("ROOT")
     cat.category("SHOES")

@@ -26,5 +26,10 @@ class CategorySettings(BaseModel):
     without_key: Literal["id", "skip"] = "id"
     # A category deleted in commercetools gets this status in Fluent (which has no category delete).
     inactive_status: str = "INACTIVE"
+    # Fluent's create inputs carry no status: a new category stays CREATED unless a Fluent workflow moves it. On: each
+    # create (a batch of them) is followed by one update setting `active_status`, and updates send it too (so a
+    # category whose activation failed gets it with its next push). Off: the status is Fluent's workflow's.
+    activate_after_create: bool = True
+    active_status: str = "ACTIVE"
     update_policy: Literal["upsert", "create_only"] = "upsert"
     hooks: HookSettings = Field(default_factory=HookSettings)

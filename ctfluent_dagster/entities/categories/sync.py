@@ -1,4 +1,9 @@
-"""Categories: how the sync engine maps, creates, updates, finds and deactivates them in Fluent."""
+"""Categories: how the sync engine maps, creates, updates, finds and deactivates them in Fluent.
+
+A category without parent (a root category, or one moved to the root) is updated with ``parentCategory: null``:
+Fluent's update input declares the field nullable, and null is the only way the input can say "no parent" (leaving
+it out leaves the parent as it is). What Fluent does with null is undocumented, so each such push is noted.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ctfluent_dagster.entities.categories.catalogue import OPERATIONS, catalogue_entity_key
+from ctfluent_dagster.entities.categories.catalogue import OPERATIONS, CatalogueEntitySync, catalogue_entity_key
 from ctfluent_dagster.entities.categories.mapping import ENTITY_TYPE, SkippedCategory, map_category
 from ctfluent_dagster.entities.categories.models import CATEGORY_FIELD_LIMITS, Category
 from ctfluent_dagster.entities.categories.settings import CategorySettings
@@ -16,7 +21,6 @@ from ctfluent_dagster.fluent.client import FluentClient
 from ctfluent_dagster.hooks import LoadedHooks
 from ctfluent_dagster.ledger.store import Dependency, LedgerKey, payload_fingerprint
 from ctfluent_dagster.sync.engine import PlannedPush, PlannedSkip
-from ctfluent_dagster.sync.graphql_entity import GraphQLEntitySync
 from ctfluent_dagster.sync.invalid import invalid_record_skip
 
 
@@ -27,7 +31,13 @@ class CategoryPush:
     parent: Dependency | None
 
 
-class CategorySync(GraphQLEntitySync[CategoryPush]):
+ROOT_NOTE = (
+    "no parent: an update sends parentCategory: null, to clear a former parent (what Fluent does with null "
+    "is undocumented: check that the category has no parent in Fluent)"
+)
+
+
+class CategorySync(CatalogueEntitySync[CategoryPush]):
     entity_type = ENTITY_TYPE
 
     def __init__(
@@ -42,6 +52,7 @@ class CategorySync(GraphQLEntitySync[CategoryPush]):
         )
         self.settings = settings
         self.catalogue = catalogue
+        self.active_status = settings.active_status if settings.activate_after_create else None
 
     def plan(self, record: Mapping[str, Any]) -> list[PlannedPush[CategoryPush] | PlannedSkip]:
         try:
@@ -69,7 +80,7 @@ class CategorySync(GraphQLEntitySync[CategoryPush]):
                 payload=CategoryPush(fields, category, parent),
                 label=label,
                 requires=(parent,) if parent else (),
-                notes=mapped.notes,
+                notes=mapped.notes if parent else (*mapped.notes, ROOT_NOTE),
             )
         ]
 
@@ -84,13 +95,13 @@ class CategorySync(GraphQLEntitySync[CategoryPush]):
         return self._input(push, push.ref)
 
     def update_input(self, push: PlannedPush[CategoryPush], ref: str) -> dict[str, Any]:
-        return self._input(push, ref)
-
-    def find_variables(self, ref: str) -> dict[str, Any]:
-        return {"ref": ref, "catalogue": self.catalogue}
+        value = {"parentCategory": None, **self._input(push, ref)}  # no parent: null clears a former one
+        if self.active_status is not None:
+            value["status"] = self.active_status
+        return value
 
     def deactivate_input(self, ref: str) -> dict[str, Any]:
-        return {**catalogue_entity_key(ref, self.catalogue), "status": self.settings.inactive_status}
+        return self.status_input(ref, self.settings.inactive_status)
 
     def hook_subject(self, push: PlannedPush[CategoryPush]) -> Category:
         return push.payload.category

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ctfluent_dagster.entities.categories.catalogue import catalogue_checks, catalogue_ref
+from ctfluent_dagster.entities.categories.catalogue import catalogue_ref
+from ctfluent_dagster.entities.products.preflight import product_checks
+from ctfluent_dagster.entities.products.pricing import resolved_ids, with_standalone_prices
 from ctfluent_dagster.entities.products.settings import ProductSettings
 from ctfluent_dagster.entities.products.sync import (
     STANDARD_PRODUCT,
@@ -21,7 +23,10 @@ def _standard(context: SyncContext) -> StandardProductSync:
 
 
 def _variant(context: SyncContext) -> VariantProductSync:
-    return VariantProductSync(context.fluent, context.entity_settings(ProductSettings), catalogue_ref(context))
+    settings = context.entity_settings(ProductSettings)
+    channel_id, customer_group_id = resolved_ids(context.commercetools, settings.prices)
+    return VariantProductSync(context.fluent, settings, catalogue_ref(context), channel_id=channel_id,
+                              customer_group_id=customer_group_id)  # fmt: skip
 
 
 ENTITY = EntityDeclaration(
@@ -31,10 +36,13 @@ ENTITY = EntityDeclaration(
         type_id="product",
         resource="product-projections",
         extra=(("staged", "false"),),  # published projections only, with their current data
-        scopes=("view_published_products",),
+        # Product types: for pre-flight (where the GTINs are). Standalone Prices need view_standalone_prices too,
+        # but only projects that use them: it is not asked for unless CTP_SCOPES names it (pre-flight says so).
+        scopes=("view_published_products", "view_product_types"),
         page_size=100,  # a projection with its variants is ~7 KB of JSON: 100 per page keeps a page small
         description="Published commercetools product projections whose lastModifiedAt falls in the day (UTC), "
-        "staged as Parquet.",
+        "those in the Standalone price mode with their Standalone Prices, staged as Parquet.",
+        enrich=with_standalone_prices,
     ),
     targets=(
         Target(
@@ -58,5 +66,5 @@ ENTITY = EntityDeclaration(
     ),
     settings=ProductSettings,
     routes=Path(__file__).with_name("routes.yaml"),
-    preflight=catalogue_checks,
+    preflight=product_checks,
 )

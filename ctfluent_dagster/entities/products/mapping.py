@@ -5,11 +5,14 @@ functions, no I/O.
   with the reason. The standard product's ref is the product key; without key, per ``without_key`` (the
   commercetools id, or a skip). Standard and variant refs share one namespace per catalogue: a standard ref equal
   to one of the product's SKUs follows ``ref_collision``, so that the variant keeps its SKU.
-* gtin (required, max 20): the configured variant attribute; missing, per ``missing_gtin`` (a skip with the reason,
-  or the SKU when it fits). Never a made-up placeholder. The standard product takes its master variant's.
+* gtin (required, max 20): the configured variant attribute; missing, per ``missing_gtin`` (a skip whose reason names
+  the settings to change, or the SKU when it fits). Never a made-up placeholder. The standard product takes its
+  master variant's.
 * name and summary in the locale chain (a summary cut to Fluent's 255 characters is recorded with the run);
   type per product type, else the configured default; tax type when configured.
-* prices (variants): per currency, the unscoped price as ``Decimal(centAmount) / 10**fractionDigits``.
+* prices (variants): per currency, the price commercetools' price selection picks for the configured country,
+  channel and customer group at the moment of the sync (``select_price``), as ``Decimal(centAmount) /
+  10**fractionDigits``; a currency the selection finds no price for is not sent, and noted.
 * attributes: the configured variant attributes (enum -> label, localized -> the locale chain, sets -> lists), the
   images as ``imageUrls``, and the commercetools identity (product id and key, variant id).
 * categories: the commercetools category ids, resolved to Fluent categories through the ledger when sent (the
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,13 +31,45 @@ from ctfluent_dagster.commercetools.models import localized, money_amount
 from ctfluent_dagster.entities.products.models import (
     PRODUCT_FIELD_LIMITS,
     SUMMARY_LIMIT,
+    Price,
     ProductProjection,
     Variant,
 )
-from ctfluent_dagster.entities.products.settings import ProductSettings
+from ctfluent_dagster.entities.products.settings import PriceSelection, ProductSettings
 from ctfluent_dagster.fluent.models import AttributeInput, cut_to_limit, length_violations
 
 GTIN_LIMIT = PRODUCT_FIELD_LIMITS["gtin"]
+# commercetools' price selection fallback, most specific first: which of (customer group, channel, country) a price's
+# scope must match, the others being absent from it (docs.commercetools.com/api/pricing-and-discounts-overview,
+# "Price selection"). A dimension the selection has no value for matches prices without it.
+_FALLBACK = (
+    (True, True, True),
+    (True, True, False),
+    (True, False, True),
+    (True, False, False),
+    (False, True, True),
+    (False, True, False),
+    (False, False, True),
+    (False, False, False),
+)
+
+
+@dataclass(frozen=True)
+class PriceScope:
+    """The price selection's context beside the settings: the channel and customer group by id (keys resolved when
+    the sync is built) and the moment whose valid prices count."""
+
+    at: datetime
+    channel_id: str | None = None
+    customer_group_id: str | None = None
+
+    def wanted(self, country: str | None) -> tuple[str | None, str | None, str | None]:
+        """The selection as a price scope: (customer group id, channel id, country)."""
+        return self.customer_group_id, self.channel_id, country
+
+    def reaches(self, price: Price, country: str | None) -> bool:
+        """Whether some fallback level of this selection matches ``price``'s scope."""
+        return all(own is None or own == value for own, value in zip(price.scope, self.wanted(country), strict=True))
 
 
 @dataclass(frozen=True)
@@ -69,6 +105,17 @@ def gtin(variant: Variant, settings: ProductSettings) -> str | None:
     return None
 
 
+def missing_gtin_reason(variant: Variant, settings: ProductSettings) -> str:
+    """Why ``variant`` has no GTIN, naming the settings that would give it one: the reason travels to every record
+    that waits for it (its variants, the orders of it), so the first failed order says what to change."""
+    missing = f"variant {variant.id} has no gtin (attribute {settings.gtin_attribute!r})"
+    attribute = "set products.gtin_attribute to the attribute that holds GTINs"
+    if settings.missing_gtin == "skip":
+        return f"{missing}: {attribute}, or products.missing_gtin: sku"
+    stand_in = f"its SKU is longer than {GTIN_LIMIT} characters" if variant.sku else "it has no SKU"
+    return f"{missing} and {stand_in} (missing_gtin: sku): {attribute}"
+
+
 def attribute_input(name: str, value: Any, settings: ProductSettings) -> AttributeInput | None:
     """A commercetools attribute value as a Fluent attribute (None for an empty value)."""
     plain = _plain(value, settings)
@@ -102,13 +149,52 @@ def _plain(value: Any, settings: ProductSettings) -> Any:
     return value
 
 
-def prices(variant: Variant, settings: ProductSettings) -> list[dict[str, Any]]:
-    by_currency: dict[str, Decimal] = {}
-    for price in variant.prices:
-        if not price.scoped:
-            by_currency.setdefault(price.value.currency_code, price.value.amount)
-    return [{"type": settings.price_type, "currency": currency, "value": amount}
-            for currency, amount in sorted(by_currency.items())]  # fmt: skip
+def select_price(prices: Sequence[Price], currency: str, country: str | None, scope: PriceScope) -> Price | None:
+    """The price commercetools selects for a cart in ``currency`` (and ``country``, ``scope``'s channel and customer
+    group) at ``scope.at``: currency and validity filter; then the first fallback level with a price wins, and within
+    it a price whose validity window holds the moment beats one without dates."""
+    eligible = [p for p in prices if p.value.currency_code == currency and p.valid_at(scope.at)]
+    wanted = scope.wanted(country)
+    for level in _FALLBACK:
+        scope_of_level = tuple(value if used else None for value, used in zip(wanted, level, strict=True))
+        matches = [p for p in eligible if p.scope == scope_of_level]
+        if matches:
+            return max(matches, key=lambda p: p.dated)  # the first dated one, else the first
+    return None
+
+
+def prices(
+    candidates: Sequence[Price], settings: ProductSettings, scope: PriceScope, notes: list[str]
+) -> list[dict[str, Any]]:
+    """Fluent prices, one per currency (the configured ones, else every currency among ``candidates``); what
+    Fluent will not learn is noted: a currency without a selectable price, a price valid only for a while."""
+    selection = settings.prices
+    currencies = selection.currencies or sorted({p.value.currency_code for p in candidates})
+    sent: list[dict[str, Any]] = []
+    for currency in currencies:
+        country = selection.country_for(currency)
+        price = select_price(candidates, currency, country, scope)
+        if price is None:
+            notes.append(f"no {currency} price for the price selection ({_describe(selection, country)}): none sent")
+        else:
+            sent.append({"type": settings.price_type, "currency": currency, "value": price.value.amount})
+            if price.valid_until is not None:
+                notes.append(f"the {currency} price is valid until {price.valid_until.isoformat()}: Fluent keeps it "
+                             "after that until the product is synced again")  # fmt: skip
+        starts = [p.valid_from for p in candidates if p.value.currency_code == currency
+                  and p.valid_from is not None and p.valid_from > scope.at and scope.reaches(p, country)]  # fmt: skip
+        if starts:
+            notes.append(f"a {currency} price valid from {min(starts).isoformat()} reaches Fluent only when the "
+                         "product is synced again then")  # fmt: skip
+    return sent
+
+
+def _describe(selection: PriceSelection, country: str | None) -> str:
+    parts = [f"country {country}" if country else "no country"]
+    for name, ref in (("channel", selection.channel), ("customer group", selection.customer_group)):
+        if ref is not None:
+            parts.append(f"{name} {ref.key or ref.id}")
+    return ", ".join(parts)
 
 
 def _common(
@@ -120,7 +206,7 @@ def _common(
         return SkippedProduct(f"no name in {', '.join(settings.locales)}")
     value = gtin(variant, settings)
     if value is None:
-        return SkippedProduct(f"variant {variant.id} has no gtin (attribute {settings.gtin_attribute!r})")
+        return SkippedProduct(missing_gtin_reason(variant, settings))
     notes: list[str] = []
     description = localized(product.description, settings.locales, settings.any_locale)
     summary = cut_to_limit(description, SUMMARY_LIMIT, "summary", notes)
@@ -158,7 +244,9 @@ def map_standard(product: ProductProjection, settings: ProductSettings) -> Mappe
     return _finish(ref, fields, attributes, product, notes)
 
 
-def map_variants(product: ProductProjection, settings: ProductSettings) -> list[MappedProduct | SkippedProduct]:
+def map_variants(
+    product: ProductProjection, settings: ProductSettings, scope: PriceScope
+) -> list[MappedProduct | SkippedProduct]:
     results: list[MappedProduct | SkippedProduct] = []
     for variant in product.all_variants:
         if not variant.sku:
@@ -169,7 +257,7 @@ def map_variants(product: ProductProjection, settings: ProductSettings) -> list[
             results.append(SkippedProduct(common.reason, variant.id, variant.sku))
             continue
         fields, notes = common
-        fields["prices"] = prices(variant, settings)
+        fields["prices"] = prices(product.prices_of(variant), settings, scope, notes)
         attributes = [
             AttributeInput(name="ctProductId", type="STRING", value=product.id),
             AttributeInput(name="ctVariantId", type="INTEGER", value=variant.id),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ctfluent_dagster.hooks import HookSettings
 
@@ -20,6 +20,40 @@ class TaxType(BaseModel):
     country: str
     group: str
     tariff: str
+
+
+class ResourceRef(BaseModel):
+    """A commercetools resource by id or by key (its ``ResourceIdentifier``): exactly one of them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str | None = None
+    key: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of_them(self) -> ResourceRef:
+        if (self.id is None) == (self.key is None):
+            raise ValueError("give either an id or a key")
+        return self
+
+
+class PriceSelection(BaseModel):
+    """Which of a variant's prices Fluent gets, per currency: commercetools' price selection (the scope a cart of
+    this country, channel and customer group would be priced in), at the time of the sync."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # The currencies sent; empty: every currency the variant has a price in.
+    currencies: tuple[str, ...] = ()
+    # The selection's country (ISO 3166-1 alpha-2), channel and customer group; None: prices without that scope.
+    country: str | None = None
+    # A country per currency, instead of `country` for that currency (e.g. {USD: US, JPY: JP}).
+    country_by_currency: dict[str, str] = Field(default_factory=dict)
+    channel: ResourceRef | None = None
+    customer_group: ResourceRef | None = None
+
+    def country_for(self, currency: str) -> str | None:
+        return self.country_by_currency.get(currency, self.country)
 
 
 class ProductSettings(BaseModel):
@@ -45,8 +79,10 @@ class ProductSettings(BaseModel):
     # variant's. Missing: "skip" the variant with the reason, or "sku": the SKU stands in when it fits 20 characters.
     gtin_attribute: str = "gtin"
     missing_gtin: Literal["skip", "sku"] = "skip"
-    # Prices: per currency, the variant's price without country, channel, customer group or validity window, as
-    # Fluent prices of this type.
+    # Prices: per currency, the price commercetools' own price selection picks for `prices` (see PriceSelection),
+    # from the variant's embedded prices or, for a product in the Standalone price mode, its Standalone Prices; sent
+    # as Fluent prices of this type.
+    prices: PriceSelection = Field(default_factory=PriceSelection)
     price_type: str = "DEFAULT"
     # Variant attributes copied to Fluent (enum -> its label, localized -> the locale chain); images always go as
     # the JSON attribute `imageUrls`.
@@ -55,5 +91,9 @@ class ProductSettings(BaseModel):
     # Unpublished or deleted in commercetools -> this status in Fluent; published again -> `active_status`.
     inactive_status: str = "INACTIVE"
     active_status: str = "ACTIVE"
+    # Fluent's create inputs carry no status: a new standard or variant product stays CREATED unless a Fluent workflow
+    # moves it. On: each create (a batch of them) is followed by one update setting `active_status`. Off: the status
+    # is left to Fluent's workflow until the product's first update.
+    activate_after_create: bool = True
     update_policy: Literal["upsert", "create_only"] = "upsert"
     hooks: HookSettings = Field(default_factory=HookSettings)

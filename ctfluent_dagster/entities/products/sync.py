@@ -7,16 +7,23 @@ category links; a link to a category the product has left is removed afterwards 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from ctfluent_dagster.entities.categories.catalogue import catalogue_entity_key
+from ctfluent_dagster.entities.categories.catalogue import CatalogueEntitySync, catalogue_entity_key
 from ctfluent_dagster.entities.categories.mapping import ENTITY_TYPE as CATEGORY
-from ctfluent_dagster.entities.products.mapping import MappedProduct, SkippedProduct, map_standard, map_variants
+from ctfluent_dagster.entities.products.mapping import (
+    MappedProduct,
+    PriceScope,
+    SkippedProduct,
+    map_standard,
+    map_variants,
+)
 from ctfluent_dagster.entities.products.models import ProductProjection
 from ctfluent_dagster.entities.products.settings import ProductSettings
 from ctfluent_dagster.fluent.client import FluentClient
@@ -24,7 +31,7 @@ from ctfluent_dagster.fluent.operations import OperationSet
 from ctfluent_dagster.hooks import LoadedHooks
 from ctfluent_dagster.ledger.store import Dependency, FluentIdentity, LedgerKey, payload_fingerprint
 from ctfluent_dagster.sync.engine import PlannedPush, PlannedSkip
-from ctfluent_dagster.sync.graphql_entity import GraphQLEntitySync, batched_operation
+from ctfluent_dagster.sync.graphql_entity import batched_operation
 from ctfluent_dagster.sync.invalid import invalid_record_skip
 
 STANDARD_PRODUCT = "standard_product"
@@ -41,7 +48,7 @@ class ProductPush:
     standard: Dependency | None = None  # variants: their standard product
 
 
-class CatalogueProductSync(GraphQLEntitySync[ProductPush]):
+class CatalogueProductSync(CatalogueEntitySync[ProductPush]):
     """What standard and variant products share; ``kind`` is "Standard" or "Variant" (the operations' names)."""
 
     kind: str
@@ -59,6 +66,7 @@ class CatalogueProductSync(GraphQLEntitySync[ProductPush]):
         )
         self.settings = settings
         self.catalogue = catalogue
+        self.active_status = settings.active_status if settings.activate_after_create else None
         self._remove = OPERATIONS[f"RemoveCategoriesFrom{self.kind}Product"]
 
     def _product(self, record: Mapping[str, Any]) -> ProductProjection | PlannedSkip:
@@ -113,11 +121,8 @@ class CatalogueProductSync(GraphQLEntitySync[ProductPush]):
         # Only published products are read: an update makes the product active again (after an unpublish).
         return {**self._input(push, ref), "status": self.settings.active_status}
 
-    def find_variables(self, ref: str) -> dict[str, Any]:
-        return {"ref": ref, "catalogue": self.catalogue}
-
     def deactivate_input(self, ref: str) -> dict[str, Any]:
-        return {**catalogue_entity_key(ref, self.catalogue), "status": self.settings.inactive_status}
+        return self.status_input(ref, self.settings.inactive_status)
 
     def hook_subject(self, push: PlannedPush[ProductPush]) -> ProductProjection | None:
         return push.payload.product
@@ -172,6 +177,24 @@ class VariantProductSync(CatalogueProductSync):
     kind = "Variant"
     product_key_field = "variantProduct"
 
+    def __init__(
+        self,
+        fluent: FluentClient,
+        settings: ProductSettings,
+        catalogue: str,
+        hooks: LoadedHooks | None = None,
+        *,
+        channel_id: str | None = None,
+        customer_group_id: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        """``channel_id``, ``customer_group_id``: the price selection's, by id (``settings.prices`` may name them
+        by key; see ``prices.resolved_ids``). ``clock``: the moment whose valid prices are selected."""
+        super().__init__(fluent, settings, catalogue, hooks)
+        self.channel_id = channel_id
+        self.customer_group_id = customer_group_id
+        self.clock = clock
+
     def plan(self, record: Mapping[str, Any]) -> list[Plan]:
         product = self._product(record)
         if isinstance(product, PlannedSkip):
@@ -179,8 +202,9 @@ class VariantProductSync(CatalogueProductSync):
         standard = Dependency(STANDARD_PRODUCT, source_id=product.id, target_key=self.catalogue,
                               label=f"of product {product.key or product.id}")  # fmt: skip
         standard_plan = map_standard(product, self.settings)
+        scope = PriceScope(self.clock(), self.channel_id, self.customer_group_id)
         plans: list[Plan] = []
-        for variant in map_variants(product, self.settings):
+        for variant in map_variants(product, self.settings, scope):
             mapped = variant
             if isinstance(standard_plan, SkippedProduct):  # nothing to link the variants to: skipped with it
                 reason = f"its standard product is skipped: {standard_plan.reason}"
