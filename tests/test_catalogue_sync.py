@@ -343,7 +343,7 @@ def test_a_configured_price_selection_prices_each_currency_and_a_price_change_ar
     assert fluent_prices(fluent_table(catalogue, "variant_products")[variant["sku"]])["USD"] == Decimal("42.42")
 
 
-def test_a_product_switched_to_standalone_prices_is_priced_by_them(
+def test_a_product_switched_to_standalone_prices_is_priced_by_them_and_their_changes_arrive_by_message(
     catalogue: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CTFLUENT_MESSAGES__SETTLE_SECONDS", "0")
@@ -352,6 +352,7 @@ def test_a_product_switched_to_standalone_prices_is_priced_by_them(
     product, variant = pushed_variants(catalogue)[0]
     changed_at = midday_in_the_past(catalogue)
     cursor = PollCursor(created_at=changed_at - timedelta(seconds=1)).encode()
+    made = []
     for draft in (
         {"sku": variant["sku"], "value": {"currencyCode": "EUR", "centAmount": 777}},
         {"sku": variant["sku"], "value": {"currencyCode": "EUR", "centAmount": 555}, "country": "DE"},
@@ -359,12 +360,31 @@ def test_a_product_switched_to_standalone_prices_is_priced_by_them(
         answer = catalogue.storefront.session.post(f"{catalogue.storefront.base}/standalone-prices", json=draft,
                                                    timeout=10)  # fmt: skip
         assert answer.status_code == 201, answer.text
+        made.append(answer.json())
     catalogue.storefront.product_action(product["id"], {"action": "setPriceMode", "priceMode": "Standalone"})
 
-    (request,) = product_runs(catalogue, cursor)  # ProductPriceModeSet is routed
-    assert catalogue.run_request(request).success
+    # ProductPriceModeSet, and the prices' StandalonePriceCreated (resolved to the product by SKU): a run per route.
+    requests = product_runs(catalogue, cursor)
+    assert sorted(request.tags["ctfluent/route"] for request in requests) == [
+        "commercetools.connect.product.upsert", "commercetools.connect.standalone-price.upsert"
+    ]  # fmt: skip
+    for request in requests:
+        assert request.run_config["ops"]["fluent__variant_products"]["config"]["ids"] == [product["id"]]
+        assert catalogue.run_request(request).success
     # Standalone Prices now, and only them: the embedded EUR price is no longer selected.
     assert fluent_prices(fluent_table(catalogue, "variant_products")[variant["sku"]])["EUR"] == Decimal("7.77")
+
+    # A Standalone Price's own change names the price, not the product: its route finds the product by the SKU.
+    cursor = PollCursor(created_at=catalogue.ct.clock.now() - timedelta(seconds=1)).encode()
+    catalogue.storefront._apply(
+        "standalone-prices",
+        made[0]["id"],
+        ({"action": "changeValue", "value": {"currencyCode": "EUR", "centAmount": 888}},),
+    )
+    (request,) = product_runs(catalogue, cursor)
+    assert request.tags["ctfluent/route"] == "commercetools.connect.standalone-price.upsert"
+    assert catalogue.run_request(request).success
+    assert fluent_prices(fluent_table(catalogue, "variant_products")[variant["sku"]])["EUR"] == Decimal("8.88")
 
 
 def test_a_price_selection_names_its_channel_by_key(catalogue: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from dagster import validate_run_config
 from pydantic import ValidationError
 
+from ctfluent_dagster.commercetools.client import CommercetoolsClient
 from ctfluent_dagster.commercetools.models import Message
 from ctfluent_dagster.definitions import defs
 from ctfluent_dagster.entities import ENTITIES
@@ -202,3 +203,37 @@ def test_routes_files_are_checked(tmp_path: Path, content: str, error: str) -> N
     routes.write_text(content)
     with pytest.raises((ValidationError, ValueError), match=error):
         load_routes(routes)
+
+
+def product_of_price(client: object, messages: Sequence[Message]) -> dict[str, list[str]]:
+    """A resolver for the test below: a price message's product is in its payload here (the real one reads it)."""
+    assert client == "the sensor's client"
+    return {m.id: [m.model_extra["product"]] for m in messages if m.model_extra and "product" in m.model_extra}
+
+
+def test_a_route_with_a_resolver_requests_runs_of_the_records_it_resolves_to() -> None:
+    prices = Route(name="prices", type_id="standalone-price", handler="product.upsert",
+                   resolve_ids="tests.test_messages_routing:product_of_price",
+                   inclusion_filter=("StandalonePriceValueChanged",))  # fmt: skip
+    messages = [
+        message("StandalonePriceValueChanged", f"sp{n}", type_id="standalone-price", product=product)
+        for n, product in enumerate(["p1", "p2", "p1", "p3"])
+    ]
+    messages.append(message("StandalonePriceValueChanged", "sp9", type_id="standalone-price"))  # no product
+    reader = cast(CommercetoolsClient, "the sensor's client")
+    result = route_messages(messages, [prices], REGISTRY, max_ids_per_run=2, reader=reader)
+    assert result.routed == {"prices": 5}
+    scopes = [plan.run_config["ops"]["fluent__variant_products"]["config"] for plan in result.plans]
+    assert [scope["ids"] for scope in scopes] == [["p1", "p2"], ["p3"]]
+    assert [scope["trigger"] for scope in scopes] == ["prices: 3 message(s)", "prices: 1 message(s)"]
+    assert len({plan.run_key for plan in result.plans}) == 2  # each run keyed by its own messages
+    with pytest.raises(ValueError, match="a client is needed"):
+        route_messages(messages, [prices], REGISTRY, max_ids_per_run=2)
+
+
+def test_standalone_price_messages_are_routed_to_their_products() -> None:
+    (route,) = [r for r in ROUTES if r.type_id == "standalone-price"]
+    assert route.handler == "product.upsert" and route.resolver() is not None
+    assert {"StandalonePriceCreated", "StandalonePriceValueChanged", "StandalonePriceDeleted"} <= set(
+        route.inclusion_filter
+    )

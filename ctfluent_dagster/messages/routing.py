@@ -6,7 +6,9 @@ are looked up by name in a registry where, for the same name, the highest priori
 handler or replace a shipped one by configuration (a dotted path), without forking the project.
 
 Routed messages are grouped by (route, UTC day of ``createdAt``); each group becomes the runs its handler plans,
-at most ``max_ids_per_run`` resource ids each. Within a run resources are re-read by id, so the order of the
+at most ``max_ids_per_run`` resource ids each. A route whose messages concern a resource that does not name the
+entity's records (a Standalone Price names its variant's SKU, not the product) names a resolver instead, which reads
+commercetools with the sensor's client. Within a run resources are re-read by id, so the order of the
 messages does not matter. Run keys hash the message ids: evaluating the same messages again requests the same
 runs, which Dagster then does not launch twice.
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -24,11 +26,14 @@ from typing import Any, Protocol, cast
 import yaml
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from ctfluent_dagster.commercetools.client import CommercetoolsClient
 from ctfluent_dagster.commercetools.models import Message
 from ctfluent_dagster.hooks import load_callable
 
 # Token messages carry a password-reset or email-verification token: never routed, never logged.
 NEVER_ROUTED = frozenset({"CustomerPasswordTokenCreated", "CustomerEmailTokenCreated"})
+# A route's resolver: the entity's record ids each message concerns, by message id, read with the given client.
+Resolver = Callable[[CommercetoolsClient, Sequence[Message]], Mapping[str, Sequence[str]]]
 
 
 class Route(BaseModel):
@@ -41,6 +46,8 @@ class Route(BaseModel):
     # The id the handler gets: the message's resource, or the reference at this payload path when the message is
     # about another resource (``paymentRef.id``: ``OrderPaymentAdded`` makes work for the payment).
     resource_id_path: str | None = None
+    # Or a dotted path to a ``Resolver``, for messages whose payload names no record of the entity.
+    resolve_ids: str | None = None
 
     @field_validator("inclusion_filter")
     @classmethod
@@ -52,6 +59,18 @@ class Route(BaseModel):
 
     def takes(self, message: Message) -> bool:
         return message.resource.type_id == self.type_id and message.type in self.inclusion_filter
+
+    def resolver(self) -> Resolver | None:
+        return None if self.resolve_ids is None else cast(Resolver, load_callable(self.resolve_ids))
+
+    def ids_by_message(self, messages: Sequence[Message], reader: CommercetoolsClient | None) -> dict[str, set[str]]:
+        """The record ids of the route's entity each message concerns."""
+        resolver = self.resolver()
+        if resolver is None:
+            return {m.id: {resource} for m in messages if (resource := self.resource_id(m)) is not None}
+        if reader is None:
+            raise ValueError(f"route {self.name} resolves its ids with commercetools: a client is needed")
+        return {message_id: set(ids) for message_id, ids in resolver(reader, messages).items()}
 
     def resource_id(self, message: Message) -> str | None:
         if self.resource_id_path is None:
@@ -136,14 +155,19 @@ class RoutingResult:
 
 
 def route_messages(
-    messages: Sequence[Message], routes: Sequence[Route], registry: HandlerRegistry, max_ids_per_run: int
+    messages: Sequence[Message],
+    routes: Sequence[Route],
+    registry: HandlerRegistry,
+    max_ids_per_run: int,
+    reader: CommercetoolsClient | None = None,
 ) -> RoutingResult:
+    """``reader``: the client routes with a resolver read commercetools with."""
     result = RoutingResult()
     groups: dict[tuple[str, str], list[Message]] = defaultdict(list)
     by_name = {route.name: route for route in routes}
     for message in messages:
         route = None if message.type in NEVER_ROUTED else next((r for r in routes if r.takes(message)), None)
-        if route is None or route.resource_id(message) is None:
+        if route is None or (route.resolve_ids is None and route.resource_id(message) is None):
             result.unrouted[message.type] += 1
             continue
         result.routed[route.name] += 1
@@ -151,10 +175,11 @@ def route_messages(
     for (route_name, day), group in sorted(groups.items()):
         route = by_name[route_name]
         handler = registry.get(route.handler)
-        ids = sorted({str(route.resource_id(message)) for message in group})
+        ids_of = route.ids_by_message(group, reader)
+        ids = sorted(set().union(*ids_of.values()))
         for start in range(0, len(ids), max_ids_per_run):
             chunk = set(ids[start : start + max_ids_per_run])
-            chunk_messages = [message for message in group if route.resource_id(message) in chunk]
+            chunk_messages = [message for message in group if ids_of.get(message.id, set()) & chunk]
             result.plans += handler.plan(route, day, sorted(chunk), chunk_messages)
     return result
 

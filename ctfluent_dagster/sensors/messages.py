@@ -92,8 +92,9 @@ def build_messages_sensor(
         context: SensorEvaluationContext, commercetools: CommercetoolsResource, sync_settings: SyncSettingsResource
     ) -> SensorResult:
         current = sync_settings.settings.messages
+        client = commercetools.get_client()
         poller = MessagePoller(
-            commercetools.get_client(),
+            client,
             settle=timedelta(seconds=current.settle_seconds),
             overlap=timedelta(seconds=current.overlap_seconds),
             max_pages=current.max_pages_per_tick,
@@ -101,7 +102,7 @@ def build_messages_sensor(
         polled = poller.poll(PollCursor.decode(context.cursor))  # raises: the tick fails, the cursor stays
         registry = HandlerRegistry.with_configured(shipped, current.handlers)
         routes = load_routes(current.routes_file or shipped_routes)
-        routing = route_messages(polled.messages, routes, registry, current.max_ids_per_run)
+        routing = route_messages(polled.messages, routes, registry, current.max_ids_per_run, client)
 
         requests = []
         for plan in routing.plans:

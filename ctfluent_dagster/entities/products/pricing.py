@@ -9,14 +9,18 @@ and customer group when the settings name them by key, and the Standalone Prices
   ledger holds as settled before mapping it. So such a projection is staged without ``version`` (kept under
   ``PRODUCT_VERSION`` for the mapping and the ledger): it is mapped whenever it is read, and the payload hash still
   keeps unchanged prices from Fluent.
+* A Standalone Price's messages name the price, not its product: the products' route for them resolves each to the
+  published product of its SKU (``products_of_standalone_prices``), so the sensor requests a run of that product.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ctfluent_dagster.commercetools.client import IDS_PER_QUERY, CommercetoolsClient
+from ctfluent_dagster.commercetools.models import Message
 from ctfluent_dagster.entities.products.models import PRODUCT_VERSION, STANDALONE, STANDALONE_PRICES
 from ctfluent_dagster.entities.products.settings import PriceSelection, ResourceRef
 from ctfluent_dagster.transport import ApiError
@@ -32,12 +36,41 @@ def with_standalone_prices(client: CommercetoolsClient, page: list[dict[str, Any
     if not skus:
         return page
     by_sku: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for start in range(0, len(skus), IDS_PER_QUERY):  # a page of SKUs in one URL would be too long for the API
-        chunk = skus[start : start + IDS_PER_QUERY]
-        for prices in client.iterate_by_id("standalone-prices", where="sku in :skus", variables={"skus": chunk}):
-            for price in prices:
-                by_sku[price["sku"]].append({name: price[name] for name in _STANDALONE_FIELDS if name in price})
+    for price in _read(client, "standalone-prices", "sku in :values", skus):
+        by_sku[price["sku"]].append({name: price[name] for name in _STANDALONE_FIELDS if name in price})
     return [_priced(product, by_sku) if product.get("priceMode") == STANDALONE else product for product in page]
+
+
+def products_of_standalone_prices(client: CommercetoolsClient, messages: Sequence[Message]) -> dict[str, list[str]]:
+    """The published product each Standalone Price message concerns, by message id: the product with the price's SKU
+    (given in the payload of ``StandalonePriceCreated`` and ``StandalonePriceDeleted``, else the price's, read by
+    id). A price of a SKU no published product has concerns none."""
+    sku_of = {message.id: sku for message in messages if (sku := _payload_sku(message))}
+    unnamed = sorted({message.resource.id for message in messages if message.id not in sku_of})
+    price_skus = {price["id"]: price["sku"] for price in _read(client, "standalone-prices", "id in :values", unnamed)}
+    sku_of |= {m.id: price_skus[m.resource.id] for m in messages if m.id not in sku_of and m.resource.id in price_skus}
+    wanted = sorted(set(sku_of.values()))
+    either = "masterVariant(sku in :values) or variants(sku in :values)"
+    products = _read(client, "product-projections", either, wanted, page_size=100, extra=(("staged", "false"),))
+    product_of_sku = {v["sku"]: p["id"] for p in products for v in _variants(p) if v.get("sku") in wanted}
+    return {message_id: [product_of_sku[sku]] for message_id, sku in sku_of.items() if sku in product_of_sku}
+
+
+def _payload_sku(message: Message) -> str | None:
+    payload = message.model_extra or {}
+    sku = payload.get("sku") or (payload.get("standalonePrice") or {}).get("sku")
+    return sku if isinstance(sku, str) else None
+
+
+def _read(
+    client: CommercetoolsClient, resource: str, where: str, values: Sequence[str], **options: Any
+) -> Iterator[dict[str, Any]]:
+    """The records matching ``where`` for ``values`` (its ``:values``), 100 values per query: a page of them in one
+    URL would be too long for the API."""
+    for start in range(0, len(values), IDS_PER_QUERY):
+        chunk = list(values[start : start + IDS_PER_QUERY])
+        for page in client.iterate_by_id(resource, where=where, variables={"values": chunk}, **options):
+            yield from page
 
 
 def _variants(product: dict[str, Any]) -> list[dict[str, Any]]:
