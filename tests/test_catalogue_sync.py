@@ -294,18 +294,37 @@ def test_a_category_now_at_the_root_loses_its_parent_in_fluent_and_says_so(catal
     assert [(row.data["commercetools_id"], row.data["message"]) for row in notes.records] == [(root["id"], ROOT_NOTE)]
 
 
+def test_a_dry_run_of_a_category_without_parent_names_the_null_it_would_send(catalogue: Sandbox) -> None:
+    assert sync_catalogue(catalogue).success
+    root = next(c for c in catalogue.ct.state()["categories"] if not c.get("parent") and c.get("key"))
+    renamed = catalogue.storefront._apply("categories", root["id"],
+                                          ({"action": "changeName", "name": {"en": "Renamed"}},))  # fmt: skip
+    result = catalogue.sync(renamed["lastModifiedAt"][:10], ids=[root["id"]], assets=CATEGORY_ASSETS,
+                            scope={"dry_run": True})  # fmt: skip
+    metadata = materialization_metadata(result, fluent_key(CATEGORIES.targets[0]))
+    (row,) = metadata["planned"].records
+    assert row.data["code"] == "would_update"
+    assert "name: " in row.data["message"]  # compared with Fluent's record
+    assert "sent, not compared: attributes, catalogue, parentCategory" in row.data["message"]
+
+
 # -- prices ----------------------------------------------------------------------------------------------------
 
 PRODUCTS_SENSOR = build_messages_sensor(MessagesSettings(), [PRODUCTS], jobs=ENTITY_DEFINITIONS["products"].jobs[:1])
 COUNTRIES = {"EUR": "DE", "USD": "US", "JPY": "JP"}
 
 
-def product_runs(sandbox: Sandbox, cursor: str) -> list[RunRequest]:
-    """What a tick of the messages sensor (for the products) requests."""
+def product_tick(sandbox: Sandbox, cursor: str) -> SensorResult:
+    """A tick of the messages sensor for the products."""
     with build_sensor_context(cursor=cursor, resources=sandbox.resources()) as context:
         result = PRODUCTS_SENSOR(context)
     assert isinstance(result, SensorResult)
-    return list(result.run_requests or [])
+    return result
+
+
+def product_runs(sandbox: Sandbox, cursor: str) -> list[RunRequest]:
+    """What a tick of the messages sensor (for the products) requests."""
+    return list(product_tick(sandbox, cursor).run_requests or [])
 
 
 def pushed_variants(sandbox: Sandbox) -> list[tuple[dict[str, Any], dict[str, Any]]]:
@@ -364,7 +383,8 @@ def test_a_product_switched_to_standalone_prices_is_priced_by_them_and_their_cha
     catalogue.storefront.product_action(product["id"], {"action": "setPriceMode", "priceMode": "Standalone"})
 
     # ProductPriceModeSet, and the prices' StandalonePriceCreated (resolved to the product by SKU): a run per route.
-    requests = product_runs(catalogue, cursor)
+    tick = product_tick(catalogue, cursor)
+    requests = list(tick.run_requests or [])
     assert sorted(request.tags["ctfluent/route"] for request in requests) == [
         "commercetools.connect.product.upsert", "commercetools.connect.standalone-price.upsert"
     ]  # fmt: skip
@@ -375,13 +395,13 @@ def test_a_product_switched_to_standalone_prices_is_priced_by_them_and_their_cha
     assert fluent_prices(fluent_table(catalogue, "variant_products")[variant["sku"]])["EUR"] == Decimal("7.77")
 
     # A Standalone Price's own change names the price, not the product: its route finds the product by the SKU.
-    cursor = PollCursor(created_at=catalogue.ct.clock.now() - timedelta(seconds=1)).encode()
     catalogue.storefront._apply(
         "standalone-prices",
         made[0]["id"],
         ({"action": "changeValue", "value": {"currencyCode": "EUR", "centAmount": 888}},),
     )
-    (request,) = product_runs(catalogue, cursor)
+    assert tick.cursor is not None
+    (request,) = product_runs(catalogue, tick.cursor)  # the messages after the first tick's
     assert request.tags["ctfluent/route"] == "commercetools.connect.standalone-price.upsert"
     assert catalogue.run_request(request).success
     assert fluent_prices(fluent_table(catalogue, "variant_products")[variant["sku"]])["EUR"] == Decimal("8.88")

@@ -410,9 +410,9 @@ class StandalonePricesOnly:
         self.queries: list[list[str]] = []
 
     def iterate_by_id(self, resource: str, *, where: str, variables: dict[str, list[str]]) -> list[list[Any]]:
-        assert (resource, where) == ("standalone-prices", "sku in :skus")
-        self.queries.append(variables["skus"])
-        return [[price for price in self.found if price["sku"] in variables["skus"]]]
+        assert (resource, where) == ("standalone-prices", "sku in :values")
+        self.queries.append(variables["values"])
+        return [[price for price in self.found if price["sku"] in variables["values"]]]
 
 
 def test_standalone_prices_are_staged_with_their_products_which_keep_their_version_aside() -> None:
