@@ -7,7 +7,7 @@ category links; a link to a category the product has left is removed afterwards 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -186,14 +186,12 @@ class VariantProductSync(CatalogueProductSync):
         *,
         channel_id: str | None = None,
         customer_group_id: str | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         """``channel_id``, ``customer_group_id``: the price selection's, by id (``settings.prices`` may name them
-        by key; see ``prices.resolved_ids``). ``clock``: the moment whose valid prices are selected."""
+        by key; see ``pricing.resolved_ids``)."""
         super().__init__(fluent, settings, catalogue, hooks)
         self.channel_id = channel_id
         self.customer_group_id = customer_group_id
-        self.clock = clock
 
     def plan(self, record: Mapping[str, Any]) -> list[Plan]:
         product = self._product(record)
@@ -202,7 +200,7 @@ class VariantProductSync(CatalogueProductSync):
         standard = Dependency(STANDARD_PRODUCT, source_id=product.id, target_key=self.catalogue,
                               label=f"of product {product.key or product.id}")  # fmt: skip
         standard_plan = map_standard(product, self.settings)
-        scope = PriceScope(self.clock(), self.channel_id, self.customer_group_id)
+        scope = PriceScope(datetime.now(UTC), self.channel_id, self.customer_group_id)  # the prices valid now
         plans: list[Plan] = []
         for variant in map_variants(product, self.settings, scope):
             mapped = variant
