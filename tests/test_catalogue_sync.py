@@ -202,6 +202,11 @@ def test_the_cli_materializes_one_day_of_everything_in_dependency_order(catalogu
     """`dg launch --assets '+kind:fluent' --partition <day>` in the repository, as the README says: every Fluent
     asset and what it reads (all of them; `'*'` would select the same, but makes Dagster 1.13's own selection parser
     emit a BetaWarning)."""
+    # Seeded afresh with the clock at 01:00 UTC today: the history's first day (the category tree's) then has 23
+    # hours of products and customers whatever the time the test runs at (at 17:00 it would have 7, and none).
+    now = catalogue.ct.clock.now()
+    catalogue.ct.clock.advance((now.replace(hour=1, minute=0, second=0, microsecond=0) - now).total_seconds())
+    catalogue.ct.seed(customers=40, days=10, seed=11, products=60)
     day = all_days(catalogue)[0]  # the day the category tree was created, with products and customers too
     env = {**os.environ, **catalogue.env, "DAGSTER_HOME": str(tmp_path / "dagster_home"),
            "CTFLUENT_LEDGER_URL": catalogue.ledger_url, "VIRTUAL_ENV": sys.prefix}  # fmt: skip

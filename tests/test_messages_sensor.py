@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from dagster import RunRequest, SensorResult, build_schedule_context, build_sensor_context
 
-from ctfluent_dagster.assets import ENTITY_DEFINITIONS, TARGETS
+from ctfluent_dagster.assets import ENTITY_DEFINITIONS
 from ctfluent_dagster.assets.factory import build_entity
+from ctfluent_dagster.entities import ENTITIES
 from ctfluent_dagster.entities.customers.declaration import ENTITY as CUSTOMERS
 from ctfluent_dagster.entities.customers.mapping import fluent_username
 from ctfluent_dagster.ledger.store import Claim, Dependency, Ledger, LedgerKey, Outcome
@@ -277,7 +278,7 @@ def test_redrive_marks_a_failed_customer_that_was_deleted_meanwhile(
 
 
 def test_the_reconciliation_schedules_resync_the_last_days_and_look_for_deletions() -> None:
-    schedule, deletions = build_entity(CUSTOMERS, TARGETS, MessagesSettings(reconciliation_days=3)).schedules
+    schedule, deletions = build_entity(CUSTOMERS, ENTITIES, MessagesSettings(reconciliation_days=3)).schedules
     when = date(2026, 11, 20)
     context = build_schedule_context(scheduled_execution_time=datetime_at(when, 2))
     requests = schedule(context)
