@@ -3,6 +3,10 @@
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$REPO_ROOT/.venv"
+# The checks of deploy/ (scripts/test): checkov and check-jsonschema, pinned, in a virtual environment of their own
+# (their pins are not the project's).
+CHECKOV_VENV="$REPO_ROOT/.venv-checkov"
+CHECKOV_REQUIREMENTS=("checkov==3.3.30" "check-jsonschema==0.39.0")
 
 ensure_venv() {
   local python="${PYTHON:-python3}"
@@ -17,6 +21,22 @@ ensure_venv() {
     echo "==> installing ctfluent-dagster and its dev tools into $VENV"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     "$VENV/bin/python" -m pip install --quiet -e "$REPO_ROOT[dev]"
+    echo "$want" > "$stamp"
+  fi
+}
+
+ensure_checkov_venv() {
+  local python="${PYTHON:-python3}"
+  local stamp="$CHECKOV_VENV/.ctfluent-installed"
+  local want="${CHECKOV_REQUIREMENTS[*]}"
+  if [ ! -x "$CHECKOV_VENV/bin/python" ]; then
+    echo "==> creating $CHECKOV_VENV"
+    "$python" -m venv "$CHECKOV_VENV"
+  fi
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "==> installing $want into $CHECKOV_VENV"
+    "$CHECKOV_VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$CHECKOV_VENV/bin/python" -m pip install --quiet "${CHECKOV_REQUIREMENTS[@]}"
     echo "$want" > "$stamp"
   fi
 }
