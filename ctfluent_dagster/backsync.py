@@ -5,8 +5,9 @@ A change is a plain record ``{"id", "ref", "status", "updatedOn", "commercetools
 status; when Fluent says it changed; the commercetools record it belongs to, found by :meth:`BackSyncEntity.locate`).
 The sync engine pushes changes like any records: keyed by the Fluent ref, versioned by ``updatedOn`` (an older
 change never overwrites a newer one), unchanged when the ledger holds the same status as written, failed with the
-API's reason and re-drivable. Changes come from Fluent's webhooks (recorded by ``ctfluent-webhooks``) and from
-polling (:class:`PollCursor`), which stays the safety net.
+API's reason and re-drivable. Changes come from polling (:class:`PollCursor`), and from Fluent's webhooks (recorded
+by ``ctfluent-webhooks``), which only name the records that changed: their status and ``updatedOn`` are read from
+Fluent (:meth:`BackSyncEntity.current`), so that a replayed or stale event changes nothing.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class BackSyncSettings(BaseModel):
     tick_seconds: int = Field(default=5, ge=1)
     poll_interval_seconds: int = Field(default=60, ge=1)
     overlap_seconds: int = Field(default=600, ge=0)
-    # When ctfluent-webhooks launches the webhook job itself (CTFLUENT_WEBHOOKS__LAUNCH_JOB), the sensor leaves it
+    # When ctfluent-webhooks launches the webhook job itself (CTFLUENT_WEBHOOKS__DAGSTER_URL), the sensor leaves it
     # the events younger than this, rather than racing it with a run of its own (0: the sensor takes them all).
     webhook_grace_seconds: int = Field(default=0, ge=0)
     # Changes per run requested by the sensor.
@@ -72,6 +73,12 @@ class BackSyncEntity(EntitySync[Mapping[str, Any], Any], Protocol):
         ...
 
 
+class SettingsRoot(Protocol):
+    """The settings of the sync (``settings.SyncSettings``), as far as an entity needs them: its sections."""
+
+    def entity(self, name: str) -> BaseModel: ...
+
+
 @dataclass(frozen=True)
 class BackSync:
     name: str  # asset ``commercetools/<name>``, the ledger's entity type, its jobs and ``fluent_<name>_sensor``
@@ -81,6 +88,9 @@ class BackSync:
     scopes: tuple[str, ...]  # what the write client needs, e.g. ("manage_orders",)
     settings: Callable[[BaseModel], BackSyncSettings]  # its part of the entity's settings section
     build: Callable[[BackSyncContext], BackSyncEntity]
+    # The Fluent retailers whose changes it takes, from the sync's settings and the default retailer: the webhook
+    # receiver ignores other retailers' events.
+    served_retailers: Callable[[SettingsRoot, str | None], Sequence[str]]
 
     @property
     def job(self) -> str:
@@ -98,11 +108,6 @@ class BackSync:
     @property
     def sensor(self) -> str:
         return f"fluent_{self.name}_sensor"
-
-
-def change_from_event(event_id: str, entity_id: str, ref: str, status: str, received_at: datetime) -> Change:
-    """A recorded webhook event as a change (its time of receipt stands in for ``updatedOn``)."""
-    return {"id": entity_id, "ref": ref, "status": status, "updatedOn": received_at.isoformat(), "event": event_id}
 
 
 class PollCursor(BaseModel):
@@ -168,7 +173,7 @@ def latest_per_ref(changes: Sequence[Change]) -> list[Change]:
     return list(latest.values())
 
 
-def run_key(name: str, changes: Sequence[Change]) -> str:
-    """Requesting the same changes again requests the same run."""
-    basis = json.dumps(sorted((str(c["id"]), str(c["status"]), str(c["updatedOn"])) for c in changes))
+def run_key(name: str, changes: Sequence[Change], refs: Sequence[str] = ()) -> str:
+    """Requesting the same changes (and the same records to read from Fluent) again requests the same run."""
+    basis = json.dumps([sorted((str(c["id"]), str(c["status"]), str(c["updatedOn"])) for c in changes), sorted(refs)])
     return f"{name}:{hashlib.sha256(basis.encode()).hexdigest()[:20]}"

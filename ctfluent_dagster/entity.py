@@ -16,23 +16,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from ctfluent_dagster.backsync import BackSync
+from ctfluent_dagster.backsync import BackSync, SettingsRoot
 from ctfluent_dagster.commercetools.client import MAX_PAGE_SIZE, CommercetoolsClient, Params
 from ctfluent_dagster.fluent.client import FluentClient
 from ctfluent_dagster.preflight import PreflightCheck
 from ctfluent_dagster.sync.engine import EntitySync, GoneStatus, UpdatePolicy
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
-
-
-class SettingsRoot(Protocol):
-    """The settings of the sync (``settings.SyncSettings``), as far as an entity needs them: its sections."""
-
-    def entity(self, name: str) -> BaseModel: ...
 
 
 PACKAGE_DIR = Path(__file__).resolve().parent

@@ -30,7 +30,7 @@ from ctfluent_sandbox.commercetools.auth import WRITE_SCOPES as CT_WRITE_SCOPES
 from ctfluent_sandbox.commercetools.emulator import default_api_client, write_api_client
 from ctfluent_sandbox.faults import FaultRule, parse_fault_spec
 from ctfluent_sandbox.fluent import FluentEmulator
-from ctfluent_sandbox.fluent.webhooks import new_private_key, public_key_base64
+from ctfluent_sandbox.fluent.webhooks import DEFAULT_ACCOUNT_ID, new_private_key, public_key_base64
 from ctfluent_sandbox.server import LOOPBACK, SandboxServer
 
 FLUENT_CLIENT_ID, FLUENT_USERNAME = "ctfluent-sandbox", "sync-user"
@@ -110,6 +110,7 @@ class SandboxCredentials:
             "FLUENT_USERNAME": FLUENT_USERNAME,
             "FLUENT_PASSWORD": self.fluent_password,
             "FLUENT_RETAILER_ID": "1",
+            "FLUENT_ACCOUNT_ID": DEFAULT_ACCOUNT_ID,  # the account the emulator's webhook events name
             "FLUENT_CATALOGUE_REF": "PC:MASTER:1",  # seeded by the Fluent emulator
             # Comma-separated (a real deployment may trust more than one key); here the emulator's one.
             "FLUENT_WEBHOOK_PUBLIC_KEYS": self.fluent_webhook_public_key,

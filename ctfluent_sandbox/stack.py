@@ -135,10 +135,11 @@ class LocalStack:
     def _start_webhooks(self) -> None:
         port = free_port()
         self.webhooks_url = f"http://127.0.0.1:{port}"
-        # Each event launches the back-sync's webhook job at once (the sensor would take it at its next tick).
+        # Each event launches its type's webhook job at once (the sensor would take it at its next tick).
         env = {**os.environ, **self.env, "CTFLUENT_LEDGER_URL": self.ledger_url(),
-               "CTFLUENT_WEBHOOKS__DAGSTER_URL": self.webserver_url,
-               "CTFLUENT_WEBHOOKS__LAUNCH_JOB": "order_status_from_webhooks"}  # fmt: skip
+               "CTFLUENT_WEBHOOKS__DAGSTER_URL": self.webserver_url, **self.extra_env}  # fmt: skip
+        # The receiver runs no DDL: the ledger is migrated first, as a deployment's migrate job does.
+        subprocess.run([str(BIN / "ctfluent-migrate")], env=env, check=True, capture_output=True)
         self._spawn("webhooks", [str(BIN / "ctfluent-webhooks"), "--host", "127.0.0.1", "--port", str(port)], env)
         deadline = time.monotonic() + 60
         while True:

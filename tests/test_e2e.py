@@ -233,11 +233,14 @@ def test_a_completion_in_fluent_reaches_commercetools_in_seconds_by_webhook_and_
     stack: LocalStack, back_sync_running: None
 ) -> None:
     *by_webhook_orders, (by_poll_id, by_poll_ref) = open_orders_in_fluent(stack, 4)
-    accepted = receiver_counters(stack)["accepted"]
+    before = receiver_counters(stack)
     webhook_times = sorted(
         seconds_until_complete(stack, order_id, ref, limit=60) for order_id, ref in by_webhook_orders
     )
-    assert receiver_counters(stack)["accepted"] >= accepted + 3  # they came through the webhook receiver
+    after = receiver_counters(stack)
+    assert after["accepted"] >= before["accepted"] + 3  # they came through the webhook receiver
+    # ... which launched the webhook job through Dagster's GraphQL client for each, at once
+    assert after["jobs_launched"] >= before["jobs_launched"] + 3 and after["job_launches_failed"] == 0
     by_webhook = webhook_times[1]  # the median of three
 
     stack.fluent_admin.call("PUT", "/webhooks", {"url": None})  # polling alone

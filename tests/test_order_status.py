@@ -177,6 +177,48 @@ def test_the_job_the_receiver_launches_writes_back_the_recorded_events(shop: San
     assert pending_events(shop) == []
 
 
+def test_an_event_is_verified_then_fetched_so_a_stale_or_replayed_one_changes_nothing(shop: Sandbox) -> None:
+    """An event only names the order: what is written is Fluent's own status, versioned by Fluent's updatedOn."""
+    assert sync(shop, EVERYTHING).success
+    cursor = tick(shop).cursor  # the first poll is done: the next is a minute away
+    order_id, ref = synced_orders(shop)[0]
+    shop.fluent_admin.call("POST", f"/orders/{ref}/status", {"status": "COMPLETE"})
+    record_event(shop, "claims-cancelled", ref, "CANCELLED")  # signed, but its status is stale (or made up)
+    (request,) = tick(shop, cursor).run_requests or []
+    assert "changes" not in request.run_config["ops"]["commercetools__order_status"]["config"]
+    assert shop.run_request(request).success
+    assert ct_order(shop, order_id)["orderState"] == "Complete"  # Fluent's status, not the event's
+    (entry,) = [e for e in ledger(shop).entries("order_status") if e.key.source_id == ref]
+    updated_on = fluent_orders(shop)[ref]["updatedOn"]
+    assert entry.source_version == int(datetime.fromisoformat(updated_on.replace("Z", "+00:00")).timestamp() * 1000)
+
+    # The same event again, under a new id (as after the events table is pruned): nothing is written.
+    version = ct_order(shop, order_id)["version"]
+    record_event(shop, "claims-cancelled-again", ref, "CANCELLED")
+    (replay,) = tick(shop, cursor).run_requests or []
+    assert shop.run_request(replay).success
+    assert ct_order(shop, order_id)["version"] == version and ct_order(shop, order_id)["orderState"] == "Complete"
+    assert pending_events(shop) == []
+
+
+def test_a_flood_of_events_of_other_types_never_hides_an_order_event(shop: Sandbox) -> None:
+    assert sync(shop, EVERYTHING).success
+    cursor = tick(shop).cursor
+    order_id, ref = synced_orders(shop)[0]
+    events = FluentEventStore(shop.ledger_url)
+    for number in range(1000):  # recorded by an older receiver, or another consumer's: not the back-sync's
+        body = {"id": f"position-{number}", "entityType": "INVENTORY_POSITION", "entityRef": f"P{number}",
+                "entityStatus": "ACTIVE", "retailerId": "1"}  # fmt: skip
+        assert events.record(FluentEvent.from_json(body))
+    events.close()
+    shop.fluent_admin.call("POST", f"/orders/{ref}/status", {"status": "COMPLETE"})
+    record_event(shop, "the-order", ref, "COMPLETE")
+    (request,) = tick(shop, cursor).run_requests or []
+    assert request.run_config["ops"]["commercetools__order_status"]["config"]["refs"] == [ref]
+    assert shop.run_request(request).success
+    assert ct_order(shop, order_id)["orderState"] == "Complete"
+
+
 def test_a_write_racing_an_edit_ends_in_the_right_state(shop: Sandbox) -> None:
     assert sync(shop, EVERYTHING).success
     order_id, ref = synced_orders(shop)[0]

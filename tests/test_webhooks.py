@@ -1,5 +1,6 @@
-"""The Fluent webhook receiver: signatures, dedupe, limits and the event store (on SQLite and the real PostgreSQL),
-over Starlette's test client and over a real uvicorn server."""
+"""The Fluent webhook receiver: signatures, the account, the types and retailers it takes, dedupe, limits against
+hostile bodies and slow clients, and the event store (on SQLite and the real PostgreSQL), over Starlette's test client
+and over a real uvicorn server; the service command, which runs no DDL, and its launches of Dagster jobs."""
 
 from __future__ import annotations
 
@@ -35,8 +36,8 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient` is deprecated")
     from starlette.testclient import TestClient
 
-from ctfluent_dagster.webhooks import cli
-from ctfluent_dagster.webhooks.app import COUNTERS, create_app
+from ctfluent_dagster import webhook_service
+from ctfluent_dagster.webhooks.app import COUNTERS, ReceiverScope, create_app
 from ctfluent_dagster.webhooks.events import FluentEvent, FluentEventStore, InvalidEvent
 from ctfluent_dagster.webhooks.settings import ConfigurationError, WebhookSettings
 from ctfluent_dagster.webhooks.signature import InvalidPublicKey, SignatureVerifier, load_public_key
@@ -45,8 +46,12 @@ PACKAGE = Path(__file__).resolve().parent.parent / "ctfluent_dagster" / "webhook
 PATH = "/fluent/webhooks"
 SETTINGS_VARIABLES = (
     "FLUENT_WEBHOOK_PUBLIC_KEYS", "CTFLUENT_LEDGER_URL", "CTFLUENT_WEBHOOKS__PATH",
-    "CTFLUENT_WEBHOOKS__MAX_BODY_BYTES", "CTFLUENT_WEBHOOKS__HOST", "CTFLUENT_WEBHOOKS__PORT",
+    "CTFLUENT_WEBHOOKS__MAX_BODY_BYTES", "CTFLUENT_WEBHOOKS__HOST", "CTFLUENT_WEBHOOKS__PORT", "FLUENT_ACCOUNT_ID",
+    "FLUENT_HOST", "FLUENT_RETAILER_ID", "CTFLUENT_WEBHOOKS__LOCAL", "CTFLUENT_WEBHOOKS__DAGSTER_URL",
+    "CTFLUENT_WEBHOOKS__DAGSTER_HEADERS", "CTFLUENT_SETTINGS_FILE",
 )  # fmt: skip
+# What the receiver takes in these tests: account ACME's order events, for retailer 1.
+SCOPE = ReceiverScope("ACME", frozenset({"ORDER"}), frozenset({"1"}))
 # Something personal an event's attributes could carry: it must never reach the store or the logs.
 PERSONAL = "jane.doe@example.com"
 
@@ -134,7 +139,7 @@ def settings_for(*keys: rsa.RSAPrivateKey, **values: Any) -> WebhookSettings:
 
 @pytest.fixture
 def app(store: FluentEventStore, fluent_key: rsa.RSAPrivateKey, rotated_key: rsa.RSAPrivateKey) -> Starlette:
-    return create_app(settings_for(fluent_key, rotated_key, max_body_bytes=4096), store=store)
+    return create_app(settings_for(fluent_key, rotated_key, max_body_bytes=4096), SCOPE, store)
 
 
 @pytest.fixture
@@ -166,7 +171,7 @@ def only(**counts: int) -> dict[str, int]:
 def test_a_signed_event_is_recorded_once_and_a_redelivery_is_a_duplicate(
     store: FluentEventStore, fluent_key: rsa.RSAPrivateKey
 ) -> None:
-    app = create_app(settings_for(fluent_key), store=store)
+    app = create_app(settings_for(fluent_key), SCOPE, store)
     body = body_of(event_json())
     with TestClient(app) as client:
         first = post(client, body, sign(fluent_key, body))
@@ -181,7 +186,7 @@ def test_a_signed_event_is_recorded_once_and_a_redelivery_is_a_duplicate(
     assert event == FluentEvent(
         event_id="b34281d0-5a8a-4f2b-9d0e-1f0c2e3d4a5b", name="OrderStatus", entity_type="ORDER",
         entity_subtype="HD", entity_id="3786", entity_ref="HD_387_56", entity_status="COMPLETE", retailer_id="1",
-        received_at=event.received_at,
+        received_at=event.received_at,  # the account is checked, not kept: every stored event is ACME's
     )  # fmt: skip
     assert event.received_at.tzinfo is not None
     assert timedelta(0) <= datetime.now(UTC) - event.received_at < timedelta(minutes=1)
@@ -286,10 +291,61 @@ def test_a_signed_body_that_is_no_event_is_refused_with_400(
     assert store.pending() == []
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b'{"id": "deep", "attributes": ' + b"[" * 30_000 + b"]" * 30_000 + b"}",
+     b'{"id": "long", "entityType": "ORDER", "entityRef": "R", "entityStatus": "X", "n": ' + b"7" * 5_000 + b"}",
+     b'{"id": "float", "entityType": "ORDER", "entityRef": "R", "entityStatus": "X", "n": 1e' + b"9" * 50 + b"}",
+     b'{"id": "deep-object", "a": ' + b'{"a": ' * 40 + b"1" + b"}" * 40 + b"}"],
+    ids=["nested 30,000 deep", "a 5,000-digit number", "a 50-digit exponent", "objects 40 deep"],
+)  # fmt: skip
+def test_a_signed_but_hostile_body_is_refused_with_400_never_500(
+    body: bytes, fluent_key: rsa.RSAPrivateKey, store: FluentEventStore
+) -> None:
+    with TestClient(create_app(settings_for(fluent_key), SCOPE, store)) as client:  # the default 64 KiB limit
+        response = post(client, body, sign(fluent_key, body))
+        assert response.status_code == 400
+        assert response.json()["error"] == "invalid event"
+        assert counters(client) == only(rejected_invalid=1)
+        assert store.pending() == []
+        # Digits and brackets inside strings are text, not structure.
+        text = body_of(event_json("strings", entityRef="[" * 100 + "9" * 100))
+        assert post(client, text, sign(fluent_key, text)).json() == {"status": "accepted"}
+
+
+@pytest.mark.parametrize("account", ["SOMEONE_ELSE", None, ""], ids=["another account", "no account", "empty"])
+def test_a_signed_event_of_another_account_is_refused_with_403_and_counted(
+    account: str | None, client: TestClient, fluent_key: rsa.RSAPrivateKey, store: FluentEventStore
+) -> None:
+    """Fluent signs every account of a region and environment with one key: a valid signature does not prove the
+    event is this account's."""
+    body = body_of(event_json("theirs", accountId=account, retailerId="999", entityStatus="CANCELLED"))
+    response = post(client, body, sign(fluent_key, body))
+    assert (response.status_code, response.json()["error"]) == (403, "not an event of this account")
+    assert counters(client) == only(rejected_account=1)
+    assert store.pending() == [] and store.counts() == {"pending": 0, "handled": 0}
+    ours = body_of(event_json("ours", accountId="acme"))  # the account name, whatever its case
+    assert post(client, ours, sign(fluent_key, ours)).json() == {"status": "accepted"}
+
+
+def test_events_the_project_does_not_act_on_are_answered_but_not_recorded(
+    client: TestClient, fluent_key: rsa.RSAPrivateKey, store: FluentEventStore
+) -> None:
+    for number in range(1000):  # a flood of a type no consumer handles
+        body = body_of(event_json(f"position-{number}", entityType="INVENTORY_POSITION", entityRef=f"P{number}"))
+        assert post(client, body, sign(fluent_key, body)).json() == {"status": "ignored"}
+    other_retailer = body_of(event_json("elsewhere", retailerId="2"))
+    assert post(client, other_retailer, sign(fluent_key, other_retailer)).json() == {"status": "ignored"}
+    order = body_of(event_json("the-order"))
+    assert post(client, order, sign(fluent_key, order)).json() == {"status": "accepted"}
+    assert counters(client) == only(ignored_type=1000, ignored_retailer=1, accepted=1)
+    assert [e.event_id for e in store.pending()] == ["the-order"]
+
+
 def test_the_path_is_configurable_and_other_methods_are_not_allowed(
     store: FluentEventStore, fluent_key: rsa.RSAPrivateKey
 ) -> None:
-    app = create_app(settings_for(fluent_key, path="/hooks/fluent/"), store=store)
+    app = create_app(settings_for(fluent_key, path="/hooks/fluent/"), SCOPE, store)
     body = body_of(event_json())
     with TestClient(app) as client:
         assert post(client, body, sign(fluent_key, body), path="/hooks/fluent").status_code == 200
@@ -422,10 +478,35 @@ def test_settings_come_from_the_environment(
 
 def test_without_keys_the_service_refuses_to_start(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="FLUENT_WEBHOOK_PUBLIC_KEYS is not set"):
-        create_app(WebhookSettings(ledger_url=f"sqlite:///{tmp_path / 'l.sqlite'}"))
-    assert cli.main(["--port", "0"]) == 2
+        WebhookSettings(ledger_url=f"sqlite:///{tmp_path / 'l.sqlite'}").verifier()
+    assert webhook_service.main(["--port", "0"]) == 2
     assert "FLUENT_WEBHOOK_PUBLIC_KEYS is not set" in capsys.readouterr().err
     assert not (tmp_path / "l.sqlite").exists()  # refused before touching the database
+
+
+def test_the_account_comes_from_the_fluent_host_unless_configured(fluent_key: rsa.RSAPrivateKey) -> None:
+    assert (
+        settings_for(fluent_key, fluent_host="https://ACME.sandbox.api.fluentretail.com").expected_account() == "acme"
+    )
+    assert settings_for(fluent_key, fluent_host="https://acme.api.fluentretail.com/").expected_account() == "acme"
+    configured = settings_for(fluent_key, account_id="OTHER", fluent_host="https://acme.api.fluentretail.com")
+    assert configured.expected_account() == "OTHER"
+    for host in ("http://127.0.0.1:8082", "https://fluentretail.com.evil.example", None):
+        with pytest.raises(ConfigurationError, match="FLUENT_ACCOUNT_ID is not set"):
+            settings_for(fluent_key, fluent_host=host).expected_account()
+        assert settings_for(fluent_key, fluent_host=host, local=True).expected_account() is None  # the sandbox
+
+
+def test_without_a_ledger_url_the_service_refuses_to_start_unless_local(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fluent_key: rsa.RSAPrivateKey, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FLUENT_WEBHOOK_PUBLIC_KEYS", public_der(fluent_key))
+    monkeypatch.setenv("FLUENT_ACCOUNT_ID", "ACME")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    assert webhook_service.main(["--port", "0"]) == 2
+    assert "CTFLUENT_LEDGER_URL is not set" in capsys.readouterr().err
+    assert not (tmp_path / "ctfluent").exists()  # no container-local database that nothing reads
+    assert WebhookSettings(local=True).required_ledger_url() is None  # locally: the default ledger
 
 
 def test_a_key_that_does_not_load_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -457,10 +538,12 @@ def test_a_pem_key_loads_too_and_verification_needs_the_exact_bytes(fluent_key: 
 
 def test_cli_help_is_readable(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
-        cli.main(["--help"])
+        webhook_service.main(["--help"])
     assert exited.value.code == 0
     text = capsys.readouterr().out
-    assert "--host" in text and "--port" in text and "FLUENT_WEBHOOK_PUBLIC_KEYS" in text
+    assert (
+        "--host" in text and "--port" in text and "FLUENT_WEBHOOK_PUBLIC_KEYS" in text and "FLUENT_ACCOUNT_ID" in text
+    )
 
 
 # -- a real server -------------------------------------------------------------------------------------------------
@@ -520,17 +603,88 @@ def test_over_a_real_server(server: str, fluent_key: rsa.RSAPrivateKey, store: F
     assert [e.event_id for e in store.pending()] == ["served-1"]
 
 
-def test_the_command_migrates_and_serves(
-    tmp_path: Path, fluent_key: rsa.RSAPrivateKey, rotated_key: rsa.RSAPrivateKey
+def test_a_trickled_body_gets_408_and_an_idle_connection_is_closed(
+    store: FluentEventStore, fluent_key: rsa.RSAPrivateKey
 ) -> None:
-    """``ctfluent-webhooks`` as installed: migrates a fresh ledger database, serves, and stops on SIGTERM."""
+    """A client that holds a connection by trickling its body, or by keeping it idle, is cut off (the service's
+    uvicorn settings: a body timeout in the app, a keep-alive timeout, a concurrency limit)."""
+    settings = settings_for(fluent_key, body_timeout_seconds=1, keep_alive_seconds=1)
+    app = create_app(settings, SCOPE, store)
+    args = webhook_service.parse_args(["--log-level", "warning"])
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = webhook_service.uvicorn_config(app, settings, "127.0.0.1", port, args)
+    assert (config.timeout_keep_alive, config.limit_concurrency) == (1, settings.max_concurrency)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            assert thread.is_alive(), "uvicorn did not start"
+            time.sleep(0.02)
+        body = body_of(event_json("trickled"))
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(f"POST {PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {len(body)}\r\n"
+                         f"fluent-signature: {sign(fluent_key, body)}\r\n\r\n".encode())  # fmt: skip
+            started = time.monotonic()
+            reply = b""
+            for byte in body:  # one byte every 0.2 s: the whole body would take minutes
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:  # the server answered and closed
+                    break
+                conn.settimeout(0.2)
+                try:
+                    reply = conn.recv(4096)
+                except TimeoutError:
+                    continue
+                if reply:
+                    break
+            waited = time.monotonic() - started
+        assert reply.startswith(b"HTTP/1.1 408"), reply
+        assert waited < 5
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+            conn.settimeout(5)
+            started = time.monotonic()
+            assert conn.recv(4096) == b""  # closed by the server once idle for the keep-alive timeout
+            assert time.monotonic() - started < 4
+        assert store.pending() == []
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def bin_of(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def test_the_command_runs_no_ddl_and_serves_once_migrated(
+    ledger_url: str, fluent_key: rsa.RSAPrivateKey, rotated_key: rsa.RSAPrivateKey
+) -> None:
+    """``ctfluent-webhooks`` as installed: it refuses a database that ``ctfluent-migrate`` has not brought up to
+    date (it runs no DDL itself), then serves, and stops on SIGTERM."""
+    port = free_port()
     env = {**os.environ, "FLUENT_WEBHOOK_PUBLIC_KEYS": f"{public_der(fluent_key)},{public_der(rotated_key)}",
-           "CTFLUENT_LEDGER_URL": url}  # fmt: skip
-    command = [str(Path(sys.executable).with_name("ctfluent-webhooks")), "--port", str(port)]
+           "CTFLUENT_LEDGER_URL": ledger_url, "FLUENT_ACCOUNT_ID": "acme", "FLUENT_RETAILER_ID": "1"}  # fmt: skip
+    command = [bin_of("ctfluent-webhooks"), "--port", str(port)]
+    refused = subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "run ctfluent-migrate" in refused.stderr, refused.stderr
+    migrated = subprocess.run(
+        [bin_of("ctfluent-migrate")], check=False, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert migrated.returncode == 0 and "at the latest migration" in migrated.stdout, migrated.stderr
+
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
@@ -543,7 +697,7 @@ def test_the_command_migrates_and_serves(
                 assert time.monotonic() < deadline, "ctfluent-webhooks did not start"
                 time.sleep(0.2)
         assert status == 200 and health["status"] == "ok"
-        body = body_of(event_json("via-cli"))
+        body = body_of(event_json("via-cli"))  # account ACME: compared case-insensitively
         headers = {"content-type": "application/json", "fluent-signature": sign(rotated_key, body)}
         assert http(f"http://127.0.0.1:{port}{PATH}", body, headers) == (200, {"status": "accepted"})
     finally:
@@ -553,17 +707,65 @@ def test_the_command_migrates_and_serves(
     assert process.returncode in (0, -signal.SIGTERM), output
     assert "Application shutdown complete" in output
     assert "accepted event via-cli" in output and PERSONAL not in output
-    event_store = FluentEventStore(url, migrate=False)
+    event_store = FluentEventStore(ledger_url, migrate=False)
     try:
         assert [e.event_id for e in event_store.pending()] == ["via-cli"]
     finally:
         event_store.close()
 
 
-# -- layering ------------------------------------------------------------------------------------------------------
+@pytest.mark.postgres
+def test_the_receivers_database_role_needs_only_the_documented_grants(
+    postgres_database: str, fluent_key: rsa.RSAPrivateKey
+) -> None:
+    """The README's grants for the receiver's role are enough to receive, and the role can run no DDL."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ProgrammingError
+
+    from ctfluent_dagster.ledger.store import Ledger
+
+    owner = Ledger(postgres_database)
+    owner.migrate()
+    role = f"receiver_{os.urandom(4).hex()}"
+    database = make_url(postgres_database).database
+    with owner.engine.begin() as conn:
+        conn.execute(text(f"CREATE ROLE {role} LOGIN"))
+        for grant in RECEIVER_GRANTS:
+            conn.execute(text(grant.format(role=role, database=database)))
+    as_receiver = make_url(postgres_database).set(username=role).render_as_string(hide_password=False)
+    store = FluentEventStore(as_receiver, migrate=False)
+    try:
+        assert store.unmigrated() is None
+        with TestClient(create_app(settings_for(fluent_key), SCOPE, store)) as client:
+            body = body_of(event_json("granted-1"))
+            assert post(client, body, sign(fluent_key, body)).json() == {"status": "accepted"}
+            assert post(client, body, sign(fluent_key, body)).json() == {"status": "duplicate"}
+        receiver = create_engine(as_receiver)
+        with pytest.raises(ProgrammingError, match="permission denied"), receiver.begin() as conn:
+            conn.execute(text("CREATE TABLE smuggled (x int)"))
+        receiver.dispose()
+    finally:
+        store.close()
+        with owner.engine.begin() as conn:
+            conn.execute(text(f"DROP OWNED BY {role}"))
+            conn.execute(text(f"DROP ROLE {role}"))
+        owner.engine.dispose()
 
 
-def test_the_receiver_is_plain_core_without_dagster_or_entities() -> None:
+# The receiver's role (README, "Security"): connect, read the migration version, record events.
+RECEIVER_GRANTS = (
+    "GRANT CONNECT ON DATABASE {database} TO {role}",
+    "GRANT USAGE ON SCHEMA public TO {role}",
+    "GRANT SELECT ON ctfluent_ledger_version TO {role}",
+    "GRANT SELECT, INSERT ON ctfluent_fluent_events TO {role}",
+)
+
+
+# -- layering and launches ----------------------------------------------------------------------------------------
+
+
+def test_the_receiver_is_plain_core_and_its_service_loads_no_dagster_unless_it_launches_jobs() -> None:
     for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
@@ -573,34 +775,56 @@ def test_the_receiver_is_plain_core_without_dagster_or_entities() -> None:
                 assert not (name == "dagster" or name.startswith(("dagster.", "dagster_"))), f"{path.name}: {name}"
                 assert not name.startswith(("ctfluent_dagster.entities", "ctfluent_dagster.assets",
                                             "ctfluent_dagster.sensors")), f"{path.name}: {name}"  # fmt: skip
-    # Nor through what it imports: the service's process never loads Dagster.
+    # Nor through what the service imports (it takes what it acts on from the entities' declarations, plain Python):
+    # its process loads Dagster's GraphQL client only to launch jobs.
     check = (
-        "import sys, ctfluent_dagster.webhooks.cli; "
-        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'dagster' or m.startswith('dagster_') "
-        "or m.startswith('ctfluent_dagster.entities')); print(loaded); assert not loaded"
+        "import sys, ctfluent_dagster.webhook_service; "
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'dagster' or m.startswith('dagster_')); "
+        "print(loaded); assert not loaded"
     )
     result = subprocess.run([sys.executable, "-c", check], check=False, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_service_takes_what_the_declarations_act_on(
+    monkeypatch: pytest.MonkeyPatch, fluent_key: rsa.RSAPrivateKey
+) -> None:
+    monkeypatch.setenv("CTFLUENT_CUSTOMERS__STORE_RETAILERS", '{"eu-store": "7", "au-store": "9"}')
+    scope, jobs = webhook_service.receiver_scope(settings_for(fluent_key, account_id="ACME", retailer_id="1"))
+    assert scope == ReceiverScope("ACME", frozenset({"ORDER"}), frozenset({"1", "7", "9"}))
+    assert jobs == {"ORDER": "order_status_from_webhooks"}
+
+
 @responses_lib.activate
-def test_a_new_event_launches_the_configured_job_at_once_and_a_duplicate_does_not(
+def test_a_new_event_launches_its_types_job_through_dagsters_client_with_the_configured_headers(
     store: FluentEventStore, fluent_key: rsa.RSAPrivateKey
 ) -> None:
-    launches = responses_lib.post("http://dagster.test/graphql",
-                                  json={"data": {"launchRun": {"__typename": "LaunchRunSuccess",
-                                                               "run": {"runId": "r1"}}}})  # fmt: skip
-    settings = settings_for(fluent_key, dagster_url="http://dagster.test", launch_job="order_status_from_webhooks")
+    launches = responses_lib.post(
+        "https://org.dagster.test/prod/graphql",
+        json={"data": {"launchPipelineExecution": {"__typename": "LaunchRunSuccess", "run": {"runId": "r1"}}}},
+    )
+    settings = settings_for(fluent_key, dagster_url="https://org.dagster.test/prod",
+                            dagster_headers='{"Dagster-Cloud-Api-Token": "secret-token"}')  # fmt: skip
+    launcher = webhook_service.DagsterLauncher(settings, {"ORDER": "order_status_from_webhooks"})
+    scope = ReceiverScope("ACME", frozenset({"ORDER", "FULFILMENT"}), None)
     body = body_of(event_json())
-    with TestClient(create_app(settings, store=store)) as client:
-        post(client, body, sign(fluent_key, body))
-        deadline = time.monotonic() + 5
-        while launches.call_count < 1 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        post(client, body, sign(fluent_key, body))  # a redelivery: recorded before, nothing to launch
-        time.sleep(0.2)
-        health = counters(client)
-    assert launches.call_count == 1 and health["jobs_launched"] == 1
-    sent = json.loads(launches.calls[0].request.body)["variables"]["params"]["selector"]
-    assert sent == {"repositoryLocationName": "ctfluent_dagster", "repositoryName": "__repository__",
-                    "jobName": "order_status_from_webhooks"}  # fmt: skip
+    other = body_of(event_json("f-1", entityType="FULFILMENT"))  # acted on by the sensors only: no job to launch
+    try:
+        with TestClient(create_app(settings, scope, store, launch=launcher)) as client:
+            post(client, body, sign(fluent_key, body))
+            deadline = time.monotonic() + 10
+            while launches.call_count < 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            post(client, body, sign(fluent_key, body))  # a redelivery: recorded before, nothing to launch
+            post(client, other, sign(fluent_key, other))
+            time.sleep(0.3)
+            health = counters(client)
+    finally:
+        launcher.stop()
+    assert launches.call_count == 1 and health["jobs_launched"] == 1 and health["job_launches_failed"] == 0
+    request = launches.calls[0].request
+    assert request.headers["Dagster-Cloud-Api-Token"] == "secret-token"
+    selector = json.loads(request.body)["variables"]["executionParams"]["selector"]
+    assert (selector["repositoryLocationName"], selector["repositoryName"], selector["pipelineName"]) == (
+        "ctfluent_dagster", "__repository__", "order_status_from_webhooks")  # fmt: skip
+    assert "secret-token" not in repr(settings)

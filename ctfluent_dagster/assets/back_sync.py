@@ -27,14 +27,7 @@ from ctfluent_dagster.assets.factory import (
     run_liveness,
     tag_run_with_problems,
 )
-from ctfluent_dagster.backsync import (
-    BackSync,
-    BackSyncContext,
-    BackSyncEntity,
-    Change,
-    change_from_event,
-    latest_per_ref,
-)
+from ctfluent_dagster.backsync import BackSync, BackSyncContext, BackSyncEntity, latest_per_ref
 from ctfluent_dagster.entity import EntityDeclaration, Target
 from ctfluent_dagster.messages.handlers import scoped_run_config
 from ctfluent_dagster.partitions import COMMERCETOOLS_POOL
@@ -52,12 +45,14 @@ CHUNK = 500
 
 
 class BackSyncScope(Config):
-    """What a back-sync run writes: the changes the sensor found, or (a re-drive) Fluent records as they are now."""
+    """What a back-sync run writes: the changes the sensor's poll of Fluent found, and Fluent records as they are
+    now (named by webhook events, by ``refs``, or by a re-drive). A webhook event only names a record: its status
+    is read from Fluent, never taken from the event."""
 
     changes: list[dict[str, str]] = Field(
-        default_factory=list, description="changes found by the sensor: {id, ref, status, updatedOn}"
+        default_factory=list, description="changes found by polling Fluent: {id, ref, status, updatedOn}"
     )
-    refs: list[str] = Field(default_factory=list, description="Fluent refs to write back as they are now")
+    refs: list[str] = Field(default_factory=list, description="Fluent refs to write back as Fluent has them now")
     redrive: bool = Field(default=False, description="write back every failed record (or `refs`) as it is now")
     webhook_events: bool = Field(default=False, description="take the webhook events recorded and not handled yet")
     trigger: str = Field(default="", description="why the run was requested (set by the sensor)")
@@ -91,27 +86,26 @@ def build_back_sync(
     ) -> MaterializeResult:
         settings = sync_settings.settings
         store = ledger.get_ledger()
-        redrive = bool(config.redrive or config.refs)
         # Automatic retry: failed writes whose backoff has passed are written again as Fluent has them now.
-        retrying = [] if redrive else sorted({
+        retrying = [] if config.redrive else sorted({
             e.key.source_id
             for e in store.due_failures(back_sync.name, settings.automatic_retry_attempts,
                                         settings.retry_backoff_seconds)
         })  # fmt: skip
-        if not (config.changes or redrive or config.webhook_events or retrying):
+        if not (config.changes or config.refs or config.redrive or config.webhook_events or retrying):
             return MaterializeResult(metadata={"mode": "nothing", "trigger": config.trigger or "manual"})
         if not commercetools_write.configured:
             raise Failure(description=f"the {back_sync.name} back-sync is off: set CTP_WRITE_CLIENT_ID and "
                           f"CTP_WRITE_CLIENT_SECRET (a client with {', '.join(back_sync.scopes)})")  # fmt: skip
         sync = build_back_sync_entity(entity, back_sync, commercetools, commercetools_write, fluent, ledger,
                                       sync_settings)  # fmt: skip
-        refs = list(config.refs) or (
-            sorted(store.source_ids(back_sync.name, status=["failed"])) if config.redrive else retrying
-        )
         events = FluentEventStore(ledger=store) if config.webhook_events else None
-        recorded = pending_changes(events, back_sync) if events is not None else {}
-        changes = latest_per_ref([dict(change) for change in config.changes] + (sync.current(refs) if refs else [])
-                                 + [change for change in recorded.values() if change])  # fmt: skip
+        recorded = pending_refs(events, back_sync) if events is not None else {}
+        refs = sorted({*config.refs, *(ref for ref in recorded.values() if ref), *retrying,
+                       *(store.source_ids(back_sync.name, status=["failed"]) if config.redrive and not config.refs
+                         else ())})  # fmt: skip
+        # Verify, then fetch: what an event names is read from Fluent, its status and updatedOn are Fluent's own.
+        changes = latest_per_ref([dict(change) for change in config.changes] + (sync.current(refs) if refs else []))
         engine = SyncEngine(store, sync, run_id=context.run.run_id, concurrency=settings.fluent_concurrency,
                             lease_seconds=settings.lease_seconds, is_alive=run_liveness(context.instance),
                             logger=context.log)  # fmt: skip
@@ -123,8 +117,9 @@ def build_back_sync(
         report = engine.report
         report.counts["retried"] += len(retrying)
         tag_run_with_problems(context, back_sync.name, report.counts)
-        mode = ("redrive" if redrive else "webhook" if config.webhook_events else "changes" if config.changes
-                else "retry")  # fmt: skip
+        mode = "redrive" if config.redrive else "+".join(name for name, given in (
+            ("webhook", config.webhook_events), ("refs", config.refs), ("changes", config.changes),
+            ("retry", retrying)) if given)  # fmt: skip
         metadata = report_metadata(report, mode=mode, run_id=context.run.run_id, partitions=[])
         metadata["trigger"] = config.trigger or "manual"
         context.log.info(f"{back_sync.name}: " + (", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))
@@ -167,19 +162,14 @@ def build_back_sync_entity(
     return back_sync.build(context)
 
 
-def pending_changes(
+def pending_refs(
     events: FluentEventStore, back_sync: BackSync, received_before: datetime | None = None
-) -> dict[str, Change | None]:
-    """The recorded webhook events of this back-sync not handled yet (received before ``received_before``), by
-    event id: as changes, or None for one that names no ref (nothing to write back; handled all the same)."""
-    found: dict[str, Change | None] = {}
-    for e in events.pending():
-        if e.entity_type != back_sync.fluent_entity_type:
-            continue
-        if received_before is not None and e.received_at >= received_before:
-            continue
-        found[e.event_id] = (
-            change_from_event(e.event_id, e.entity_id or "", e.entity_ref, e.entity_status, e.received_at)
-            if e.entity_ref else None
-        )  # fmt: skip
-    return found
+) -> dict[str, str | None]:
+    """The recorded webhook events of this back-sync not handled yet (received before ``received_before``), by event
+    id: the Fluent ref each names, or None for one that names no ref (nothing to write back; handled all the
+    same). Only the ref is taken from an event: what is written back is read from Fluent."""
+    return {
+        event.event_id: event.entity_ref
+        for event in events.pending(entity_types=[back_sync.fluent_entity_type])
+        if received_before is None or event.received_at < received_before
+    }

@@ -34,6 +34,8 @@ from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Connection,
     Engine,
@@ -52,7 +54,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from ctfluent_dagster.ledger.schema import sync_attempts, sync_state
+from ctfluent_dagster.ledger.schema import VERSION_TABLE, sync_attempts, sync_state
 from ctfluent_dagster.privacy import email_digest, redact
 from ctfluent_dagster.settings import state_dir
 
@@ -303,6 +305,20 @@ class Ledger:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
             _MIGRATED.add(self.url)
+
+    def unmigrated(self) -> str | None:
+        """Why the database is not at the latest migration, or None when it is: what a service that runs no DDL
+        (the webhook receiver) checks before it starts."""
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        head = ScriptDirectory.from_config(config).get_current_head()
+        with self.engine.connect() as connection:
+            current = MigrationContext.configure(
+                connection, opts={"version_table": VERSION_TABLE}
+            ).get_current_revision()
+        if current == head:
+            return None
+        return f"the ledger database is at migration {current or 'none'}, not {head}: run ctfluent-migrate"
 
     # -- claims and outcomes -----------------------------------------------------------------------
 

@@ -9,11 +9,12 @@ watermark moves only after a full pass. The changes become runs of the back-sync
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from dagster import DefaultSensorStatus, RunRequest, SensorDefinition, SensorEvaluationContext, SensorResult, sensor
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from ctfluent_dagster.assets.back_sync import build_back_sync_entity, pending_changes
+from ctfluent_dagster.assets.back_sync import build_back_sync_entity, pending_refs
 from ctfluent_dagster.backsync import BackSync, BackSyncSettings, Change, PollCursor, run_key
 from ctfluent_dagster.entity import EntityDeclaration
 from ctfluent_dagster.messages.handlers import scoped_run_config
@@ -61,25 +62,31 @@ def build_back_sync_sensor(
         cursor = PollCursor.decode(context.cursor)
         found: Counter[str] = Counter()
         events = FluentEventStore(ledger=ledger.get_ledger())  # migrated by the resource: the events table exists
-        pending = pending_changes(events, back_sync, now - timedelta(seconds=settings.webhook_grace_seconds))
-        changes: list[Change] = [change for change in pending.values() if change]
-        found["webhook"] = len(changes)
+        pending = pending_refs(events, back_sync, now - timedelta(seconds=settings.webhook_grace_seconds))
+        # An event names a record; its run reads the record from Fluent (verify, then fetch).
+        refs = sorted({ref for ref in pending.values() if ref})
+        found["webhook"] = len(refs)
+        changes: list[Change] = []
         if cursor.due(now, settings):
             sync = build_back_sync_entity(entity, back_sync, commercetools, commercetools_write, fluent, ledger,
                                           sync_settings)  # fmt: skip
-            polled, cursor = cursor.poll(sync.changed_since(cursor.since(now, settings)), now, settings)
-            found["poll"] = len(polled)
-            changes += polled
-        requests = [
-            RunRequest(
-                run_key=run_key(back_sync.name, chunk),
+            changes, cursor = cursor.poll(sync.changed_since(cursor.since(now, settings)), now, settings)
+            found["poll"] = len(changes)
+        # Polled changes and the refs events name, together at most max_changes_per_run per run.
+        items: list[Change | str] = [*changes, *refs]
+        size = settings.max_changes_per_run
+        requests = []
+        for start in range(0, len(items), size):
+            chunk_changes = [item for item in items[start : start + size] if isinstance(item, dict)]
+            chunk_refs = [item for item in items[start : start + size] if isinstance(item, str)]
+            scope: dict[str, Any] = {"changes": chunk_changes} if chunk_changes else {}
+            scope |= {"refs": chunk_refs} if chunk_refs else {}
+            requests.append(RunRequest(
+                run_key=run_key(back_sync.name, chunk_changes, chunk_refs),
                 job_name=back_sync.job,
-                run_config=scoped_run_config([op_name], changes=chunk, trigger=_trigger(found)),
+                run_config=scoped_run_config([op_name], trigger=_trigger(found), **scope),
                 tags={"ctfluent/trigger": back_sync.sensor},
-            )
-            for start in range(0, len(changes), settings.max_changes_per_run)
-            if (chunk := changes[start : start + settings.max_changes_per_run])
-        ]
+            ))  # fmt: skip
         # Handled once their run is requested: should that run fail, its records are failed in the ledger and
         # re-driven; the polling would find them again too.
         events.mark_handled(list(pending))

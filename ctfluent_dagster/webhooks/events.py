@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +29,45 @@ _CHUNK = 500  # ids per statement (SQLite's bound-parameter limit is 999 on old 
 
 
 class InvalidEvent(ValueError):
-    """A body that is not a Fluent event: not JSON, not an object, or without the fields the store needs."""
+    """A body that is not a Fluent event: not JSON, not an object, hostile in shape (nested too deep, a number too
+    long), or without the fields the store needs."""
+
+
+# An event is a flat object with small nested ones (attributes, meta); these bound what parsing a signed body costs.
+MAX_JSON_DEPTH = 32
+MAX_NUMBER_DIGITS = 40
+
+
+def json_shape_problem(text: str, max_depth: int = MAX_JSON_DEPTH, max_digits: int = MAX_NUMBER_DIGITS) -> str | None:
+    """Why a JSON text is no shape an event has, before it is parsed: arrays or objects nested deeper than
+    ``max_depth`` (Python's parser recurses per level), or a number of more than ``max_digits`` digits (its integer
+    conversion is quadratic and refuses 4,300 digits with an error); None when neither. Strings are skipped."""
+    depth = digits = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+            continue
+        if char.isdigit():
+            digits += 1
+            if digits > max_digits:
+                return f"a number longer than {max_digits} digits"
+            continue
+        digits = 0
+        if char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > max_depth:
+                return f"nested deeper than {max_depth} levels"
+        elif char in "]}":
+            depth -= 1
+    return None
 
 
 class _EventPayload(BaseModel):
@@ -45,6 +83,7 @@ class _EventPayload(BaseModel):
     entityRef: str | None = Field(default=None, max_length=512)
     entityStatus: str = Field(min_length=1, max_length=64)
     retailerId: str | None = Field(default=None, max_length=64)
+    accountId: str | None = Field(default=None, max_length=255)
 
     @model_validator(mode="after")
     def _names_the_entity(self) -> _EventPayload:
@@ -66,19 +105,36 @@ class FluentEvent:
     entity_status: str
     retailer_id: str | None
     received_at: datetime
+    # Checked by the receiver, never stored: every stored event is the account's.
+    account_id: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_json(cls, body: bytes | str | Mapping[str, Any], received_at: datetime | None = None) -> FluentEvent:
+    def from_json(
+        cls,
+        body: bytes | str | Mapping[str, Any],
+        received_at: datetime | None = None,
+        *,
+        max_depth: int = MAX_JSON_DEPTH,
+        max_digits: int = MAX_NUMBER_DIGITS,
+    ) -> FluentEvent:
         """Parse Fluent's event JSON (raw bytes, text or an already decoded object).
 
         Required: ``id``, ``entityType``, ``entityStatus`` and ``entityId`` or ``entityRef`` (non-empty strings;
         numbers are taken as their text). Other fields are ignored. Raises :class:`InvalidEvent`, whose message
-        names the failing fields but never repeats their values.
+        names the failing fields but never repeats their values; also for a text nested deeper than ``max_depth``
+        or with a number longer than ``max_digits`` (see :func:`json_shape_problem`).
         """
         if isinstance(body, bytes | str):
             try:
-                data = json.loads(body)
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                text = body.decode() if isinstance(body, bytes) else body
+            except UnicodeDecodeError:
+                raise InvalidEvent("not JSON (not UTF-8)") from None
+            problem = json_shape_problem(text, max_depth, max_digits)
+            if problem is not None:
+                raise InvalidEvent(problem)
+            try:
+                data = json.loads(text)
+            except (json.JSONDecodeError, RecursionError, ValueError) as exc:
                 raise InvalidEvent(f"not JSON ({type(exc).__name__})") from None
         else:
             data = body
@@ -101,6 +157,7 @@ class FluentEvent:
             entity_status=payload.entityStatus,
             retailer_id=payload.retailerId or None,
             received_at=as_utc(received_at) or datetime.now(UTC),
+            account_id=payload.accountId or None,
         )
 
     def describe(self) -> str:
@@ -151,6 +208,10 @@ class FluentEventStore:
         """Bring the ledger database to the latest migration (safe from several processes at once)."""
         self._ledger.migrate()
 
+    def unmigrated(self) -> str | None:
+        """Why the database is not at the latest migration (None when it is): the receiver runs no DDL."""
+        return self._ledger.unmigrated()
+
     def close(self) -> None:
         if self._owns_engine:
             self.engine.dispose()
@@ -182,14 +243,17 @@ class FluentEventStore:
             return False
         return True
 
-    def pending(self, limit: int = 1000) -> list[FluentEvent]:
-        """Events not handled yet, oldest first (then by id), at most ``limit``."""
+    def pending(self, entity_types: Collection[str] | None = None, limit: int = 1000) -> list[FluentEvent]:
+        """Events not handled yet, of these entity types (None: any), oldest first (then by id), at most ``limit``:
+        a consumer asks for the types it handles, so that a flood of other types never hides its own."""
         query = (
             select(fluent_events)
             .where(fluent_events.c.handled_at.is_(None))
             .order_by(fluent_events.c.received_at, fluent_events.c.event_id)
             .limit(limit)
         )
+        if entity_types is not None:
+            query = query.where(fluent_events.c.entity_type.in_(sorted(entity_types)))
         with self.engine.connect() as conn:
             return [_event(row) for row in conn.execute(query)]
 
@@ -217,7 +281,9 @@ class FluentEventStore:
         return {"pending": int(total) - int(handled), "handled": int(handled)}
 
     def prune(self, handled_before: datetime) -> int:
-        """Delete events handled before this moment (their ids stop being deduplicated); returns how many."""
+        """Delete events handled before this moment (their ids stop being deduplicated: a replay of one is recorded
+        again, and changes nothing, since a consumer writes what Fluent has, not what an event says); returns how
+        many."""
         with self.engine.begin() as conn:
             result = conn.execute(
                 fluent_events.delete().where(

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ctfluent_dagster.backsync import BackSync, BackSyncSettings
+from ctfluent_dagster.backsync import BackSync, BackSyncSettings, SettingsRoot
 from ctfluent_dagster.entities.categories.catalogue import catalogue_checks, catalogue_ref
 from ctfluent_dagster.entities.customers.mapping import configured_retailers
 from ctfluent_dagster.entities.customers.settings import CustomerMappingSettings
@@ -48,6 +48,14 @@ def _back_sync_settings(section: BaseModel) -> BackSyncSettings:
     if not isinstance(section, OrderSettings):
         raise TypeError(f"expected OrderSettings, got {type(section).__name__}")
     return section.status_back_sync
+
+
+def _served_retailers(settings: SettingsRoot, default_retailer_id: str | None) -> list[str]:
+    """The retailers orders go to: the customers' store map and defaults, as the order mapping picks them."""
+    customers = settings.entity("customers")
+    if not isinstance(customers, CustomerMappingSettings):
+        raise TypeError(f"expected CustomerMappingSettings, got {type(customers).__name__}")
+    return configured_retailers(customers, default_retailer_id)
 
 
 def _preflight(context: SyncContext) -> list[PreflightCheck]:
@@ -97,5 +105,6 @@ ENTITY = EntityDeclaration(
         scopes=("manage_orders",),
         settings=_back_sync_settings,
         build=build_status_sync,
+        served_retailers=_served_retailers,
     ),
 )
