@@ -14,7 +14,14 @@ from ctfluent_dagster.assets import ENTITY_DEFINITIONS
 from ctfluent_dagster.assets.journey import record_journey
 from ctfluent_dagster.commercetools.client import BASE_READ_SCOPES
 from ctfluent_dagster.entities import ENTITIES
-from ctfluent_dagster.jobs import history_schedule, preflight, prune_attempt_history, sync_overview
+from ctfluent_dagster.jobs import (
+    history_schedule,
+    preflight,
+    prune_attempt_history,
+    prune_staging,
+    staging_schedule,
+    sync_overview,
+)
 from ctfluent_dagster.resources import (
     CommercetoolsResource,
     CommercetoolsWriteResource,
@@ -70,6 +77,7 @@ defs = Definitions(
         preflight,
         sync_overview,
         prune_attempt_history,
+        prune_staging,
         record_journey,
     ],
     sensors=[
@@ -78,7 +86,11 @@ defs = Definitions(
         build_retry_sensor(settings, ENTITIES, jobs=[*sync_jobs, *back_sync_jobs]),
         *back_sync_sensors,
     ],
-    schedules=[*(s for entity in built for s in entity.schedules), history_schedule(settings)],
+    schedules=[
+        *(s for entity in built for s in entity.schedules),
+        history_schedule(settings),
+        staging_schedule(settings),
+    ],
     # Every job here is a chain of steps that run one after the other: one process per run is enough, and saves
     # the start-up of a process per step (seconds of CPU each), which is what bounds delta-run latency.
     executor=in_process_executor,

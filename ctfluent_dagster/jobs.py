@@ -1,5 +1,5 @@
 """Jobs that are not an entity's: the pre-flight check of both APIs and of what each entity needs in Fluent, the
-overview of every entity's records, and the pruning of the attempt history.
+overview of every entity's records, and the pruning of the attempt history and of the staged datasets.
 
 Each entity's own jobs (sync, re-drive) are built with its assets in ``assets/factory.py``.
 """
@@ -131,4 +131,28 @@ def history_schedule(settings: SyncSettings) -> ScheduleDefinition:
         name="prune_attempt_history_daily", job=prune_attempt_history, cron_schedule=settings.history_prune_cron,
         execution_timezone="UTC", default_status=status,
         description=f"Prune the attempt history to {settings.history_retention_days} days.",
+    )  # fmt: skip
+
+
+@op(description="Delete the staged datasets staged more than staging_retention_days ago.")
+def prune_staged_datasets(context: OpExecutionContext, sync_settings: SyncSettingsResource) -> Output[None]:
+    days = sync_settings.settings.staging_retention_days
+    staging = sync_settings.staging()
+    removed = staging.prune(datetime.now(UTC) - timedelta(days=days))
+    context.log.info(f"deleted {len(removed)} staged file(s) older than {days} days from {staging.root}")
+    return Output(None, metadata={"deleted": len(removed), "files": MetadataValue.json(removed)})
+
+
+@job(description="Delete staged datasets (whole commercetools records: personal data) past their retention "
+     "(staging_retention_days). A step re-executed after that asks to re-run its commercetools step.")  # fmt: skip
+def prune_staging() -> None:
+    prune_staged_datasets()
+
+
+def staging_schedule(settings: SyncSettings) -> ScheduleDefinition:
+    status = DefaultScheduleStatus.RUNNING if settings.messages.schedules_running else DefaultScheduleStatus.STOPPED
+    return ScheduleDefinition(
+        name="prune_staging_daily", job=prune_staging, cron_schedule=settings.staging_prune_cron,
+        execution_timezone="UTC", default_status=status,
+        description=f"Delete staged datasets after {settings.staging_retention_days} days.",
     )  # fmt: skip

@@ -27,7 +27,16 @@ def mask_email(email: str | None) -> str:
 
 def email_digest(email: str) -> str:
     """What the attempt history keeps to find a record by email: a digest, never the address."""
-    return "email:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:40]
+    return _digest("email", email.strip().lower())
+
+
+def id_digest(source_id: str) -> str:
+    """What the ledger keeps of a forgotten record's commercetools id: a digest (who has the id finds the row)."""
+    return _digest("id", source_id.strip())
+
+
+def _digest(kind: str, value: str) -> str:
+    return f"{kind}:" + hashlib.sha256(value.encode()).hexdigest()[:40]
 
 
 def mask_text_value(value: str | None) -> str:

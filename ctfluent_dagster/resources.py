@@ -12,7 +12,7 @@ from pydantic import PrivateAttr
 from ctfluent_dagster.commercetools.client import BASE_READ_SCOPES, CommercetoolsClient, CommercetoolsSettings
 from ctfluent_dagster.fluent.client import FluentClient, FluentSettings
 from ctfluent_dagster.ledger.store import Ledger, default_ledger_url
-from ctfluent_dagster.settings import SyncSettings, read_settings, state_dir
+from ctfluent_dagster.settings import SyncSettings, read_settings
 from ctfluent_dagster.staging import DatasetStore
 from ctfluent_dagster.transport import RetryPolicy, Timeouts
 
@@ -163,4 +163,4 @@ class SyncSettingsResource(ConfigurableResource):
 
     def staging(self) -> DatasetStore:
         """The staged datasets: at ``staging_dir`` (a path or an object store URL), else under DAGSTER_HOME."""
-        return DatasetStore(self.settings.staging_dir or state_dir() / "staging")
+        return DatasetStore.from_settings(self.settings)

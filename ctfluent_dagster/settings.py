@@ -12,12 +12,13 @@ import os
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 DEFAULT_SETTINGS_FILE = "ctfluent.yaml"
+StagingEncryption = Literal["none", "sse-s3", "sse-kms"]
 
 
 class MessagesSettings(BaseModel):
@@ -85,6 +86,16 @@ class SyncSettings(BaseSettings):
     # Every push attempt is kept this long (a record's journey), pruned daily at history_prune_cron (UTC).
     history_retention_days: int = Field(default=30, ge=1)
     history_prune_cron: str = "30 3 * * *"
+    # Staged datasets hold whole commercetools records (names, emails, addresses, phones): each is deleted this many
+    # days after it was written, daily at staging_prune_cron (UTC). A Fluent step re-executed after that fails,
+    # asking to re-run its commercetools step.
+    staging_retention_days: int = Field(default=7, ge=1)
+    staging_prune_cron: str = "45 3 * * *"
+    # Server-side encryption of what is staged on S3 (an s3:// staging_dir only): "sse-s3" (keys managed by S3) or
+    # "sse-kms" (AWS KMS: the key staging_kms_key_id, an id, ARN or alias; unset: the account's aws/s3 key). The key
+    # id is not a secret; the credentials that use it come from the AWS configuration, as for staging_dir.
+    staging_encryption: StagingEncryption = "none"
+    staging_kms_key_id: str | None = None
     messages: MessagesSettings = Field(default_factory=MessagesSettings)
 
     def entity(self, name: str) -> BaseModel:

@@ -26,7 +26,7 @@ import os
 import socket
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,6 +44,7 @@ from sqlalchemy import (
     case,
     create_engine,
     event,
+    false,
     func,
     or_,
     select,
@@ -55,7 +56,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from ctfluent_dagster.ledger.schema import VERSION_TABLE, sync_attempts, sync_state
-from ctfluent_dagster.privacy import email_digest, redact
+from ctfluent_dagster.privacy import email_digest, id_digest, redact
 from ctfluent_dagster.settings import state_dir
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,20 @@ class Attempt:
     error_code: str | None
     error_message: str | None
     label: str | None
+
+
+# The code of a forgotten record's row (ctfluent-forget): status "deleted", so that every sync leaves it alone (no
+# commercetools record has its id, a digest), and the reason says why.
+FORGOTTEN_CODE = "FORGOTTEN"
+
+
+@dataclass(frozen=True)
+class Forgetting:
+    """What forgetting records did in the ledger, or would do (a dry run)."""
+
+    forgotten: list[LedgerEntry]  # the rows as they were; each is now a row of digests (see Ledger.forget)
+    held: list[LedgerEntry]  # rows a live run holds: left as they are, to forget once it has ended
+    attempts: int  # attempt history rows deleted
 
 
 def current_holder() -> str:
@@ -848,6 +863,102 @@ class Ledger:
         )
         with self.engine.connect() as conn:
             return {str(status): int(count) for status, count in conn.execute(query)}
+
+    # -- forgetting a person (ctfluent-forget) -----------------------------------------------------
+
+    def entries_by_ref_ending(self, entity_type: str, endings: Collection[str]) -> list[LedgerEntry]:
+        """The records whose Fluent ref ends with one of these, whatever its case (a customer's username is
+        ``<retailer>_<email>``, the email's case kept when so configured). A scan of the type's rows: for erasing a
+        person, not for a sync."""
+        if not endings:
+            return []
+        lowered = func.lower(sync_state.c.fluent_ref)
+        query = select(sync_state).where(
+            sync_state.c.entity_type == entity_type,
+            or_(*(lowered.endswith(ending.lower(), autoescape=True) for ending in sorted(endings))),
+        )
+        with self.engine.connect() as conn:
+            return [_entry(row) for row in conn.execute(query)]
+
+    def sources_by_lookup(self, lookups: Collection[str]) -> set[tuple[str, str]]:
+        """The records (entity type, commercetools id) whose attempts carry one of these lookup values."""
+        if not lookups:
+            return set()
+        query = select(sync_attempts.c.entity_type, sync_attempts.c.source_id).where(
+            sync_attempts.c.lookup.in_(sorted(lookups))
+        )
+        with self.engine.connect() as conn:
+            return {(str(entity_type), str(source_id)) for entity_type, source_id in conn.execute(query.distinct())}
+
+    def forgotten(self, entity_type: str, source_ids: Collection[str], refs: Collection[str]) -> list[LedgerEntry]:
+        """The rows of records forgotten already: by their commercetools ids (whose digests they hold) or by the
+        refs :meth:`forget` was given for them."""
+        named = or_(sync_state.c.source_id.in_(sorted(id_digest(i) for i in source_ids)),
+                    sync_state.c.fluent_ref.in_(sorted(refs)))  # fmt: skip
+        query = select(sync_state).where(
+            sync_state.c.entity_type == entity_type, sync_state.c.error_code == FORGOTTEN_CODE, named
+        )
+        with self.engine.connect() as conn:
+            return [_entry(row) for row in conn.execute(query)]
+
+    def forget(
+        self, refs: Mapping[LedgerKey, str | None], lookups: Collection[str] = (), *, dry_run: bool = False
+    ) -> Forgetting:
+        """Forget these records: each row keeps only that it was forgotten, and when: the digest of its commercetools
+        id as its id, ``refs[key]`` as its Fluent ref (a digest of what its ref named), its target and Fluent id,
+        status ``deleted`` (no sync touches it again) with code ``FORGOTTEN``. Their attempts are deleted, and every
+        attempt carrying one of ``lookups`` (email digests). A row a live run holds is left as it is (``held``).
+
+        A row forgotten earlier under the same key (a record synced again since) is replaced."""
+        now = datetime.now(UTC)
+        by_type: dict[str, set[str]] = defaultdict(set)
+        for key in refs:
+            by_type[key.entity_type].add(key.source_id)
+        with self.engine.connect() if dry_run else self.engine.begin() as conn:
+            rows = [
+                row
+                for entity_type, ids in sorted(by_type.items())
+                for row in conn.execute(
+                    select(sync_state)
+                    .where(sync_state.c.entity_type == entity_type, sync_state.c.source_id.in_(sorted(ids)))
+                    .order_by(sync_state.c.source_id, sync_state.c.target_key)
+                    .with_for_update()
+                )
+                if LedgerKey(row.entity_type, row.source_id, row.target_key) in refs
+            ]
+            held = [row for row in rows if row.lease_owner and (as_utc(row.lease_expires_at) or now) > now]
+            free = [row for row in rows if row not in held]
+            sources = sorted({(row.entity_type, row.source_id) for row in free})
+            history = or_(
+                tuple_(sync_attempts.c.entity_type, sync_attempts.c.source_id).in_(sources) if sources else false(),
+                sync_attempts.c.lookup.in_(sorted(lookups)),
+            )
+            if dry_run:
+                attempts = int(conn.execute(select(func.count()).where(history)).scalar_one())
+            else:
+                for row in free:
+                    key = LedgerKey(row.entity_type, row.source_id, row.target_key)
+                    self._tombstone(conn, key, refs[key], now)
+                attempts = int(conn.execute(sync_attempts.delete().where(history)).rowcount or 0)
+        return Forgetting([_entry(row) for row in free], [_entry(row) for row in held], attempts)
+
+    @staticmethod
+    def _tombstone(conn: Connection, key: LedgerKey, ref: str | None, now: datetime) -> None:
+        """Turn a record's row into a forgotten record's (replacing one forgotten earlier under its key)."""
+        tombstone_id = id_digest(key.source_id)
+        target = (sync_state.c.entity_type == key.entity_type, sync_state.c.target_key == key.target_key)
+        conn.execute(sync_state.delete().where(*target, sync_state.c.source_id == tombstone_id))
+        conn.execute(
+            sync_state.update()
+            .where(*target, sync_state.c.source_id == key.source_id)
+            .values(
+                source_id=tombstone_id, status="deleted", label=None, source_version=None, fluent_ref=ref,
+                payload_hash=None, config_hash=None, error_code=FORGOTTEN_CODE,
+                error_message="forgotten (ctfluent-forget): personal data erased", attempts=0, run_id=None,
+                partition_key=None, lease_owner=None, lease_expires_at=None, lease_holder=None, waiting_for=None,
+                updated_at=now,
+            )
+        )  # fmt: skip
 
 
 def _configure_sqlite(engine: Engine) -> None:
