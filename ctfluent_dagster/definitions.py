@@ -19,8 +19,10 @@ from ctfluent_dagster.jobs import (
     preflight,
     prune_attempt_history,
     prune_staging,
+    prune_webhook_events,
     staging_schedule,
     sync_overview,
+    webhook_events_schedule,
 )
 from ctfluent_dagster.resources import (
     CommercetoolsResource,
@@ -78,6 +80,7 @@ defs = Definitions(
         sync_overview,
         prune_attempt_history,
         prune_staging,
+        prune_webhook_events,
         record_journey,
     ],
     sensors=[
@@ -90,6 +93,7 @@ defs = Definitions(
         *(s for entity in built for s in entity.schedules),
         history_schedule(settings),
         staging_schedule(settings),
+        webhook_events_schedule(settings),
     ],
     # Every job here is a chain of steps that run one after the other: one process per run is enough, and saves
     # the start-up of a process per step (seconds of CPU each), which is what bounds delta-run latency.

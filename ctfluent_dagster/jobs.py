@@ -11,6 +11,7 @@ from functools import partial
 from dagster import (
     DefaultScheduleStatus,
     Failure,
+    JobDefinition,
     MetadataValue,
     OpExecutionContext,
     Output,
@@ -33,6 +34,7 @@ from ctfluent_dagster.resources import (
     SyncSettingsResource,
 )
 from ctfluent_dagster.settings import SyncSettings
+from ctfluent_dagster.webhooks.events import FluentEventStore
 
 
 @op(description="Check credentials, scopes, project settings, retailers and the catalogue before any sync.")
@@ -125,13 +127,39 @@ def prune_attempt_history() -> None:
     prune_attempts()
 
 
-def history_schedule(settings: SyncSettings) -> ScheduleDefinition:
+def _daily(settings: SyncSettings, job_def: JobDefinition, cron: str, description: str) -> ScheduleDefinition:
+    """A maintenance job's daily schedule, running when ``messages.schedules_running`` says so."""
     status = DefaultScheduleStatus.RUNNING if settings.messages.schedules_running else DefaultScheduleStatus.STOPPED
-    return ScheduleDefinition(
-        name="prune_attempt_history_daily", job=prune_attempt_history, cron_schedule=settings.history_prune_cron,
-        execution_timezone="UTC", default_status=status,
-        description=f"Prune the attempt history to {settings.history_retention_days} days.",
-    )  # fmt: skip
+    return ScheduleDefinition(name=f"{job_def.name}_daily", job=job_def, cron_schedule=cron, execution_timezone="UTC",
+                              default_status=status, description=description)  # fmt: skip
+
+
+def history_schedule(settings: SyncSettings) -> ScheduleDefinition:
+    return _daily(settings, prune_attempt_history, settings.history_prune_cron,
+                  f"Prune the attempt history to {settings.history_retention_days} days.")  # fmt: skip
+
+
+@op(description="Delete the webhook events handled more than webhook_event_retention_days ago.")
+def prune_handled_events(
+    context: OpExecutionContext, ledger: LedgerResource, sync_settings: SyncSettingsResource
+) -> Output[None]:
+    days = sync_settings.settings.webhook_event_retention_days
+    events = FluentEventStore(ledger=ledger.get_ledger())
+    removed = events.prune(handled_before=datetime.now(UTC) - timedelta(days=days))
+    context.log.info(f"deleted {removed} webhook event(s) handled more than {days} days ago")
+    return Output(None, metadata={"deleted": removed})
+
+
+@job(description="Delete the recorded Fluent webhook events handled more than webhook_event_retention_days ago "
+     "(a replay of one is recorded again, and changes nothing: the back-sync writes what Fluent has).")  # fmt: skip
+def prune_webhook_events() -> None:
+    prune_handled_events()
+
+
+def webhook_events_schedule(settings: SyncSettings) -> ScheduleDefinition:
+    days = settings.webhook_event_retention_days
+    return _daily(settings, prune_webhook_events, settings.history_prune_cron,
+                  f"Delete webhook events handled more than {days} days ago.")  # fmt: skip
 
 
 @op(description="Delete the staged datasets staged more than staging_retention_days ago.")
@@ -150,9 +178,5 @@ def prune_staging() -> None:
 
 
 def staging_schedule(settings: SyncSettings) -> ScheduleDefinition:
-    status = DefaultScheduleStatus.RUNNING if settings.messages.schedules_running else DefaultScheduleStatus.STOPPED
-    return ScheduleDefinition(
-        name="prune_staging_daily", job=prune_staging, cron_schedule=settings.staging_prune_cron,
-        execution_timezone="UTC", default_status=status,
-        description=f"Delete staged datasets after {settings.staging_retention_days} days.",
-    )  # fmt: skip
+    return _daily(settings, prune_staging, settings.staging_prune_cron,
+                  f"Delete staged datasets after {settings.staging_retention_days} days.")  # fmt: skip

@@ -86,6 +86,9 @@ class SyncSettings(BaseSettings):
     # Every push attempt is kept this long (a record's journey), pruned daily at history_prune_cron (UTC).
     history_retention_days: int = Field(default=30, ge=1)
     history_prune_cron: str = "30 3 * * *"
+    # The Fluent webhook events handled this long ago are deleted daily (at history_prune_cron): the table stays small,
+    # and a replay of a pruned event is recorded again and changes nothing (the back-sync writes what Fluent has).
+    webhook_event_retention_days: int = Field(default=7, ge=1)
     # Staged datasets hold whole commercetools records (names, emails, addresses, phones): each is deleted this many
     # days after it was written, daily at staging_prune_cron (UTC). A Fluent step re-executed after that fails,
     # asking to re-run its commercetools step.

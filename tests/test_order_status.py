@@ -17,6 +17,7 @@ from ctfluent_dagster.backsync import BackSyncSettings, Change, PollCursor
 from ctfluent_dagster.entities.orders.declaration import ENTITY as ORDERS
 from ctfluent_dagster.entities.orders.settings import StatusBackSyncSettings, StatusTarget
 from ctfluent_dagster.entities.orders.status import actions_needed
+from ctfluent_dagster.ledger.schema import fluent_events
 from ctfluent_dagster.resources import CommercetoolsWriteResource
 from ctfluent_dagster.sensors.back_sync import build_back_sync_sensor
 from ctfluent_dagster.sensors.retry import build_retry_sensor
@@ -279,3 +280,26 @@ def test_without_a_write_client_the_back_sync_is_off_and_says_so(shop: Sandbox) 
                                      auth_url=shop.env["CTP_AUTH_URL"])  # fmt: skip
     result = tick(shop, commercetools_write=off)
     assert result.run_requests == [] and "back-sync is off" in str(result.skip_reason)
+
+
+def test_handled_webhook_events_are_pruned_daily_after_their_retention(
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ctfluent_dagster.jobs import prune_webhook_events, webhook_events_schedule
+    from ctfluent_dagster.resources import LedgerResource, SyncSettingsResource
+    from ctfluent_dagster.settings import read_settings
+
+    monkeypatch.setenv("CTFLUENT_WEBHOOK_EVENT_RETENTION_DAYS", "2")
+    events = FluentEventStore(ledger_url)
+    base = {"entityType": "ORDER", "entityRef": "R1", "entityStatus": "COMPLETE"}
+    for event_id in ("old", "recent", "pending"):
+        assert events.record(FluentEvent.from_json({"id": event_id, **base}))
+    events.mark_handled(["old", "recent"])
+    with events.engine.begin() as conn:  # handled three days ago
+        conn.execute(fluent_events.update().where(fluent_events.c.event_id == "old")
+                     .values(handled_at=datetime.now(UTC) - timedelta(days=3)))  # fmt: skip
+    resources = {"ledger": LedgerResource(url=ledger_url), "sync_settings": SyncSettingsResource()}
+    assert prune_webhook_events.execute_in_process(resources=resources).success
+    assert {e.event_id for e in events.pending()} == {"pending"} and events.counts() == {"pending": 1, "handled": 1}
+    events.close()
+    assert webhook_events_schedule(read_settings()).job_name == "prune_webhook_events"
