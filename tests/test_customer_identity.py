@@ -57,6 +57,7 @@ def customer_rows(sandbox: Sandbox, customer_id: str) -> list[LedgerEntry]:
 
 def fluent_customers_of(sandbox: Sandbox, customer_id: str) -> list[dict[str, Any]]:
     """The Fluent customers that carry this commercetools customer's id."""
+
     def carries(customer: dict[str, Any]) -> bool:
         return any(a["name"] == "ctCustomerId" and a["value"] == customer_id for a in customer.get("attributes") or [])
 
