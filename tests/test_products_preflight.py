@@ -63,6 +63,10 @@ EAN = "4006381333931"
         ([product_type("shoe", "gtin")], variants({}, {}, {"gtin": EAN}), ProductSettings(missing_gtin="sku"), True,
          "0% of 3 sampled variants lack one"),
         ([product_type("shoe", "gtin")], [], ProductSettings(), True, "no published product to sample"),
+        # no attribute at all, but the SKU stands in; and no catalogue yet: nothing to fail
+        ([product_type("shoe", "color")], variants({"color": "red"}), ProductSettings(missing_gtin="sku"), True,
+         "no product type has the attribute 'gtin': the SKUs stand in (products.missing_gtin: sku)"),
+        ([], [], ProductSettings(), True, "no product type yet"),
     ],
 )  # fmt: skip
 def test_the_gtin_verdict(

@@ -113,6 +113,10 @@ def gtin_verdict(
               if len(candidates) > 1 else f"set products.gtin_attribute: {candidates[0]}"
               if candidates else "set products.gtin_attribute to the attribute that holds GTINs")  # fmt: skip
     advice += ", or products.missing_gtin: sku (the SKU stands in when it fits 20 characters)"
+    if not product_types:
+        return True, "no product type yet: no catalogue to check"
+    if not holding and settings.missing_gtin == "sku":
+        return True, f"no product type has the attribute {attribute!r}: the SKUs stand in (products.missing_gtin: sku)"
     if not holding:
         return False, (f"no product type has the attribute {attribute!r} (products.gtin_attribute): every product "
                        f"would be skipped and every order of one fail REFERENCE_UNAVAILABLE; {advice}")  # fmt: skip
