@@ -13,6 +13,7 @@ from dagster import Definitions, EnvVar, in_process_executor
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
 from ctfluent_dagster.assets.journey import record_journey
 from ctfluent_dagster.commercetools.client import BASE_READ_SCOPES
+from ctfluent_dagster.configuration import load_settings
 from ctfluent_dagster.entities import ENTITIES
 from ctfluent_dagster.jobs import (
     history_schedule,
@@ -35,7 +36,6 @@ from ctfluent_dagster.sensors.back_sync import build_back_sync_sensor
 from ctfluent_dagster.sensors.messages import build_messages_sensor
 from ctfluent_dagster.sensors.retry import build_retry_sensor
 from ctfluent_dagster.sensors.waiting import build_waiting_sensor
-from ctfluent_dagster.settings import load_settings
 
 
 def optional_env(*names: str) -> EnvVar | None:

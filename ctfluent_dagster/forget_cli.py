@@ -4,7 +4,6 @@ how to erase them where it cannot: commercetools, Fluent, Dagster's run history.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -13,10 +12,11 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from ctfluent_dagster.configuration import read_settings
 from ctfluent_dagster.forget import Erasure, Findings, erase, find
 from ctfluent_dagster.ledger.store import Ledger
 from ctfluent_dagster.privacy import mask_email, redact
-from ctfluent_dagster.settings import read_settings
+from ctfluent_dagster.settings import ledger_url
 from ctfluent_dagster.staging import DatasetStore
 
 NOTHING_FOUND, HELD, FAILED = 1, 3, 2
@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"ctfluent-forget: {exc}", file=sys.stderr)
         return FAILED
-    ledger = Ledger(args.ledger_url or os.environ.get("CTFLUENT_LEDGER_URL") or None)
+    ledger = Ledger(ledger_url(args.ledger_url))
     try:
         ledger.migrate()
         findings = find(args.identifier, ledger, store)

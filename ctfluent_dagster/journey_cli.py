@@ -21,6 +21,7 @@ from ctfluent_dagster.journey import (
 )
 from ctfluent_dagster.ledger.store import Ledger
 from ctfluent_dagster.privacy import email_digest
+from ctfluent_dagster.settings import ledger_url
 
 DEFAULT_UI_URL = "http://127.0.0.1:3000"
 CREDENTIALS = ("CTP_PROJECT_KEY", "CTP_CLIENT_ID", "CTP_CLIENT_SECRET")
@@ -101,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     note: str | None = "commercetools messages not read (--no-messages)"
     if not args.no_messages:
         reader, note = messages_reader(os.environ)
-    ledger = Ledger(args.ledger_url or os.environ.get("CTFLUENT_LEDGER_URL") or None)
+    ledger = Ledger(ledger_url(args.ledger_url))
     try:
         ledger.migrate()
         journey = find_journey(ledger, args.identifier, reader, limit=args.limit, messages_note=note)

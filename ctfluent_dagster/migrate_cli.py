@@ -8,13 +8,13 @@ runs migrate too (their role owns the tables); this command is what a deployment
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from ctfluent_dagster.ledger.store import Ledger
+from ctfluent_dagster.settings import ledger_url
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ledger-url", help="the ledger database (default: CTFLUENT_LEDGER_URL, else the local "
                         "default under DAGSTER_HOME)")  # fmt: skip
     args = parser.parse_args(argv)
-    ledger = Ledger(args.ledger_url or os.environ.get("CTFLUENT_LEDGER_URL") or None)
+    ledger = Ledger(ledger_url(args.ledger_url))
     try:
         ledger.migrate()
         problem = ledger.unmigrated()

@@ -9,7 +9,7 @@ from typing import Any
 
 from dagster import AssetKey, AssetsDefinition, BackfillPolicy, BetaWarning, DailyPartitionsDefinition, asset
 
-from ctfluent_dagster.settings import load_settings
+from ctfluent_dagster.configuration import load_settings
 
 # Daily in UTC on the record's current `lastModifiedAt`; `end_offset=1` adds the current, unfinished day so that
 # today's changes can be synced (by the sensor, or by re-materializing today's partition).

@@ -10,9 +10,10 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
 from ctfluent_dagster.commercetools.client import BASE_READ_SCOPES, CommercetoolsClient, CommercetoolsSettings
+from ctfluent_dagster.configuration import read_settings
 from ctfluent_dagster.fluent.client import FluentClient, FluentSettings
-from ctfluent_dagster.ledger.store import Ledger, default_ledger_url
-from ctfluent_dagster.settings import SyncSettings, read_settings
+from ctfluent_dagster.ledger.store import Ledger
+from ctfluent_dagster.settings import SyncSettings, default_ledger_url
 from ctfluent_dagster.staging import DatasetStore
 from ctfluent_dagster.transport import RetryPolicy, Timeouts
 
@@ -133,7 +134,7 @@ class LedgerResource(ConfigurableResource):
     _ledger: Ledger | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        self._ledger = Ledger(self.url or None)
+        self._ledger = Ledger(self.url or default_ledger_url())
         self._ledger.migrate()
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:

@@ -50,7 +50,7 @@ class MessagesSettings(BaseModel):
 
 
 class SyncSettings(BaseSettings):
-    """The core settings; :func:`settings_class` adds a section per registered entity (``customers``, ...)."""
+    """The core settings; :func:`with_sections` adds a section per registered entity (``customers``, ...)."""
 
     # An empty variable counts as unset: run launchers forward a variable by name, and deploy/ sets every one it
     # forwards, empty unless configured (the Docker launcher refuses to start a run when one is missing).
@@ -120,28 +120,27 @@ class SyncSettings(BaseSettings):
 
 
 @cache
-def settings_class() -> type[SyncSettings]:
-    """:class:`SyncSettings` with a section per registered entity, each with its defaults."""
-    from ctfluent_dagster.entities import ENTITIES  # the registry imports entity code, which imports the core
-
-    sections: dict[str, Any] = {
-        entity.name: (entity.settings, Field(default_factory=entity.settings)) for entity in ENTITIES
-    }
-    return create_model("SyncSettings", __base__=SyncSettings, **sections)
-
-
-def read_settings() -> SyncSettings:
-    """The settings as the environment and the settings file say now."""
-    return settings_class()()
-
-
-@cache
-def load_settings() -> SyncSettings:
-    """The settings of this process (read once: the code location and its runs share one environment)."""
-    return read_settings()
+def with_sections(sections: tuple[tuple[str, type[BaseModel]], ...]) -> type[SyncSettings]:
+    """:class:`SyncSettings` with these sections (name, settings class), each with its defaults: one per registered
+    entity (``ctfluent_dagster.configuration`` assembles them from the registry)."""
+    fields: dict[str, Any] = {name: (section, Field(default_factory=section)) for name, section in sections}
+    return create_model("SyncSettings", __base__=SyncSettings, **fields)
 
 
 def state_dir() -> Path:
     """Local state (the default ledger, staged datasets): under DAGSTER_HOME, else ``.ctfluent/``."""
     home = os.environ.get("DAGSTER_HOME")
     return Path(home) / "ctfluent" if home else Path(".ctfluent")
+
+
+def ledger_url(url: str | None = None) -> str:
+    """The ledger's database: ``url``, else ``CTFLUENT_LEDGER_URL`` (an empty value counts as unset), else the
+    local default."""
+    return url or os.environ.get("CTFLUENT_LEDGER_URL") or default_ledger_url()
+
+
+def default_ledger_url() -> str:
+    """The ledger when ``CTFLUENT_LEDGER_URL`` names none: SQLite under :func:`state_dir` (one host's processes)."""
+    directory = state_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(directory / 'ledger.sqlite').resolve()}"

@@ -20,8 +20,8 @@ import uvicorn
 from pydantic import ValidationError
 from starlette.applications import Starlette
 
+from ctfluent_dagster.configuration import read_settings
 from ctfluent_dagster.entities import ENTITIES
-from ctfluent_dagster.settings import read_settings
 from ctfluent_dagster.webhooks.app import ReceiverScope, create_app
 from ctfluent_dagster.webhooks.events import FluentEvent, FluentEventStore
 from ctfluent_dagster.webhooks.settings import PUBLIC_KEYS_VARIABLE, ConfigurationError, WebhookSettings

@@ -56,8 +56,92 @@ def test_the_core_imports_no_dagster_and_no_entity(path: Path) -> None:
     }
 
 
-def test_settings_reach_the_entities_only_through_the_registry() -> None:
-    assert "ctfluent_dagster.entities" in imported_modules(PACKAGE / "settings.py")
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def package_imports() -> dict[str, set[str]]:
+    """Each module of ``ctfluent_dagster`` -> the modules of it that importing it imports: what its import statements
+    name (inside functions too), and the packages above those, whose ``__init__`` Python runs first; not the packages
+    above the importing module itself (importing a module always runs its own package's ``__init__``)."""
+    modules = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+
+    def above(name: str) -> set[str]:
+        parts = name.split(".")
+        return {".".join(parts[:end]) for end in range(1, len(parts))}
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        own = above(name) | {package}
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            named: list[str] = []
+            if isinstance(node, ast.Import):
+                named = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, *([node.module] if node.module else [])])
+                named = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+            for target in named:
+                if target in modules:
+                    found |= {m for m in {target} | above(target) if m in modules and m not in own}
+        graph[name] = found - {name}
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    group.append(member)
+                    if member == node:
+                        break
+                if len(group) > 1:
+                    cycles.append(sorted(group))
+    return cycles
+
+
+def test_the_package_has_no_import_cycle() -> None:
+    assert import_cycles(package_imports()) == []
+
+
+def test_an_import_cycle_is_found_through_functions_and_packages() -> None:
+    """The detector itself: an import inside a function counts, and so does a package whose ``__init__`` runs."""
+    graph = {"a": {"b"}, "b": {"c.d", "c"}, "c": {"a"}, "c.d": set(), "e": {"a"}}
+    assert import_cycles(graph) == [["a", "b", "c"]]
+    imports = package_imports()
+    assert "ctfluent_dagster.entities" in imports["ctfluent_dagster.configuration"]
+    assert "ctfluent_dagster.ledger" in imports["ctfluent_dagster.sync.engine"]  # the package above ledger.store
 
 
 @pytest.mark.parametrize("entity", ENTITIES, ids=lambda e: e.name)

@@ -24,7 +24,8 @@ from pydantic import BaseModel
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
-from ctfluent_dagster.settings import SyncSettings, read_settings, settings_class
+from ctfluent_dagster.configuration import read_settings, settings_class
+from ctfluent_dagster.settings import SyncSettings
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 INSTANCE_FILES = ["dagster.yaml", "dagster.docker.yaml"]

@@ -285,9 +285,9 @@ def test_without_a_write_client_the_back_sync_is_off_and_says_so(shop: Sandbox) 
 def test_handled_webhook_events_are_pruned_daily_after_their_retention(
     ledger_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from ctfluent_dagster.configuration import read_settings
     from ctfluent_dagster.jobs import prune_webhook_events, webhook_events_schedule
     from ctfluent_dagster.resources import LedgerResource, SyncSettingsResource
-    from ctfluent_dagster.settings import read_settings
 
     monkeypatch.setenv("CTFLUENT_WEBHOOK_EVENT_RETENTION_DAYS", "2")
     events = FluentEventStore(ledger_url)

@@ -17,13 +17,14 @@ from dagster import DagsterEventType, DefaultScheduleStatus
 from sqlalchemy import create_engine, select
 
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
+from ctfluent_dagster.configuration import settings_class
 from ctfluent_dagster.forget_cli import main as forget
 from ctfluent_dagster.jobs import prune_staging, staging_schedule
 from ctfluent_dagster.ledger.schema import metadata, sync_state
 from ctfluent_dagster.ledger.store import FORGOTTEN_CODE, Claim, Ledger, LedgerKey
 from ctfluent_dagster.privacy import email_digest, id_digest, mask_email
 from ctfluent_dagster.resources import SyncSettingsResource
-from ctfluent_dagster.settings import MessagesSettings, settings_class
+from ctfluent_dagster.settings import MessagesSettings
 from ctfluent_dagster.staging import DatasetStore
 from tests.harness import Sandbox
 from tests.support import FLUENT_CUSTOMERS_ASSET, busiest_day, ledger, today

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
+from ctfluent_dagster.configuration import read_settings
 from ctfluent_dagster.entities.products.declaration import ENTITY as PRODUCTS
 from ctfluent_dagster.entities.products.models import Variant
 from ctfluent_dagster.entities.products.preflight import gtin_verdict
 from ctfluent_dagster.entities.products.settings import ProductSettings
 from ctfluent_dagster.preflight import PreflightCheck
-from ctfluent_dagster.settings import read_settings
 from tests.harness import Sandbox
 
 

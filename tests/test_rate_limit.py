@@ -19,7 +19,7 @@ import pytest
 from pydantic import SecretStr
 
 from ctfluent_dagster.fluent.client import FluentClient, FluentSettings
-from ctfluent_dagster.ledger.store import default_ledger_url
+from ctfluent_dagster.settings import default_ledger_url
 from ctfluent_dagster.transport import RateLimiter, RetryPolicy, TemporaryApiError
 
 RATE = 20  # requests per second

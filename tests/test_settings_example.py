@@ -21,7 +21,7 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from ctfluent_dagster.settings import read_settings, settings_class
+from ctfluent_dagster.configuration import read_settings, settings_class
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "ctfluent.example.yaml"
 EXAMPLE_VALUE = re.compile(r"#\s*e\.g\.\s*(\{.*\})")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ctfluent_dagster.settings import read_settings
+from ctfluent_dagster.configuration import read_settings
 from ctfluent_dagster.staging import FULL, Dataset, DatasetStore, DatasetWriter, StagedChunk
 from tests.support import S3_BUCKET, s3_client
 

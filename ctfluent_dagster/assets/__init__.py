@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ctfluent_dagster.assets.back_sync import build_back_sync
 from ctfluent_dagster.assets.factory import EntityDefinitions, build_entity
+from ctfluent_dagster.configuration import load_settings
 from ctfluent_dagster.entities import ENTITIES
 from ctfluent_dagster.entity import EntityDeclaration
-from ctfluent_dagster.settings import load_settings
 
 TARGETS = {target.name: target for entity in ENTITIES for target in entity.targets}
 

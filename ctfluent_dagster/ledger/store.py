@@ -57,7 +57,6 @@ from sqlalchemy.exc import OperationalError
 
 from ctfluent_dagster.ledger.schema import VERSION_TABLE, sync_attempts, sync_state
 from ctfluent_dagster.privacy import email_digest, id_digest, redact
-from ctfluent_dagster.settings import state_dir
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +78,6 @@ _UNAVAILABLE = {
     "inactive": "gone from commercetools (unpublished or deleted; inactive in Fluent)",
 }
 _MIGRATED: set[str] = set()  # URLs brought up to date by this process
-
-
-def default_ledger_url() -> str:
-    directory = state_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(directory / 'ledger.sqlite').resolve()}"
 
 
 @dataclass(frozen=True)
@@ -294,8 +287,10 @@ def _entry(row: Any) -> LedgerEntry:
 
 
 class Ledger:
-    def __init__(self, url: str | None = None) -> None:
-        self.url = url or default_ledger_url()
+    def __init__(self, url: str) -> None:
+        """``url``: a SQLAlchemy URL (the caller's choice: ``CTFLUENT_LEDGER_URL``, else
+        ``settings.default_ledger_url()``)."""
+        self.url = url
         # A pooled SQLite connection may serve another thread later (one at a time; the pool sees to that).
         connect_args = {"check_same_thread": False} if make_url(self.url).get_backend_name() == "sqlite" else {}
         self.engine: Engine = create_engine(self.url, pool_pre_ping=True, connect_args=connect_args)

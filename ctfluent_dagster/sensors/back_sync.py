@@ -16,6 +16,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 
 from ctfluent_dagster.assets.back_sync import build_back_sync_entity, pending_refs
 from ctfluent_dagster.backsync import BackSync, BackSyncSettings, Change, PollCursor, run_key
+from ctfluent_dagster.configuration import load_settings
 from ctfluent_dagster.entity import EntityDeclaration
 from ctfluent_dagster.messages.handlers import scoped_run_config
 from ctfluent_dagster.resources import (
@@ -25,7 +26,6 @@ from ctfluent_dagster.resources import (
     LedgerResource,
     SyncSettingsResource,
 )
-from ctfluent_dagster.settings import load_settings
 from ctfluent_dagster.webhooks.events import FluentEventStore
 
 

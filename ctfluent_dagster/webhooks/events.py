@@ -11,7 +11,6 @@ table comes with the ledger's migrations (0004).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,7 +22,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from ctfluent_dagster.ledger.schema import fluent_events
-from ctfluent_dagster.ledger.store import Ledger, as_utc, default_ledger_url
+from ctfluent_dagster.ledger.store import Ledger, as_utc
+from ctfluent_dagster.settings import ledger_url
 
 _CHUNK = 500  # ids per statement (SQLite's bound-parameter limit is 999 on old builds)
 
@@ -165,11 +165,6 @@ class FluentEvent:
         return f"event {self.event_id} ({self.name or 'unnamed'}: {self.entity_type} {self.entity_status})"
 
 
-def event_store_url(url: str | None = None) -> str:
-    """``url``, else ``CTFLUENT_LEDGER_URL`` (an empty value counts as unset), else the ledger's default."""
-    return url or os.environ.get("CTFLUENT_LEDGER_URL") or default_ledger_url()
-
-
 def _event(row: Any) -> FluentEvent:
     return FluentEvent(
         event_id=row.event_id,
@@ -195,7 +190,7 @@ class FluentEventStore:
         """``ledger``: an open (migrated) ledger whose engine the store shares instead of opening its own; closing
         the store then leaves it open."""
         self._owns_engine = ledger is None
-        self._ledger = ledger or Ledger(event_store_url(url))
+        self._ledger = ledger or Ledger(ledger_url(url))
         self.url = self._ledger.url
         self.engine = self._ledger.engine
         if migrate and self._owns_engine:
