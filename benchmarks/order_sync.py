@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import add_common_arguments, measured_runs, mutations, sandbox, seeded_days, sync_once
-from ctfluent_dagster.ledger.store import Ledger, LedgerEntry
+from ctfluent_dagster.ledger.store import Ledger
+from ctfluent_dagster.records import LedgerEntry
 from ctfluent_sandbox.admin_client import AdminClient
 
 PREREQUISITES = ("commercetools/categories", "fluent/categories", "commercetools/products", "fluent/standard_products",

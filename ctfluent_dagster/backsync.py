@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ctfluent_dagster.commercetools.client import CommercetoolsClient
 from ctfluent_dagster.fluent.client import FluentClient
 from ctfluent_dagster.ledger.store import Ledger
-from ctfluent_dagster.sync.engine import EntitySync
+from ctfluent_dagster.records import EntitySync
 
 Change = dict[str, Any]
 

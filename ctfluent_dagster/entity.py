@@ -24,7 +24,7 @@ from ctfluent_dagster.backsync import BackSync, SettingsRoot
 from ctfluent_dagster.commercetools.client import MAX_PAGE_SIZE, CommercetoolsClient, Params
 from ctfluent_dagster.fluent.client import FluentClient
 from ctfluent_dagster.preflight import PreflightCheck
-from ctfluent_dagster.sync.engine import EntitySync, GoneStatus, UpdatePolicy
+from ctfluent_dagster.records import EntitySync, GoneStatus, UpdatePolicy
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
 

@@ -28,8 +28,9 @@ from typing import Any
 from ctfluent_dagster.entities import ENTITIES
 from ctfluent_dagster.entities.customers.declaration import ENTITY as CUSTOMERS
 from ctfluent_dagster.entities.customers.mapping import fluent_username
-from ctfluent_dagster.ledger.store import Forgetting, Ledger, LedgerEntry
+from ctfluent_dagster.ledger.store import Forgetting, Ledger
 from ctfluent_dagster.privacy import email_digest
+from ctfluent_dagster.records import LedgerEntry
 from ctfluent_dagster.staging import Dataset, DatasetStore
 
 (CUSTOMER_TARGET,) = CUSTOMERS.targets

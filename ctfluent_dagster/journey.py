@@ -22,9 +22,10 @@ from typing import Any
 
 from ctfluent_dagster.commercetools.client import CommercetoolsClient
 from ctfluent_dagster.commercetools.predicates import quote
-from ctfluent_dagster.ledger.store import Attempt, Ledger, LedgerEntry
+from ctfluent_dagster.ledger.store import Attempt, Ledger
 from ctfluent_dagster.messages.routing import NEVER_ROUTED
 from ctfluent_dagster.privacy import mask_text_value, redact
+from ctfluent_dagster.records import LedgerEntry
 
 # Reads the commercetools messages of one resource (by its id), newest first, as the API returns them.
 MessagesReader = Callable[[str], list[dict[str, Any]]]

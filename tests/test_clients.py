@@ -23,8 +23,7 @@ from ctfluent_dagster.fluent.client import (
     FluentSettings,
 )
 from ctfluent_dagster.fluent.operations import Operation
-from ctfluent_dagster.ledger.store import LedgerKey
-from ctfluent_dagster.sync.engine import PlannedPush
+from ctfluent_dagster.records import LedgerKey, PlannedPush
 from ctfluent_dagster.transport import AuthenticationError, PermanentApiError, RetryPolicy, TemporaryApiError
 
 CT_API = "https://api.test.commercetools.example"

@@ -15,7 +15,8 @@ from ctfluent_dagster.assets.factory import fluent_key
 from ctfluent_dagster.commercetools.models import CtModel
 from ctfluent_dagster.entities.customers import fluent_username
 from ctfluent_dagster.entities.orders.declaration import ENTITY as ORDER_ENTITY
-from ctfluent_dagster.ledger.store import Ledger, LedgerEntry
+from ctfluent_dagster.ledger.store import Ledger
+from ctfluent_dagster.records import LedgerEntry
 from tests.harness import Sandbox
 from tests.support import materialization_metadata, today
 

@@ -24,8 +24,9 @@ from ctfluent_dagster.assets.factory import op_names
 from ctfluent_dagster.entities.customers.declaration import ENTITY as CUSTOMERS
 from ctfluent_dagster.entities.customers.mapping import fluent_username
 from ctfluent_dagster.entities.orders.declaration import ENTITY as ORDERS
-from ctfluent_dagster.ledger.store import Ledger, LedgerEntry, LedgerKey
+from ctfluent_dagster.ledger.store import Ledger
 from ctfluent_dagster.messages.handlers import scoped_run_config
+from ctfluent_dagster.records import LedgerEntry, LedgerKey
 from ctfluent_dagster.sensors.retry import SENSOR_NAME as RETRY_SENSOR
 from ctfluent_dagster.sensors.waiting import SENSOR_NAME as WAITING_SENSOR
 from ctfluent_sandbox.dagster_webserver import recent_days

@@ -19,19 +19,18 @@ import pytest
 
 from ctfluent_dagster.fluent.client import FluentGraphQLError, GraphQLErrorDetail, error_from_graphql
 from ctfluent_dagster.ledger.schema import sync_state
-from ctfluent_dagster.ledger.store import (
-    Claim,
-    ClaimResult,
+from ctfluent_dagster.ledger.store import Claim, ClaimResult, Ledger, Liveness
+from ctfluent_dagster.records import (
     Dependency,
     FluentIdentity,
-    Ledger,
     LedgerKey,
-    Liveness,
     Outcome,
+    PlannedPush,
+    PlannedSkip,
     Status,
     payload_fingerprint,
 )
-from ctfluent_dagster.sync.engine import PlannedPush, PlannedSkip, SyncEngine
+from ctfluent_dagster.sync.engine import SyncEngine
 from ctfluent_dagster.transport import ApiError, TemporaryApiError
 from tests.support import dead_lease_holder
 

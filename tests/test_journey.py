@@ -28,7 +28,8 @@ from ctfluent_dagster.journey import (
     render_text,
 )
 from ctfluent_dagster.journey_cli import main, messages_reader
-from ctfluent_dagster.ledger.store import Ledger, LedgerEntry
+from ctfluent_dagster.ledger.store import Ledger
+from ctfluent_dagster.records import LedgerEntry
 from tests.harness import Sandbox
 from tests.support import personal_data_found, serve_sandbox
 from tests.test_order_sync import EVERYTHING, sync

@@ -13,16 +13,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import event
 
 from ctfluent_dagster.ledger.schema import VERSION_TABLE, metadata, sync_state
-from ctfluent_dagster.ledger.store import (
-    HISTORY_RECORDS_LISTED,
-    Claim,
-    ClaimResult,
-    Dependency,
-    FluentIdentity,
-    Ledger,
-    LedgerKey,
-    Outcome,
-)
+from ctfluent_dagster.ledger.store import HISTORY_RECORDS_LISTED, Claim, ClaimResult, Ledger
+from ctfluent_dagster.records import Dependency, FluentIdentity, LedgerKey, Outcome
 from tests.support import dead_lease_holder
 
 ENTITY = "customer"

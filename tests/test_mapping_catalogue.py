@@ -30,8 +30,7 @@ from ctfluent_dagster.entities.products.models import Price, ProductProjection
 from ctfluent_dagster.entities.products.pricing import with_standalone_prices
 from ctfluent_dagster.entities.products.settings import PriceSelection, ProductSettings, ResourceRef, TaxType
 from ctfluent_dagster.fluent.client import FluentClient
-from ctfluent_dagster.ledger.store import FluentIdentity
-from ctfluent_dagster.sync.engine import PlannedPush
+from ctfluent_dagster.records import FluentIdentity, PlannedPush
 
 PRODUCTS = ProductSettings()
 NOW = datetime(2026, 6, 15, 12, tzinfo=UTC)

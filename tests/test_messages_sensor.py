@@ -12,9 +12,10 @@ from ctfluent_dagster.assets.factory import build_entity
 from ctfluent_dagster.entities import ENTITIES
 from ctfluent_dagster.entities.customers.declaration import ENTITY as CUSTOMERS
 from ctfluent_dagster.entities.customers.mapping import fluent_username
-from ctfluent_dagster.ledger.store import Claim, Dependency, Ledger, LedgerKey, Outcome
+from ctfluent_dagster.ledger.store import Claim, Ledger
 from ctfluent_dagster.messages.poller import MessagePoller, MessagesDisabledError, PollCursor
 from ctfluent_dagster.partitions import days_between
+from ctfluent_dagster.records import Dependency, LedgerKey, Outcome
 from ctfluent_dagster.resources import LedgerResource
 from ctfluent_dagster.sensors.messages import build_messages_sensor
 from ctfluent_dagster.sensors.waiting import build_waiting_sensor

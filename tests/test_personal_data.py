@@ -21,8 +21,9 @@ from ctfluent_dagster.configuration import settings_class
 from ctfluent_dagster.forget_cli import main as forget
 from ctfluent_dagster.jobs import prune_staging, staging_schedule
 from ctfluent_dagster.ledger.schema import metadata, sync_state
-from ctfluent_dagster.ledger.store import FORGOTTEN_CODE, Claim, Ledger, LedgerKey
+from ctfluent_dagster.ledger.store import FORGOTTEN_CODE, Claim, Ledger
 from ctfluent_dagster.privacy import email_digest, id_digest, mask_email
+from ctfluent_dagster.records import LedgerKey
 from ctfluent_dagster.resources import SyncSettingsResource
 from ctfluent_dagster.settings import MessagesSettings
 from ctfluent_dagster.staging import DatasetStore

@@ -15,8 +15,9 @@ from dagster import (
 )
 from pydantic import Field
 
-from ctfluent_dagster.ledger.store import Ledger, LedgerEntry
+from ctfluent_dagster.ledger.store import Ledger
 from ctfluent_dagster.privacy import redact
+from ctfluent_dagster.records import LedgerEntry
 from ctfluent_dagster.staging import FULL
 from ctfluent_dagster.sync.engine import ProblemRow, SyncReport
 

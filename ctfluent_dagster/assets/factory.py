@@ -39,7 +39,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 from ctfluent_dagster.assets.common import SyncScope, outstanding_failures, report_metadata
 from ctfluent_dagster.backsync import parse_time
 from ctfluent_dagster.entity import EntityDeclaration, Record, Source, Target, mapping_fingerprint
-from ctfluent_dagster.ledger.store import Ledger, Liveness, Status
+from ctfluent_dagster.ledger.store import Ledger, Liveness
 from ctfluent_dagster.messages.handlers import scoped_run_config
 from ctfluent_dagster.partitions import (
     COMMERCETOOLS_POOL,
@@ -50,6 +50,7 @@ from ctfluent_dagster.partitions import (
     partitioned_asset,
 )
 from ctfluent_dagster.preflight import retailer_names
+from ctfluent_dagster.records import Status
 from ctfluent_dagster.resources import CommercetoolsResource, FluentResource, LedgerResource, SyncSettingsResource
 from ctfluent_dagster.settings import MessagesSettings
 from ctfluent_dagster.staging import FULL

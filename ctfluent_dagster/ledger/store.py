@@ -19,7 +19,6 @@ there yet is recorded as "waiting", with what it waits for.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -30,7 +29,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -57,12 +56,10 @@ from sqlalchemy.exc import OperationalError
 
 from ctfluent_dagster.ledger.schema import VERSION_TABLE, sync_attempts, sync_state
 from ctfluent_dagster.privacy import email_digest, id_digest, redact
+from ctfluent_dagster.records import Dependency, FluentIdentity, LedgerEntry, LedgerKey, Outcome, Status
 
 log = logging.getLogger(__name__)
 
-# deleted: gone from commercetools for good, later changes of the id are ignored; inactive: deactivated in Fluent
-# (e.g. an unpublished product), pushed again when it comes back.
-Status = Literal["pending", "synced", "skipped", "waiting", "failed", "deleted", "inactive"]
 # Whether a lease owner (a run id) is still running: True/False, or None when it cannot be told.
 Liveness = Callable[[str], bool | None]
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -78,72 +75,6 @@ _UNAVAILABLE = {
     "inactive": "gone from commercetools (unpublished or deleted; inactive in Fluent)",
 }
 _MIGRATED: set[str] = set()  # URLs brought up to date by this process
-
-
-@dataclass(frozen=True)
-class LedgerKey:
-    entity_type: str
-    source_id: str
-    target_key: str
-
-
-@dataclass(frozen=True)
-class Dependency:
-    """A Fluent record another record references, named by its commercetools id or by its Fluent ref."""
-
-    entity_type: str
-    source_id: str | None = None
-    ref: str | None = None
-    target_key: str | None = None  # when the source has several Fluent records (one per retailer)
-    label: str = field(default="", compare=False)  # how to name it to a user, e.g. the category key
-    # Used when the ledger knows it; else the entity finds or creates it itself (an order's customer): no wait.
-    optional: bool = field(default=False, compare=False)
-    # What the record that references it does when the ledger holds it as not coming to Fluent (skipped, or gone
-    # from commercetools): wait anyway, fail (a user must fix it; an order of a product without GTIN) or be skipped
-    # with it (a payment of an order that is history).
-    unavailable: Literal["wait", "fail", "skip"] = field(default="wait", compare=False)
-    # Synced now, through its own entity and recorded as its own record, when it is not in Fluent yet (an order's
-    # registered customer, created at order time as Fluent's customer flow does); needs ``source_id``.
-    on_demand: bool = field(default=False, compare=False)
-
-    def describe(self) -> str:
-        return f"{self.entity_type} {self.label or self.ref or self.source_id}"
-
-    def to_json(self) -> dict[str, str]:
-        fields = {"entity_type": self.entity_type, "source_id": self.source_id, "ref": self.ref,
-                  "target_key": self.target_key, "label": self.label}  # fmt: skip
-        return {name: value for name, value in fields.items() if value}
-
-    @classmethod
-    def from_json(cls, value: Mapping[str, str]) -> Dependency:
-        return cls(value["entity_type"], value.get("source_id"), value.get("ref"), value.get("target_key"),
-                   value.get("label", ""))  # fmt: skip
-
-
-@dataclass(frozen=True)
-class FluentIdentity:
-    """A record the ledger knows to be in Fluent."""
-
-    ref: str
-    id: str | None
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    key: LedgerKey
-    status: Status
-    label: str | None
-    source_version: int | None
-    fluent_ref: str | None
-    fluent_id: str | None
-    payload_hash: str | None
-    error_code: str | None
-    error_message: str | None
-    attempts: int
-    run_id: str | None
-    partition_key: str | None
-    updated_at: datetime
-    waiting_for: tuple[Dependency, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -168,27 +99,6 @@ class ClaimResult:
     busy: list[Busy]  # leased by another live run
     siblings: list[LedgerEntry]  # other targets of the same source records, not claimed
     taken_over: dict[str, int] = field(default_factory=dict)  # dead runs whose leases we took, with counts
-
-
-@dataclass(frozen=True)
-class Outcome:
-    key: LedgerKey
-    status: Status
-    version: int
-    label: str | None = None
-    fluent_ref: str | None = None
-    fluent_id: str | None = None
-    payload_hash: str | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    partition_key: str | None = None
-    waiting_for: tuple[Dependency, ...] = ()
-    config_hash: str | None = None
-    operation: str | None = None  # what the run did (created, updated, failed, ...), for the attempt history
-    lookup: str | None = None  # what else a user finds the record by (an email digest, an order number)
-    # The Fluent ref a failed push was writing: kept in the attempt history (the record's state keeps the ref
-    # Fluent has, none for a create that failed).
-    attempted_ref: str | None = None
 
 
 # Up to this many records named by one identifier, their history is read by lists of their ids (see attempts()).
@@ -253,11 +163,6 @@ def _holder_is_dead(holder: str | None) -> bool:
     except PermissionError:
         return False
     return False
-
-
-def payload_fingerprint(payload: Any) -> str:
-    """A stable hash of a JSON-like payload (key order does not matter)."""
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
 def as_utc(moment: datetime | None) -> datetime | None:

@@ -25,9 +25,9 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 
 from ctfluent_dagster.assets.factory import op_names
 from ctfluent_dagster.entity import EntityDeclaration
-from ctfluent_dagster.ledger.store import LedgerEntry
 from ctfluent_dagster.messages.handlers import scoped_run_config
 from ctfluent_dagster.partitions import daily_partitions, partition_for
+from ctfluent_dagster.records import LedgerEntry
 from ctfluent_dagster.resources import LedgerResource
 from ctfluent_dagster.settings import MessagesSettings
 from ctfluent_dagster.sync.engine import ready_waiting

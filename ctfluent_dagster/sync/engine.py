@@ -28,142 +28,41 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Any, Generic, Literal, Protocol, TypeVar, cast
+from typing import Any, Generic, Literal, TypeVar, cast
 
 from ctfluent_dagster.fluent.client import FluentAlreadyExistsError, FluentNotFoundError
-from ctfluent_dagster.ledger.store import (
-    Busy,
-    Claim,
+from ctfluent_dagster.ledger.store import Busy, Claim, Ledger, Liveness
+from ctfluent_dagster.records import (
+    Change,
     Dependency,
+    EntitySync,
     FluentIdentity,
-    Ledger,
+    GoneStatus,
     LedgerEntry,
     LedgerKey,
-    Liveness,
+    OnDemandSync,
     Outcome,
+    Plan,
+    PlannedPush,
+    PlannedRetire,
+    PlannedSkip,
+    PushT,
     Status,
+    UpdatePolicy,
 )
 from ctfluent_dagster.staging import StagedChunk
 from ctfluent_dagster.transport import ApiError, TemporaryApiError
 
 log = logging.getLogger(__name__)
 
-UpdatePolicy = Literal["upsert", "create_only"]
-GoneStatus = Literal["deleted", "inactive"]
-Change = Literal[
-    "created",
-    "updated",
-    "linked",
-    "unchanged",
-    "superseded",
-    "skipped",
-    "waiting",
-    "failed",
-    "deactivated",
-    "gone",
-    "would_create",
-    "would_update",
-    "would_deactivate",  # a dry run's
-]
 Action = Literal["skip", "unchanged", "linked", "create", "update"]
 RecordT = TypeVar("RecordT")
-RecordT_contra = TypeVar("RecordT_contra", contravariant=True)
-PushT = TypeVar("PushT")
 WAITING_CODE = "WAITING"
 UNAVAILABLE_CODE = "REFERENCE_UNAVAILABLE"
 # Statuses of a Fluent record the ledger tracks whose source or target is gone; nothing to deactivate again.
 RETIRED_STATUSES: tuple[Status, ...] = ("deleted", "inactive")
 # Rounds of references within one chunk (a category tree's depth); deeper ones wait for resume_waiting.
 _MAX_LEVELS = 8
-
-
-@dataclass(frozen=True)
-class PlannedPush(Generic[PushT]):
-    key: LedgerKey
-    version: int
-    ref: str  # the Fluent key a new record gets (e.g. the username)
-    payload_hash: str  # of what Fluent would hold; equal hashes mean nothing to send
-    payload: PushT
-    label: str  # masked, human-readable pointer to the source record for failure tables
-    requires: tuple[Dependency, ...] = ()  # Fluent records this one references
-    # What the mapping had to change to fit Fluent (e.g. a summary cut to 255 characters): shown with the run.
-    notes: tuple[str, ...] = ()
-    # Filled by the engine before the push: the Fluent ref and id of each of ``requires`` (of an optional one only
-    # when the ledger knows it).
-    resolved: Mapping[Dependency, FluentIdentity] = field(default_factory=dict)
-    # What else a user finds the record by in its history (an email digest, an order number); not personal data.
-    lookup: str | None = None
-
-
-@dataclass(frozen=True)
-class PlannedSkip:
-    key: LedgerKey
-    version: int
-    reason: str
-    label: str
-    # A reason not to *create* it (an order already complete): one that is in Fluent already stays linked, and its
-    # new version is recorded.
-    before_create: bool = False
-    # Not a choice but a problem a user must fix (an order with no email for its customer): recorded as failed
-    # with this code, so that it shows with the failures and can be re-driven once fixed.
-    failure_code: str | None = None
-    lookup: str | None = None  # as PlannedPush.lookup
-
-
-@dataclass(frozen=True)
-class PlannedRetire:
-    """A Fluent record whose source is gone, or that its source no longer has: deactivate it."""
-
-    key: LedgerKey
-    version: int
-    label: str
-    ref: str | None  # None: never reached Fluent, only the ledger learns it is gone
-    # "deleted" ignores later changes of the id; a dropped target (a removed variant) may come back: "inactive".
-    status: GoneStatus
-
-
-Plan = PlannedPush[PushT] | PlannedSkip | PlannedRetire
-
-
-class EntitySync(Protocol[RecordT_contra, PushT]):
-    entity_type: str
-
-    def plan(self, record: RecordT_contra) -> Sequence[PlannedPush[PushT] | PlannedSkip]:
-        """Map one commercetools record to the Fluent records it becomes (pure)."""
-        ...
-
-    def create(self, push: PlannedPush[PushT]) -> FluentIdentity: ...
-
-    def update(self, push: PlannedPush[PushT], ref: str) -> FluentIdentity: ...
-
-    def create_many(self, pushes: Sequence[PlannedPush[PushT]]) -> list[FluentIdentity]:
-        """All in one request; any failure means none was applied (Fluent permits no partial mutation)."""
-        ...
-
-    def update_many(self, pushes: Sequence[tuple[PlannedPush[PushT], str]]) -> list[FluentIdentity]: ...
-
-    def find(self, push: PlannedPush[PushT]) -> FluentIdentity | None:
-        """The Fluent record ``push`` would create, when it exists already (a create answered "already exists")."""
-        ...
-
-    def deactivate(self, ref: str) -> FluentIdentity:
-        """What "gone from commercetools" means in Fluent (a status, a marker attribute)."""
-        ...
-
-    def differences(self, push: PlannedPush[PushT], ref: str) -> list[str]:
-        """For a dry run: how the update of ``ref`` would change Fluent's record, field by field (values masked)."""
-        ...
-
-
-class OnDemandSync(Protocol):
-    """Another target's sync, run inside this one for the records it references that are not in Fluent yet (see
-    ``Dependency.on_demand``): records synced through their own entity and recorded as its own."""
-
-    def sync_now(self, source_ids: Sequence[str]) -> None:
-        """Read these commercetools records and push them (outcomes in the ledger, as their own run would)."""
-        ...
-
-    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)

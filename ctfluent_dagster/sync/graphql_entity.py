@@ -17,9 +17,8 @@ from ctfluent_dagster.fluent.client import FluentClient, FluentNotFoundError
 from ctfluent_dagster.fluent.models import length_violations
 from ctfluent_dagster.fluent.operations import Operation
 from ctfluent_dagster.hooks import LoadedHooks
-from ctfluent_dagster.ledger.store import FluentIdentity
 from ctfluent_dagster.privacy import mask_text_value, redact
-from ctfluent_dagster.sync.engine import PlannedPush
+from ctfluent_dagster.records import FluentIdentity, PlannedPush
 
 PushT = TypeVar("PushT")
 # The sync needs these back from every mutation, whatever a field hook selects.

@@ -7,8 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ctfluent_dagster.ledger.store import LedgerKey
-from ctfluent_dagster.sync.engine import PlannedSkip
+from ctfluent_dagster.records import LedgerKey, PlannedSkip
 
 
 def invalid_record_skip(entity_type: str, record: Mapping[str, Any], exc: ValidationError) -> PlannedSkip:

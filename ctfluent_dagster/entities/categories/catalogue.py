@@ -8,9 +8,8 @@ from typing import Any, TypeVar
 
 from ctfluent_dagster.entity import SyncContext
 from ctfluent_dagster.fluent.operations import OperationSet
-from ctfluent_dagster.ledger.store import FluentIdentity
 from ctfluent_dagster.preflight import PreflightCheck, attempt
-from ctfluent_dagster.sync.engine import PlannedPush
+from ctfluent_dagster.records import FluentIdentity, PlannedPush
 from ctfluent_dagster.sync.graphql_entity import GraphQLEntitySync, batched_operation
 
 OPERATIONS = OperationSet(Path(__file__).with_name("operations"))

@@ -19,8 +19,7 @@ from ctfluent_dagster.entities.categories.models import CATEGORY_FIELD_LIMITS, C
 from ctfluent_dagster.entities.categories.settings import CategorySettings
 from ctfluent_dagster.fluent.client import FluentClient
 from ctfluent_dagster.hooks import LoadedHooks
-from ctfluent_dagster.ledger.store import Dependency, LedgerKey, payload_fingerprint
-from ctfluent_dagster.sync.engine import PlannedPush, PlannedSkip
+from ctfluent_dagster.records import Dependency, LedgerKey, PlannedPush, PlannedSkip, payload_fingerprint
 from ctfluent_dagster.sync.invalid import invalid_record_skip
 
 

@@ -16,9 +16,8 @@ from ctfluent_dagster.entities.customers.settings import CustomerMappingSettings
 from ctfluent_dagster.fluent.client import FluentClient
 from ctfluent_dagster.fluent.operations import OperationSet
 from ctfluent_dagster.hooks import LoadedHooks
-from ctfluent_dagster.ledger.store import LedgerKey, payload_fingerprint
 from ctfluent_dagster.privacy import email_digest, mask_email
-from ctfluent_dagster.sync.engine import PlannedPush, PlannedSkip
+from ctfluent_dagster.records import LedgerKey, PlannedPush, PlannedSkip, payload_fingerprint
 from ctfluent_dagster.sync.graphql_entity import GraphQLEntitySync
 from ctfluent_dagster.sync.invalid import invalid_record_skip
 

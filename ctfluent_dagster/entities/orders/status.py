@@ -25,8 +25,8 @@ from ctfluent_dagster.entities.orders.settings import OrderSettings, StatusTarge
 from ctfluent_dagster.entities.orders.sync import ENTITY_TYPE as ORDER
 from ctfluent_dagster.fluent.client import FluentClient
 from ctfluent_dagster.fluent.operations import OperationSet
-from ctfluent_dagster.ledger.store import FluentIdentity, Ledger, LedgerKey
-from ctfluent_dagster.sync.engine import PlannedPush, PlannedSkip
+from ctfluent_dagster.ledger.store import Ledger
+from ctfluent_dagster.records import FluentIdentity, LedgerKey, PlannedPush, PlannedSkip
 
 ENTITY_TYPE = "order_status"
 OPERATIONS = OperationSet(Path(__file__).with_name("operations"))

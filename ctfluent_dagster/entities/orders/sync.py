@@ -35,9 +35,15 @@ from ctfluent_dagster.entities.products.sync import VARIANT_PRODUCT
 from ctfluent_dagster.fluent.client import FluentAlreadyExistsError, FluentClient
 from ctfluent_dagster.fluent.operations import OperationSet
 from ctfluent_dagster.hooks import LoadedHooks
-from ctfluent_dagster.ledger.store import Dependency, FluentIdentity, LedgerKey, payload_fingerprint
 from ctfluent_dagster.privacy import mask_email
-from ctfluent_dagster.sync.engine import PlannedPush, PlannedSkip
+from ctfluent_dagster.records import (
+    Dependency,
+    FluentIdentity,
+    LedgerKey,
+    PlannedPush,
+    PlannedSkip,
+    payload_fingerprint,
+)
 from ctfluent_dagster.sync.graphql_entity import GraphQLEntitySync
 from ctfluent_dagster.sync.invalid import invalid_record_skip
 from ctfluent_dagster.transport import ApiError, PermanentApiError, TemporaryApiError

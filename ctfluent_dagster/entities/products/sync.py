@@ -29,8 +29,14 @@ from ctfluent_dagster.entities.products.settings import ProductSettings
 from ctfluent_dagster.fluent.client import FluentClient
 from ctfluent_dagster.fluent.operations import OperationSet
 from ctfluent_dagster.hooks import LoadedHooks
-from ctfluent_dagster.ledger.store import Dependency, FluentIdentity, LedgerKey, payload_fingerprint
-from ctfluent_dagster.sync.engine import PlannedPush, PlannedSkip
+from ctfluent_dagster.records import (
+    Dependency,
+    FluentIdentity,
+    LedgerKey,
+    PlannedPush,
+    PlannedSkip,
+    payload_fingerprint,
+)
 from ctfluent_dagster.sync.graphql_entity import batched_operation
 from ctfluent_dagster.sync.invalid import invalid_record_skip
 
