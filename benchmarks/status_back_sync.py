@@ -70,7 +70,7 @@ def main() -> None:
         "CTFLUENT_ORDERS__MAX_AGE_DAYS": "0",
         "CTFLUENT_ORDERS__SKIP_ORDER_STATES": "[]",
         "CTFLUENT_PRODUCTS__MISSING_GTIN": "sku",
-        "CTFLUENT_ORDERS__STATUS_BACK_SYNC__POLL_INTERVAL_SECONDS": str(POLL_INTERVAL),
+        "CTFLUENT_ORDER_STATUS__POLL_INTERVAL_SECONDS": str(POLL_INTERVAL),
     }
     with (
         tempfile.TemporaryDirectory(prefix="ctfluent-bench-") as tmp,
@@ -202,7 +202,7 @@ def tick(defs: Any, instance: Any, cursor: str | None, process: Any, fluent_admi
         "sandbox_cpu": process_cpu_seconds(process.pid) - sandbox_cpu,
         "fluent_requests": fluent_admin.request_counts(),
         "requests": [{"job_name": r.job_name, "run_config": r.run_config, "tags": dict(r.tags)} for r in run_requests],
-        "changes": [len(r.run_config["ops"][OP]["config"]["changes"]) for r in run_requests],
+        "changes": [len(r.run_config["ops"][OP]["config"]["ids"]) for r in run_requests],
         "skip_reason": result.skip_reason.skip_message if result.skip_reason else None,
         "cursor": result.cursor,
     }

@@ -11,10 +11,12 @@ import os
 from dagster import Definitions, EnvVar, in_process_executor
 
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
+from ctfluent_dagster.assets.common import as_dagster_jobs
 from ctfluent_dagster.assets.journey import record_journey
 from ctfluent_dagster.commercetools.client import BASE_READ_SCOPES
 from ctfluent_dagster.configuration import load_settings
 from ctfluent_dagster.entities import ENTITIES
+from ctfluent_dagster.entity import CommercetoolsSource
 from ctfluent_dagster.jobs import (
     history_schedule,
     preflight,
@@ -28,11 +30,12 @@ from ctfluent_dagster.jobs import (
 from ctfluent_dagster.resources import (
     CommercetoolsResource,
     CommercetoolsWriteResource,
+    ContextResource,
     FluentResource,
     LedgerResource,
     SyncSettingsResource,
 )
-from ctfluent_dagster.sensors.back_sync import build_back_sync_sensor
+from ctfluent_dagster.sensors.fluent_changes import build_fluent_changes_sensor
 from ctfluent_dagster.sensors.messages import build_messages_sensor
 from ctfluent_dagster.sensors.retry import build_retry_sensor
 from ctfluent_dagster.sensors.waiting import build_waiting_sensor
@@ -44,15 +47,22 @@ def optional_env(*names: str) -> EnvVar | None:
 
 
 def read_scopes() -> str:
-    """What the sync reads with, when CTP_SCOPES does not say: the core's scopes and every entity's."""
-    scopes = [*BASE_READ_SCOPES, *(scope for entity in ENTITIES for scope in entity.source.scopes)]
+    """What the sync reads with, when CTP_SCOPES does not say: the core's scopes and every commercetools source's."""
+    scopes = [*BASE_READ_SCOPES, *(scope for entity in ENTITIES if isinstance(entity.source, CommercetoolsSource)
+                                   for scope in entity.source.scopes)]  # fmt: skip
     return " ".join(dict.fromkeys(scopes))
 
 
 def write_scopes() -> str:
-    """What the back-syncs write with, when CTP_WRITE_SCOPES does not say."""
-    scopes = [scope for entity in ENTITIES if entity.back_sync for scope in entity.back_sync.scopes]
-    return " ".join(dict.fromkeys(scopes))
+    """What the entities synced from Fluent write with, when CTP_WRITE_SCOPES does not say: their targets'."""
+    return " ".join(dict.fromkeys(scope for entity in ENTITIES for target in entity.targets for scope in target.scopes))
+
+
+def context_values() -> dict[str, EnvVar | str]:
+    """The context values the entities declare, each from its variable (unset and optional: empty)."""
+    declared = {value.name: value for entity in ENTITIES for value in entity.context}
+    return {name: EnvVar(value.variable) if value.required else optional_env(value.variable) or ""
+            for name, value in declared.items()}  # fmt: skip
 
 
 settings = load_settings()
@@ -60,22 +70,16 @@ settings = load_settings()
 ledger_url = optional_env("CTFLUENT_LEDGER_URL")
 messages_settings = settings.messages
 built = list(ENTITY_DEFINITIONS.values())
-jobs_by_name = {job.name: job for entity in built for job in entity.jobs}
-# Picked by the names the declarations give them: the forward syncs are what the messages and waiting sensors request,
-# the back-syncs are not (their own sensor requests them; the retry sensor requests both).
-sync_jobs = [jobs_by_name[entity.sync_job] for entity in ENTITIES]
-back_sync_jobs = [jobs_by_name[entity.back_sync.job] for entity in ENTITIES if entity.back_sync is not None]
-back_sync_sensors = [
-    build_back_sync_sensor(entity, entity.back_sync, jobs_by_name[entity.back_sync.job])
-    for entity in ENTITIES
-    if entity.back_sync is not None
-]
+# The messages sensor requests the sync jobs of the entities read from commercetools; an entity read from Fluent has
+# its own changes sensor; the waiting and retry sensors request every entity's sync job.
+sync_jobs = [b.sync_job for b in built]
+changes_sensors = [build_fluent_changes_sensor(b.entity, [b.sync_job]) for b in built if b.entity.from_fluent]
 
 defs = Definitions(
     assets=[a for entity in built for a in entity.assets],
     asset_checks=[c for entity in built for c in entity.checks],
     jobs=[
-        *(j for entity in built for j in entity.jobs),
+        *as_dagster_jobs([j for entity in built for j in entity.jobs]),
         preflight,
         sync_overview,
         prune_attempt_history,
@@ -84,10 +88,12 @@ defs = Definitions(
         record_journey,
     ],
     sensors=[
-        build_messages_sensor(messages_settings, ENTITIES, jobs=sync_jobs),
+        build_messages_sensor(
+            messages_settings, ENTITIES, jobs=[b.sync_job for b in built if not b.entity.from_fluent]
+        ),
         build_waiting_sensor(messages_settings, ENTITIES, jobs=sync_jobs),
-        build_retry_sensor(settings, ENTITIES, jobs=[*sync_jobs, *back_sync_jobs]),
-        *back_sync_sensors,
+        build_retry_sensor(settings, ENTITIES, jobs=sync_jobs),
+        *changes_sensors,
     ],
     schedules=[
         *(s for entity in built for s in entity.schedules),
@@ -115,11 +121,10 @@ defs = Definitions(
             client_secret=EnvVar("FLUENT_CLIENT_SECRET"),
             username=EnvVar("FLUENT_USERNAME"),
             password=EnvVar("FLUENT_PASSWORD"),
-            retailer_id=EnvVar("FLUENT_RETAILER_ID"),
-            catalogue_ref=optional_env("FLUENT_CATALOGUE_REF"),
             rate_limit_url=ledger_url,
         ),
-        # Writes (the order status back-sync) use a client of their own with manage_orders; unset: no back-sync.
+        # Writes to commercetools (the entities synced from Fluent) use a client of their own with the manage scopes
+        # their targets declare; unset: those entities are off.
         "commercetools_write": CommercetoolsWriteResource(
             project_key=EnvVar("CTP_PROJECT_KEY"),
             client_id=optional_env("CTP_WRITE_CLIENT_ID") or "",
@@ -130,6 +135,7 @@ defs = Definitions(
             auth_url=optional_env("CTP_AUTH_URL"),
             rate_limit_url=ledger_url,
         ),
+        "context_values": ContextResource(values=context_values()),
         "ledger": LedgerResource(url=ledger_url),
         "sync_settings": SyncSettingsResource(),
     },

@@ -21,7 +21,7 @@ from dagster import (
 )
 
 from ctfluent_dagster.assets.common import run_url
-from ctfluent_dagster.commercetools.client import CommercetoolsClient
+from ctfluent_dagster.assets.factory import SyncResources
 from ctfluent_dagster.entities import ENTITIES
 from ctfluent_dagster.entity import EntityDeclaration
 from ctfluent_dagster.ledger.store import Ledger
@@ -29,6 +29,7 @@ from ctfluent_dagster.preflight import PreflightCheck, history_check, run_prefli
 from ctfluent_dagster.resources import (
     CommercetoolsResource,
     CommercetoolsWriteResource,
+    ContextResource,
     FluentResource,
     LedgerResource,
     SyncSettingsResource,
@@ -37,25 +38,22 @@ from ctfluent_dagster.settings import SyncSettings
 from ctfluent_dagster.webhooks.events import FluentEventStore
 
 
-@op(description="Check credentials, scopes, project settings, retailers and the catalogue before any sync.")
+@op(description="Check credentials, scopes, project settings and what each entity needs before any sync.")
 def preflight_checks(
     context: OpExecutionContext,
     commercetools: CommercetoolsResource,
     commercetools_write: CommercetoolsWriteResource,
     fluent: FluentResource,
+    ledger: LedgerResource,
     sync_settings: SyncSettingsResource,
+    context_values: ContextResource,
 ) -> Output[None]:
-    client = fluent.get_client()
+    run = SyncResources(commercetools, commercetools_write, fluent, ledger, sync_settings, context_values)
     settings = sync_settings.settings
-    reader = commercetools.get_client()
-    entity_checks = [
-        partial(probe, e.sync_context(settings, client, fluent.retailer_id, fluent.catalogue_ref or None, reader))
-        for e in ENTITIES
-        if (probe := e.preflight) is not None
-    ]
-    entity_checks += [partial(_history_before_start, e, reader, settings.start_date) for e in ENTITIES]
+    entity_checks = [partial(probe, run.sync_context(e)) for e in ENTITIES if (probe := e.preflight) is not None]
+    entity_checks += [partial(_history_before_start, e, run, settings.start_date) for e in ENTITIES if e.partitioned]
     writer = commercetools_write.get_client() if commercetools_write.configured else None
-    checks = run_preflight(reader, client, entity_checks, writer)
+    checks = run_preflight(commercetools.get_client(), fluent.get_client(), entity_checks, writer)
     for check in checks:
         log = context.log.info if check.ok else context.log.error
         log(f"{'OK  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
@@ -66,9 +64,9 @@ def preflight_checks(
     return Output(None, metadata=metadata)
 
 
-def _history_before_start(entity: EntityDeclaration, reader: CommercetoolsClient, start: date) -> list[PreflightCheck]:
+def _history_before_start(entity: EntityDeclaration, run: SyncResources, start: date) -> list[PreflightCheck]:
     moment = datetime.combine(start, time.min, tzinfo=UTC)
-    count = partial(entity.source.count_before, reader, moment)
+    count = partial(run.reading(entity).count_before, moment)
     return [history_check(entity.name, entity.source.partition_field, start, count)]
 
 
@@ -80,11 +78,10 @@ def preflight() -> None:
 def overview_markdown(ledger: Ledger) -> tuple[str, int]:
     """Per entity and target: records by status and reason code, the oldest unresolved failure, the re-drive to
     launch; and how many records are failed in all."""
-    lines = ["| entity | Fluent target | synced | skipped | waiting | failed | by reason | oldest unresolved failure "
+    lines = ["| entity | target | synced | skipped | waiting | failed | by reason | oldest unresolved failure "
              "| re-drive |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     failed_total = 0
     targets = [(e.name, t.entity_type, e.redrive_job) for e in ENTITIES for t in e.targets]
-    targets += [(e.name, e.back_sync.name, e.back_sync.redrive_job) for e in ENTITIES if e.back_sync]
     for entity, entity_type, redrive_job in targets:
         reasons = ledger.reason_counts(entity_type)
         by_status: Counter[str] = Counter()

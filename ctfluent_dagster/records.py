@@ -217,3 +217,18 @@ class OnDemandSync(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunScope:
+    """Which records a run of an entity covers, as the core asks for it (a message handler, a sensor, a schedule);
+    the Dagster glue turns it into the run's config (``assets/common.SyncScope``). Empty: the whole partition.
+
+    ``ids`` are the source's keys: commercetools ids, or Fluent refs for an entity read from Fluent."""
+
+    ids: tuple[str, ...] = ()
+    deleted_ids: tuple[str, ...] = ()  # gone from the source: deactivated on the other side without a re-read
+    redrive: bool = False  # the entity's failed records (or ``ids``), from any partition
+    reconcile_deletions: bool = False  # every record the ledger knows and the source no longer has
+    webhook_events: bool = False  # the Fluent webhook events recorded and not handled yet
+    trigger: str = ""  # why the run was requested

@@ -82,12 +82,12 @@ class CommercetoolsResource(ApiResource):
 
 
 class CommercetoolsWriteResource(CommercetoolsResource):
-    """The API client that writes to commercetools (the order status back-sync), with the ``manage_*`` scopes the
-    reading client never gets. Without credentials the back-sync is off."""
+    """The API client that writes to commercetools (the entities synced from Fluent), with the ``manage_*`` scopes
+    the reading client never gets. Without credentials those entities are off."""
 
     client_id: str = ""
     client_secret: str = ""
-    scopes: str = "manage_orders"
+    scopes: str = ""  # the code location passes the scopes the commercetools targets declare
 
     @property
     def configured(self) -> bool:
@@ -95,16 +95,13 @@ class CommercetoolsWriteResource(CommercetoolsResource):
 
 
 class FluentResource(ApiResource):
-    """Fluent account root, API client and user login. ``retailer_id`` is the default Fluent retailer;
-    ``catalogue_ref`` the product catalogue the catalogue entities sync into (e.g. ``PC:MASTER:1``)."""
+    """Fluent account root, API client and user login."""
 
     host: str
     client_id: str
     client_secret: str
     username: str
     password: str
-    retailer_id: str
-    catalogue_ref: str | None = None
     _client: FluentClient | None = PrivateAttr(default=None)
 
     def get_client(self) -> FluentClient:
@@ -124,6 +121,17 @@ class FluentResource(ApiResource):
                 )
             )
         return self._client
+
+
+class ContextResource(ConfigurableResource):
+    """The deployment's values the entities declare they need besides their settings (``entity.ContextValue``: the
+    default Fluent retailer, the product catalogue, ...), by name; the code location reads each from its environment
+    variable (an ``EnvVar``). An empty value is unset."""
+
+    values: dict[str, str] = {}
+
+    def by_name(self) -> dict[str, str | None]:
+        return {name: value or None for name, value in self.values.items()}
 
 
 class LedgerResource(ConfigurableResource):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from starlette.applications import Starlette
 
 from ctfluent_dagster.configuration import read_settings
 from ctfluent_dagster.entities import ENTITIES
+from ctfluent_dagster.entity import FluentSource
 from ctfluent_dagster.webhooks.app import ReceiverScope, create_app
 from ctfluent_dagster.webhooks.events import FluentEvent, FluentEventStore
 from ctfluent_dagster.webhooks.settings import PUBLIC_KEYS_VARIABLE, ConfigurationError, WebhookSettings
@@ -56,13 +58,22 @@ Fluent calls https on port 443 only: put the service behind a TLS-terminating pr
 
 
 def receiver_scope(settings: WebhookSettings) -> tuple[ReceiverScope, dict[str, str]]:
-    """What the receiver takes, from the declarations: the entity types back-synced from Fluent, and the retailers
-    those entities serve; with each type's webhook job."""
+    """What the receiver takes, from the declarations of the entities read from Fluent: their event types, and the
+    retailers they serve (their context values from the environment); with each type's webhook job."""
     sync_settings = read_settings()
-    back_syncs = [entity.back_sync for entity in ENTITIES if entity.back_sync is not None]
-    jobs = {back_sync.fluent_entity_type: back_sync.webhook_job for back_sync in back_syncs}
-    retailers = {r for back_sync in back_syncs for r in back_sync.served_retailers(sync_settings, settings.retailer_id)}
-    return ReceiverScope(settings.expected_account(), frozenset(jobs), frozenset(retailers)), jobs
+    sources = [(entity, entity.source) for entity in ENTITIES if isinstance(entity.source, FluentSource)]
+    values = {value.name: os.environ.get(value.variable) or None for entity, _ in sources for value in entity.context}
+    jobs: dict[str, str] = {}
+    for entity, source in sources:
+        for event_type in source.event_types:
+            if jobs.setdefault(event_type, entity.webhook_job) != entity.webhook_job:
+                raise ConfigurationError(f"two entities take {event_type} events: {jobs[event_type]} and "
+                                         f"{entity.webhook_job}")  # fmt: skip
+    served = [source.served_retailers(sync_settings, values) if source.served_retailers else None
+              for _, source in sources]  # fmt: skip
+    # Any entity that takes every retailer's records: the receiver takes every retailer's events.
+    retailers = None if any(s is None for s in served) else frozenset(r for s in served if s for r in s)
+    return ReceiverScope(settings.expected_account(), frozenset(jobs), retailers), jobs
 
 
 class DagsterLauncher:

@@ -119,10 +119,10 @@ def main() -> None:
         # The whole seeded history is the demo's present: its orders are sent, not skipped as history.
         "CTFLUENT_ORDERS__MAX_AGE_DAYS": str(args.days + 1),
         # Order status back to commercetools: webhook events handled every 2 s, Fluent polled every 30 s.
-        "CTFLUENT_ORDERS__STATUS_BACK_SYNC__SENSOR_RUNNING": "true",
-        "CTFLUENT_ORDERS__STATUS_BACK_SYNC__TICK_SECONDS": "2",
-        "CTFLUENT_ORDERS__STATUS_BACK_SYNC__POLL_INTERVAL_SECONDS": "30",
-        "CTFLUENT_ORDERS__STATUS_BACK_SYNC__WEBHOOK_GRACE_SECONDS": "15",  # the receiver launches the job itself
+        "CTFLUENT_ORDER_STATUS__SENSOR_RUNNING": "true",
+        "CTFLUENT_ORDER_STATUS__TICK_SECONDS": "2",
+        "CTFLUENT_ORDER_STATUS__POLL_INTERVAL_SECONDS": "30",
+        "CTFLUENT_ORDER_STATUS__WEBHOOK_GRACE_SECONDS": "15",  # the receiver launches the job itself
     }
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -21,9 +21,11 @@ from dagster import (
 )
 
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
+from ctfluent_dagster.entities import ENTITIES
 from ctfluent_dagster.resources import (
     CommercetoolsResource,
     CommercetoolsWriteResource,
+    ContextResource,
     FluentResource,
     LedgerResource,
     SyncSettingsResource,
@@ -67,9 +69,10 @@ def sandbox_resources(env: Mapping[str, str], ledger_url: str, **fluent_override
             client_secret=env["FLUENT_CLIENT_SECRET"],
             username=env["FLUENT_USERNAME"],
             password=env["FLUENT_PASSWORD"],
-            retailer_id=env["FLUENT_RETAILER_ID"],
-            catalogue_ref=env.get("FLUENT_CATALOGUE_REF"),
             **(fast_retries | fluent_overrides),
+        ),
+        "context_values": ContextResource(
+            values={value.name: env.get(value.variable, "") for entity in ENTITIES for value in entity.context}
         ),
         "ledger": LedgerResource(url=ledger_url),
         "sync_settings": SyncSettingsResource(),

@@ -21,19 +21,21 @@ from dagster import AssetKey, ExecuteInProcessResult
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
-from ctfluent_dagster.assets.factory import commercetools_key, fluent_key, op_names
+from ctfluent_dagster.assets.common import run_config
+from ctfluent_dagster.assets.factory import op_names, source_key, target_key
 from ctfluent_dagster.entities.customers.declaration import ENTITY as CUSTOMERS
+from ctfluent_dagster.entity import EntityDeclaration
 from ctfluent_dagster.ledger.schema import sync_state
 from ctfluent_dagster.ledger.store import Ledger
-from ctfluent_dagster.messages.handlers import scoped_run_config
+from ctfluent_dagster.records import RunScope
 from ctfluent_sandbox.stack import LocalStack
 from tests.harness import CUSTOMER_ASSETS, RANGE_END, RANGE_START, Sandbox
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-FLUENT_CUSTOMERS = fluent_key(CUSTOMERS.targets[0])
-(COMMERCETOOLS_CUSTOMERS_ASSET,) = [a for a in CUSTOMER_ASSETS if commercetools_key(CUSTOMERS) in a.keys]
+FLUENT_CUSTOMERS = target_key(CUSTOMERS, CUSTOMERS.targets[0])
+(COMMERCETOOLS_CUSTOMERS_ASSET,) = [a for a in CUSTOMER_ASSETS if source_key(CUSTOMERS) in a.keys]
 (FLUENT_CUSTOMERS_ASSET,) = [a for a in CUSTOMER_ASSETS if FLUENT_CUSTOMERS in a.keys]
 
 
@@ -66,10 +68,17 @@ def ledger(sandbox: Sandbox) -> Ledger:
     return Ledger(sandbox.ledger_url)
 
 
+def scoped_run_config(entity: EntityDeclaration, **scope: Any) -> dict[str, Any]:
+    """The run config of an entity's job with this scope (``RunScope``'s fields) for each of its assets, as a
+    sensor or the Launchpad gives it."""
+    fields = {name: tuple(value) if isinstance(value, list) else value for name, value in scope.items()}
+    return run_config(op_names(entity), RunScope(**fields)).to_config_dict()
+
+
 def run_redrive(sandbox: Sandbox, ids: list[str] | None = None) -> ExecuteInProcessResult:
     """The customers' re-drive job as a user launches it: any one partition (today's), every failed customer or
     the ``ids`` given."""
-    config = scoped_run_config(op_names(CUSTOMERS), redrive=True, ids=ids, trigger="re-drive") if ids else None
+    config = scoped_run_config(CUSTOMERS, redrive=True, ids=ids, trigger="re-drive") if ids else None
     return sandbox.run_job(CUSTOMERS.redrive_job, today(sandbox), run_config=config)
 
 

@@ -1,5 +1,6 @@
-"""The layering the project promises: the plain core imports no Dagster and no entity, and each entity is one
-folder with the same parts, registered by one line."""
+"""The layering the project promises: the plain core imports no Dagster and no entity; each entity, in either
+direction, is one folder with the same parts, registered by one line, talking to other entities only through their
+public faces; no import cycle; no private Dagster API."""
 
 from __future__ import annotations
 
@@ -17,14 +18,18 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from ctfluent_dagster.entities import ENTITIES
-from ctfluent_dagster.entity import EntityDeclaration
+from ctfluent_dagster.entity import EntityDeclaration, FluentSource
 
 PACKAGE = Path(__file__).resolve().parent.parent / "ctfluent_dagster"
 CORE = [
-    "transport.py", "staging.py", "entity.py", "hooks.py", "preflight.py", "privacy.py", "settings.py",
-    "backsync.py", "journey.py", "commercetools", "fluent", "ledger", "sync", "messages", "webhooks",
+    "transport.py", "staging.py", "entity.py", "records.py", "hooks.py", "preflight.py", "privacy.py", "settings.py",
+    "journey.py", "commercetools", "fluent", "ledger", "sync", "messages", "webhooks",
 ]  # fmt: skip
-ENTITY_PARTS = ("declaration.py", "mapping.py", "models.py", "settings.py", "sync.py", "routes.yaml", "operations")
+# The files of an entity: its face (__init__.py), its declaration, its pure mapping and payload models, its settings
+# section, its sync (read and write logic) and its GraphQL operations (Fluent writes, or Fluent reads); one read
+# from commercetools also has its message routes (one read from Fluent declares its webhook event types instead).
+ENTITY_PARTS = ("__init__.py", "declaration.py", "mapping.py", "models.py", "settings.py", "sync.py", "operations")
+COMMERCETOOLS_PARTS = ("routes.yaml",)
 
 
 def core_files() -> list[Path]:
@@ -147,9 +152,56 @@ def test_an_import_cycle_is_found_through_functions_and_packages() -> None:
 @pytest.mark.parametrize("entity", ENTITIES, ids=lambda e: e.name)
 def test_an_entity_is_one_folder_with_the_same_parts(entity: EntityDeclaration) -> None:
     folder = PACKAGE / "entities" / entity.name
-    assert sorted(p for p in ENTITY_PARTS if not (folder / p).exists()) == []
-    assert entity.routes == folder / "routes.yaml"
+    if isinstance(entity.source, FluentSource):
+        parts = ENTITY_PARTS
+        assert entity.source.event_types, "an entity read from Fluent names the webhook event types of its records"
+    else:
+        parts = ENTITY_PARTS + COMMERCETOOLS_PARTS
+        assert entity.source.routes == folder / "routes.yaml"
+    assert sorted(p for p in parts if not (folder / p).exists()) == []
     assert list((folder / "operations").glob("*.graphql"))
+
+
+def test_both_directions_are_registered() -> None:
+    assert {entity.source.system for entity in ENTITIES} == {"commercetools", "fluent"}
+
+
+def entity_of(module: str) -> str | None:
+    """The entity folder a module of ``ctfluent_dagster.entities`` is in (None: the registry or the shared rules)."""
+    parts = module.split(".")
+    return (
+        parts[2] if len(parts) > 2 and parts[:2] == ["ctfluent_dagster", "entities"] and parts[2] != "shared" else None
+    )
+
+
+def entity_files() -> list[Path]:
+    return sorted(p for p in (PACKAGE / "entities").rglob("*.py") if p.parent != PACKAGE / "entities")
+
+
+@pytest.mark.parametrize("path", entity_files(), ids=lambda p: str(p.relative_to(PACKAGE / "entities")))
+def test_an_entity_uses_another_only_through_its_face_and_imports_types_not_the_store_or_the_engine(
+    path: Path,
+) -> None:
+    """Across entity folders only ``ctfluent_dagster.entities.<other>`` (its ``__init__``: what it offers) or the shared
+    rules (``entities.shared``); never the ledger's store or the sync engine (an entity uses ``records``' types)."""
+    own = path.relative_to(PACKAGE / "entities").parts[0]
+    modules = imported_modules(path)
+    behind_faces = sorted(m for m in modules if (other := entity_of(m)) not in (None, own)
+                          and m != f"ctfluent_dagster.entities.{other}")  # fmt: skip
+    assert behind_faces == [], f"{path.name} reaches behind another entity's face"
+    assert not modules & {"ctfluent_dagster.ledger.store", "ctfluent_dagster.sync.engine"}
+
+
+def test_each_face_names_what_it_offers() -> None:
+    for entity in ENTITIES:
+        face = (PACKAGE / "entities" / entity.name / "__init__.py").read_text(encoding="utf-8")
+        assert ast.get_docstring(ast.parse(face)), f"{entity.name}/__init__.py says what other entities use of it"
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_private_dagster_api(path: Path) -> None:
+    private = {m for m in imported_modules(path) if re.match(r"dagster(_[a-z]+)?\._", m)}
+    assert not private, f"{path.name} imports private Dagster API: {private}"
 
 
 def test_each_entity_is_registered_by_one_line() -> None:

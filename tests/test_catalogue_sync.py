@@ -15,7 +15,7 @@ import pytest
 from dagster import AssetsDefinition, ExecuteInProcessResult, RunRequest, SensorResult, build_sensor_context
 
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
-from ctfluent_dagster.assets.factory import fluent_key
+from ctfluent_dagster.assets.factory import target_key
 from ctfluent_dagster.entities.categories.declaration import ENTITY as CATEGORIES
 from ctfluent_dagster.entities.categories.sync import ROOT_NOTE
 from ctfluent_dagster.entities.products.declaration import ENTITY as PRODUCTS
@@ -295,7 +295,7 @@ def test_a_category_now_at_the_root_loses_its_parent_in_fluent_and_says_so(catal
     result = catalogue.sync(root["lastModifiedAt"][:10], ids=[root["id"]], assets=CATEGORY_ASSETS)
     assert result.success
     assert fluent_table(catalogue, "categories")[leaf["key"]]["parentCategory"] is None
-    notes = materialization_metadata(result, fluent_key(CATEGORIES.targets[0]))["notes"]
+    notes = materialization_metadata(result, target_key(CATEGORIES, CATEGORIES.targets[0]))["notes"]
     assert [(row.data["commercetools_id"], row.data["message"]) for row in notes.records] == [(root["id"], ROOT_NOTE)]
 
 
@@ -306,7 +306,7 @@ def test_a_dry_run_of_a_category_without_parent_names_the_null_it_would_send(cat
                                           ({"action": "changeName", "name": {"en": "Renamed"}},))  # fmt: skip
     result = catalogue.sync(renamed["lastModifiedAt"][:10], ids=[root["id"]], assets=CATEGORY_ASSETS,
                             scope={"dry_run": True})  # fmt: skip
-    metadata = materialization_metadata(result, fluent_key(CATEGORIES.targets[0]))
+    metadata = materialization_metadata(result, target_key(CATEGORIES, CATEGORIES.targets[0]))
     (row,) = metadata["planned"].records
     assert row.data["code"] == "would_update"
     assert "name: " in row.data["message"]  # compared with Fluent's record

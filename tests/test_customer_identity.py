@@ -11,10 +11,10 @@ import pytest
 from dagster import AssetsDefinition, ExecuteInProcessResult
 
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
-from ctfluent_dagster.assets.factory import fluent_key
+from ctfluent_dagster.assets.factory import target_key
 from ctfluent_dagster.commercetools.models import CtModel
-from ctfluent_dagster.entities.customers import fluent_username
 from ctfluent_dagster.entities.orders.declaration import ENTITY as ORDER_ENTITY
+from ctfluent_dagster.entities.shared import fluent_username
 from ctfluent_dagster.ledger.store import Ledger
 from ctfluent_dagster.records import LedgerEntry
 from tests.harness import Sandbox
@@ -124,7 +124,7 @@ def test_a_customer_created_at_order_time_is_the_customers_own_record(
                                 "lineItems": [{"sku": sku, "quantity": 1}]})  # fmt: skip
     creates_before = loaded.fluent_admin.request_counts()["by_target"].get("createCustomer", 0)
     result = sync(loaded, ORDERS, ids=[order["id"], guest["id"]])  # the customer sync has not run
-    assert materialization_metadata(result, fluent_key(ORDER_TARGET))["customer_on_demand"] == 1
+    assert materialization_metadata(result, target_key(ORDER_ENTITY, ORDER_TARGET))["customer_on_demand"] == 1
 
     (row,) = customer_rows(loaded, fresh["id"])
     assert (row.status, row.fluent_ref) == ("synced", fluent_username("1", fresh["email"]))

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from dagster import DagsterInstance
 
-from ctfluent_dagster.entities.customers.mapping import fluent_username
 from ctfluent_dagster.entities.customers.sync import OPERATIONS
+from ctfluent_dagster.entities.shared import fluent_username
 from tests.harness import Sandbox, modified_on
 from tests.support import (
     COMMERCETOOLS_CUSTOMERS_ASSET,

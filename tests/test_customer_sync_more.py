@@ -10,7 +10,7 @@ import pytest
 from dagster import DagsterInstance
 from dagster._serdes import serialize_value
 
-from ctfluent_dagster.entities.customers.mapping import fluent_username
+from ctfluent_dagster.entities.shared import fluent_username
 from ctfluent_dagster.jobs import preflight
 from ctfluent_dagster.ledger.store import Ledger
 from ctfluent_dagster.resources import CommercetoolsWriteResource

@@ -88,15 +88,18 @@ def test_the_asset_graph_matches_the_snapshot(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_the_forward_sync_sensors_request_no_back_sync(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The messages and waiting sensors request the entities' own sync jobs, as declared, and nothing else; the retry
-    sensor requests those and the back-syncs (it retries failed writes back too)."""
+    """The messages sensor requests the sync jobs of the entities read from commercetools, as declared, and nothing
+    else; each entity read from Fluent has its own changes sensor, requesting its own job; the waiting and retry
+    sensors request every entity's sync job (they write waiting and failed records in either direction)."""
     jobs = sensor_jobs(load_definitions(monkeypatch, CTP_REGION="europe-west1.gcp"))
-    forward = sorted(entity.sync_job for entity in ENTITIES)
-    back = sorted(entity.back_sync.job for entity in ENTITIES if entity.back_sync is not None)
-    assert back, "no back-sync is declared: nothing to keep apart"
+    forward = sorted(entity.sync_job for entity in ENTITIES if not entity.from_fluent)
+    back = sorted(entity.sync_job for entity in ENTITIES if entity.from_fluent)
+    assert back, "no entity read from Fluent is declared: nothing to keep apart"
     assert jobs[messages.SENSOR_NAME] == forward
-    assert jobs[waiting.SENSOR_NAME] == forward
-    assert jobs[retry.SENSOR_NAME] == sorted(forward + back)
+    assert jobs[waiting.SENSOR_NAME] == jobs[retry.SENSOR_NAME] == sorted(forward + back)
+    for entity in ENTITIES:
+        if entity.from_fluent:
+            assert jobs[entity.changes_sensor] == [entity.sync_job]
 
 
 @pytest.mark.parametrize("write_client", [True, False], ids=["write client", "no write client"])

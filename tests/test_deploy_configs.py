@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
 from ctfluent_dagster.configuration import read_settings, settings_class
+from ctfluent_dagster.entities import ENTITIES
 from ctfluent_dagster.settings import SyncSettings
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
@@ -117,16 +118,18 @@ def _call_name(call: ast.Call) -> str:
 
 def resource_variables() -> tuple[set[str], set[str]]:
     """The names in ``EnvVar("X")`` and ``optional_env("X", "Y")`` anywhere in the product (definitions.py wires
-    the resources with them), and those of them bound to a secret field."""
-    names: set[str] = set()
+    the resources with them), the variables of the context values the entities declare (``context_values()`` wires
+    them), and those of them bound to a secret field."""
+    names: set[str] = {value.variable for entity in ENTITIES for value in entity.context}
     secrets: set[str] = set()
     for module in _product_modules():
-        helpers = [n for n in ast.walk(module) if isinstance(n, ast.FunctionDef) and n.name == "optional_env"]
+        helpers = [n for n in ast.walk(module)
+                   if isinstance(n, ast.FunctionDef) and n.name in ("optional_env", "context_values")]  # fmt: skip
         inside_helper = {id(n) for helper in helpers for n in ast.walk(helper)}
         for node in ast.walk(module):
             if isinstance(node, ast.Call) and _call_name(node) in {"EnvVar", "optional_env"}:
                 if id(node) in inside_helper:
-                    continue  # optional_env's own EnvVar(name): the names are its callers'
+                    continue  # the helpers' own EnvVar(name): the names are their callers' (or the declarations')
                 assert node.args and len(_string_args(node)) == len(node.args), ast.unparse(node)  # literal names only
                 names.update(_string_args(node))
             if isinstance(node, ast.keyword) and node.arg in SECRET_FIELDS and isinstance(node.value, ast.Call):

@@ -21,11 +21,9 @@ import requests
 from dagster import DagsterInstance
 from dagster._serdes import serialize_value
 
-from ctfluent_dagster.assets.factory import op_names
-from ctfluent_dagster.entities.customers.mapping import fluent_username
 from ctfluent_dagster.entities.orders.declaration import ENTITY as ORDERS
+from ctfluent_dagster.entities.shared import fluent_username
 from ctfluent_dagster.ledger.store import Ledger
-from ctfluent_dagster.messages.handlers import scoped_run_config
 from ctfluent_dagster.sensors.messages import SENSOR_NAME
 from ctfluent_sandbox.dagster_webserver import LOCATION, REPOSITORY, recent_days
 from ctfluent_sandbox.stack import LocalStack
@@ -35,6 +33,7 @@ from tests.support import (
     browser_page,
     failures_check_status,
     personal_data_found,
+    scoped_run_config,
     visit,
     wait_for,
 )
@@ -58,10 +57,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         "CTFLUENT_SETTINGS_FILE": str(Path(__file__).resolve().parent.parent / "ctfluent.example.yaml"),
         "FLUENT_CATALOGUE_REF": "PC:MASTER:1",  # the emulator's master catalogue (the catalogue entities need one)
         # The order status back-sync: recorded webhook events every second, Fluent polled every POLL_SECONDS.
-        "CTFLUENT_ORDERS__STATUS_BACK_SYNC__TICK_SECONDS": "1",
-        "CTFLUENT_ORDERS__STATUS_BACK_SYNC__POLL_INTERVAL_SECONDS": str(POLL_SECONDS),
+        "CTFLUENT_ORDER_STATUS__TICK_SECONDS": "1",
+        "CTFLUENT_ORDER_STATUS__POLL_INTERVAL_SECONDS": str(POLL_SECONDS),
         # The receiver launches the webhook job itself (LocalStack configures it): the sensor leaves it the events.
-        "CTFLUENT_ORDERS__STATUS_BACK_SYNC__WEBHOOK_GRACE_SECONDS": "15",
+        "CTFLUENT_ORDER_STATUS__WEBHOOK_GRACE_SECONDS": "15",
         "CTFLUENT_FAIL_RUNS_WITH_FAILED_RECORDS": "true",  # the production default (the other tests turn it off)
     }
     with LocalStack(workdir, customers=150, products=20, orders=60, days=DAYS, extra_env=settings,
@@ -186,7 +185,7 @@ def test_a_failed_order_shows_in_its_check_and_a_redrive_through_the_webserver_s
     assert "C0141E" in checks and "redrive.case@example.com" not in checks
 
     stack.fluent_admin.clear_faults()
-    run_config = scoped_run_config(op_names(ORDERS), redrive=True, ids=[order["id"]], trigger="e2e re-drive")
+    run_config = scoped_run_config(ORDERS, redrive=True, ids=[order["id"]], trigger="e2e re-drive")
     run_id = stack.webserver.launch_run(ORDERS.redrive_job, recent_days(1)[-1], run_config)
     assert stack.webserver.finished_run(run_id)["status"] == "SUCCESS"
     assert recorded("synced")

@@ -20,12 +20,10 @@ from typing import Any
 import pytest
 from dagster import DagsterEventType, DagsterInstance, RunsFilter
 
-from ctfluent_dagster.assets.factory import op_names
 from ctfluent_dagster.entities.customers.declaration import ENTITY as CUSTOMERS
-from ctfluent_dagster.entities.customers.mapping import fluent_username
 from ctfluent_dagster.entities.orders.declaration import ENTITY as ORDERS
+from ctfluent_dagster.entities.shared import fluent_username
 from ctfluent_dagster.ledger.store import Ledger
-from ctfluent_dagster.messages.handlers import scoped_run_config
 from ctfluent_dagster.records import LedgerEntry, LedgerKey
 from ctfluent_dagster.sensors.retry import SENSOR_NAME as RETRY_SENSOR
 from ctfluent_dagster.sensors.waiting import SENSOR_NAME as WAITING_SENSOR
@@ -36,6 +34,7 @@ from tests.support import (
     browser_page,
     failures_check_status,
     personal_data_found,
+    scoped_run_config,
     visit,
     wait_for,
 )
@@ -190,7 +189,7 @@ def test_failed_pushes_are_loud_explained_retried_redriven_and_end_green(stack: 
     # 4. The orders' cause is fixed: a re-drive through the webserver sends them.
     fluent.clear_faults()
     # The job's default config, as the Launchpad shows it (the webserver's API takes the config as given).
-    config = scoped_run_config(op_names(ORDERS), redrive=True, trigger="re-drive")
+    config = scoped_run_config(ORDERS, redrive=True, trigger="re-drive")
     redrive = stack.webserver.launch_run(ORDERS.redrive_job, recent_days(1)[-1], config)
     assert stack.webserver.finished_run(redrive)["status"] == "SUCCESS"
 

@@ -42,8 +42,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, postgres_server: str) -> Ite
             "FLUENT_CATALOGUE_REF": "PC:MASTER:1",
             "CTFLUENT_START_DATE": recent_days(1)[0],
             "CTFLUENT_PRODUCTS__MISSING_GTIN": "sku",  # every variant sendable: every open order can go
-            "CTFLUENT_ORDERS__STATUS_BACK_SYNC__TICK_SECONDS": "1",
-            "CTFLUENT_ORDERS__STATUS_BACK_SYNC__POLL_INTERVAL_SECONDS": "3",
+            "CTFLUENT_ORDER_STATUS__TICK_SECONDS": "1",
+            "CTFLUENT_ORDER_STATUS__POLL_INTERVAL_SECONDS": "3",
             "CTFLUENT_FAIL_RUNS_WITH_FAILED_RECORDS": "true",
         }
         with LocalStack(workdir, customers=60, products=15, orders=40, days=DAYS, extra_env=settings,

@@ -35,7 +35,12 @@ def fluent_schema(shared_dir: Path) -> GraphQLSchema:
 def test_operations_are_found() -> None:
     assert {path.stem for path in DOCUMENTS} >= {"CreateCustomer", "UpdateCustomer", "CustomerByRef", "RetailerById"}
     assert set(CORE_OPERATIONS.by_name) == {p.stem for p in (PACKAGE / "fluent" / "operations").glob("*.graphql")}
-    assert set(CUSTOMER_OPERATIONS.by_name) == {"CreateCustomer", "UpdateCustomer", "CustomerByRef"}
+    assert set(CUSTOMER_OPERATIONS.by_name) == {
+        "CreateCustomer",
+        "UpdateCustomer",
+        "CustomerByRef",
+        "CustomersByUsername",
+    }
 
 
 @pytest.mark.parametrize("path", DOCUMENTS, ids=_id)

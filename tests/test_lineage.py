@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
 from ctfluent_dagster.entities.customers.declaration import ENTITY as CUSTOMERS
-from ctfluent_dagster.entities.customers.mapping import fluent_username
+from ctfluent_dagster.entities.shared import fluent_username
 from ctfluent_dagster.jobs import prune_attempt_history, sync_overview
 from ctfluent_dagster.ledger.schema import sync_attempts
 from ctfluent_dagster.privacy import email_digest, redact

@@ -17,10 +17,11 @@ from ctfluent_dagster.entities import ENTITIES
 from ctfluent_dagster.examples.message_handlers import TaggedCustomerUpsert
 from ctfluent_dagster.messages.handlers import SyncHandler
 from ctfluent_dagster.messages.routing import HandlerRegistry, Route, RunPlan, load_routes, route_messages
-from ctfluent_dagster.sensors.messages import shipped_handlers
+from ctfluent_dagster.records import RunScope
+from ctfluent_dagster.sensors.messages import commercetools_sources, plan_run_request, shipped_handlers
 
-# What the messages sensor uses: every registered entity's routes and handlers.
-ROUTES = load_routes([entity.routes for entity in ENTITIES])
+# What the messages sensor uses: the routes and handlers of every entity read from commercetools.
+ROUTES = load_routes([source.routes for _, source in commercetools_sources(ENTITIES)])
 SHIPPED_HANDLERS = shipped_handlers(ENTITIES)
 REGISTRY = HandlerRegistry(SHIPPED_HANDLERS)
 
@@ -51,8 +52,7 @@ def test_customer_changes_become_one_delta_run_per_day() -> None:
     plans = {plan.partition_key: plan for plan in result.plans}
     assert set(plans) == {"2026-11-20", "2026-11-21"}
     assert plans["2026-11-20"].job_name == "customers_sync"
-    scope = plans["2026-11-20"].run_config["ops"]["fluent__customers"]["config"]
-    assert scope["ids"] == ["c1", "c2"]
+    assert plans["2026-11-20"].scope.ids == ("c1", "c2")
     assert result.routed == {"commercetools.connect.customer.upsert": 4}
 
 
@@ -67,9 +67,7 @@ def test_deletions_become_a_deletion_run_and_unknown_types_are_counted() -> None
     (plan,) = result.plans
     # A run of the customers' own sync job for the day, scoped to the deleted ids (no re-read).
     assert (plan.job_name, plan.partition_key) == ("customers_sync", "2026-11-20")
-    for op in ("commercetools__customers", "fluent__customers"):
-        assert plan.run_config["ops"][op]["config"]["deleted_ids"] == ["c9"]
-        assert plan.run_config["ops"][op]["config"].get("ids", []) == []
+    assert (plan.scope.deleted_ids, plan.scope.ids) == (("c9",), ())
     # A state change (the order status back-sync writes them) is no work for Fluent.
     assert result.unrouted == {"CustomerPasswordUpdated": 1, "CustomerPasswordTokenCreated": 1, "OrderStateChanged": 1}
 
@@ -86,8 +84,7 @@ def test_new_orders_and_payment_changes_become_runs_of_their_entities() -> None:
     result = route_messages(messages, ROUTES, REGISTRY, max_ids_per_run=100)
     ids: dict[str, list[str]] = {}
     for plan in result.plans:
-        op = "fluent__orders" if plan.job_name == "orders_sync" else "fluent__financial_transactions"
-        ids.setdefault(plan.job_name, []).extend(plan.run_config["ops"][op]["config"]["ids"])
+        ids.setdefault(plan.job_name, []).extend(plan.scope.ids)
     assert {job: sorted(found) for job, found in ids.items()} == {"orders_sync": ["o1", "o2"],
                                                                   "payments_sync": ["p1", "p2"]}  # fmt: skip
     assert result.unrouted == {"OrderPaymentAdded": 1}
@@ -104,7 +101,7 @@ class RecordingHandler:
 
     def plan(self, route: Route, day: str, resource_ids: Sequence[str], messages: Sequence[Message]) -> list[RunPlan]:
         self.messages += messages
-        return [RunPlan(job_name="j", run_key=f"{route.name}:{day}", run_config={"ids": list(resource_ids)})]
+        return [RunPlan(job_name="j", run_key=f"{route.name}:{day}", scope=RunScope(ids=tuple(resource_ids)))]
 
 
 def test_token_messages_reach_no_handler_even_through_a_route_that_takes_them() -> None:
@@ -123,7 +120,7 @@ def test_token_messages_reach_no_handler_even_through_a_route_that_takes_them() 
     result = route_messages(messages, [careless], HandlerRegistry([handler]), max_ids_per_run=100)
     assert [m.type for m in handler.messages] == ["CustomerCreated"]
     assert result.unrouted == {"CustomerPasswordTokenCreated": 1, "CustomerEmailTokenCreated": 1}
-    assert [plan.run_config["ids"] for plan in result.plans] == [["c3"]]
+    assert [plan.scope.ids for plan in result.plans] == [("c3",)]
     assert "secret" not in repr(result)
 
 
@@ -131,7 +128,7 @@ def test_a_burst_makes_a_handful_of_runs() -> None:
     messages = [message("CustomerFirstNameSet", f"c{i:05d}") for i in range(10_000)]
     result = route_messages(messages, ROUTES, REGISTRY, max_ids_per_run=2000)
     assert len(result.plans) == 5
-    ids = [i for plan in result.plans for i in plan.run_config["ops"]["commercetools__customers"]["config"]["ids"]]
+    ids = [i for plan in result.plans for i in plan.scope.ids]
     assert sorted(ids) == sorted({m.resource.id for m in messages})
 
 
@@ -159,7 +156,9 @@ def test_shipped_handlers_request_runs_the_code_location_accepts(monkeypatch: py
     messages = [message("CustomerCreated", "c1"), message("CustomerDeleted", "c2")]
     for plan in route_messages(messages, ROUTES, REGISTRY, 100).plans:
         job = defs.resolve_job_def(plan.job_name)
-        assert validate_run_config(job, plan.run_config)
+        request = plan_run_request(plan, ENTITIES)  # what the sensor requests: the scope as each asset's config
+        assert validate_run_config(job, request.run_config)
+        assert {op["config"]["trigger"] for op in request.run_config["ops"].values()} == {plan.scope.trigger}
         if plan.partition_key:
             assert job.partitions_def is not None
             assert job.partitions_def.has_partition_key(plan.partition_key)
@@ -175,8 +174,8 @@ def test_a_configured_handler_with_higher_priority_replaces_the_shipped_one() ->
     (plan,) = route_messages([message("CustomerCreated", "c1")], ROUTES, registry, 100).plans
     (original,) = route_messages([message("CustomerCreated", "c1")], ROUTES, REGISTRY, 100).plans
     assert plan.tags == {**original.tags, "team": "crm"}
-    assert (plan.job_name, plan.run_config, plan.run_key) == (original.job_name, original.run_config, original.run_key)
-    lower = SyncHandler("customer.upsert", "another_job", (), priority=-1)
+    assert (plan.job_name, plan.scope, plan.run_key) == (original.job_name, original.scope, original.run_key)
+    lower = SyncHandler("customer.upsert", "another_job", priority=-1)
     assert HandlerRegistry([*SHIPPED_HANDLERS, lower]).get("customer.upsert") is shipped
 
 
@@ -223,9 +222,9 @@ def test_a_route_with_a_resolver_requests_runs_of_the_records_it_resolves_to() -
     reader = cast(CommercetoolsClient, "the sensor's client")
     result = route_messages(messages, [prices], REGISTRY, max_ids_per_run=2, reader=reader)
     assert result.routed == {"prices": 5}
-    scopes = [plan.run_config["ops"]["fluent__variant_products"]["config"] for plan in result.plans]
-    assert [scope["ids"] for scope in scopes] == [["p1", "p2"], ["p3"]]
-    assert [scope["trigger"] for scope in scopes] == ["prices: 3 message(s)", "prices: 1 message(s)"]
+    scopes = [plan.scope for plan in result.plans]
+    assert [scope.ids for scope in scopes] == [("p1", "p2"), ("p3",)]
+    assert [scope.trigger for scope in scopes] == ["prices: 3 message(s)", "prices: 1 message(s)"]
     assert len({plan.run_key for plan in result.plans}) == 2  # each run keyed by its own messages
     with pytest.raises(ValueError, match="a client is needed"):
         route_messages(messages, [prices], REGISTRY, max_ids_per_run=2)

@@ -11,7 +11,7 @@ from ctfluent_dagster.assets import ENTITY_DEFINITIONS
 from ctfluent_dagster.assets.factory import build_entity
 from ctfluent_dagster.entities import ENTITIES
 from ctfluent_dagster.entities.customers.declaration import ENTITY as CUSTOMERS
-from ctfluent_dagster.entities.customers.mapping import fluent_username
+from ctfluent_dagster.entities.shared import fluent_username
 from ctfluent_dagster.ledger.store import Claim, Ledger
 from ctfluent_dagster.messages.poller import MessagePoller, MessagesDisabledError, PollCursor
 from ctfluent_dagster.partitions import days_between

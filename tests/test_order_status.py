@@ -13,13 +13,13 @@ import pytest
 from dagster import AssetKey, SensorResult, build_sensor_context
 
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
-from ctfluent_dagster.backsync import BackSyncSettings, Change, PollCursor
-from ctfluent_dagster.entities.orders.declaration import ENTITY as ORDERS
-from ctfluent_dagster.entities.orders.settings import StatusBackSyncSettings, StatusTarget
-from ctfluent_dagster.entities.orders.status import actions_needed
+from ctfluent_dagster.entities.order_status.declaration import ENTITY as ORDER_STATUS
+from ctfluent_dagster.entities.order_status.mapping import actions_needed
+from ctfluent_dagster.entities.order_status.settings import OrderStatusSettings, StatusTarget
+from ctfluent_dagster.fluent.changes import FluentChangesSettings, PollCursor
 from ctfluent_dagster.ledger.schema import fluent_events
 from ctfluent_dagster.resources import CommercetoolsWriteResource
-from ctfluent_dagster.sensors.back_sync import build_back_sync_sensor
+from ctfluent_dagster.sensors.fluent_changes import build_fluent_changes_sensor
 from ctfluent_dagster.sensors.retry import build_retry_sensor
 from ctfluent_dagster.settings import SyncSettings
 from ctfluent_dagster.webhooks.events import FluentEvent, FluentEventStore
@@ -27,8 +27,8 @@ from tests.harness import Sandbox
 from tests.support import materialization_metadata
 from tests.test_order_sync import EVERYTHING, fluent_orders, ledger, sync
 
-BACK_SYNC = ORDERS.back_sync
-assert BACK_SYNC is not None
+BACK_SYNC = ENTITY_DEFINITIONS[ORDER_STATUS.name]
+Change = dict[str, Any]
 
 
 @pytest.mark.parametrize(
@@ -56,17 +56,24 @@ def change(order_id: str, status: str, at: datetime) -> Change:
     return {"id": order_id, "ref": f"R{order_id}", "status": status, "updatedOn": at.isoformat()}
 
 
+def poll(
+    cursor: PollCursor, pages: Iterator[list[Change]], now: datetime, settings: FluentChangesSettings
+) -> tuple[list[Change], PollCursor]:
+    fresh, after = cursor.poll(pages, now, settings, key_of=lambda record: str(record["id"]))
+    return [dict(record) for record in fresh], after
+
+
 def test_polling_drops_what_it_has_seen_and_moves_the_watermark_only_after_a_full_pass() -> None:
-    settings = BackSyncSettings(overlap_seconds=600, initial_lookback_hours=1)
+    settings = FluentChangesSettings(overlap_seconds=600, initial_lookback_hours=1)
     now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     first = [change("1", "COMPLETE", now - timedelta(minutes=5)), change("2", "CANCELLED", now - timedelta(minutes=2))]
-    fresh, cursor = PollCursor().poll(iter([first]), now, settings)
+    fresh, cursor = poll(PollCursor(), iter([first]), now, settings)
     assert fresh == first and cursor.watermark == now - timedelta(minutes=2)
     assert cursor.since(now, settings) == now - timedelta(minutes=12)  # the overlap is read again
 
     later = now + timedelta(minutes=1)
     again = [*first, change("1", "CANCELLED", later), change("3", "COMPLETE", later - timedelta(seconds=30))]
-    fresh, cursor = cursor.poll(iter([again[:2], again[2:]]), later, settings)
+    fresh, cursor = poll(cursor, iter([again[:2], again[2:]]), later, settings)
     assert [(c["id"], c["status"]) for c in fresh] == [("1", "CANCELLED"), ("3", "COMPLETE")]  # seen ones dropped
     assert cursor.watermark == later
 
@@ -75,11 +82,11 @@ def test_polling_drops_what_it_has_seen_and_moves_the_watermark_only_after_a_ful
         raise ConnectionError("Fluent went away mid-pass")
 
     with pytest.raises(ConnectionError):
-        cursor.poll(broken(), later + timedelta(minutes=2), settings)
+        poll(cursor, broken(), later + timedelta(minutes=2), settings)
     assert cursor.watermark == later  # unchanged: the next tick reads the same window again
 
     much_later = later + timedelta(hours=2)
-    _, pruned = cursor.poll(iter([[change("5", "COMPLETE", much_later)]]), much_later, settings)
+    _, pruned = poll(cursor, iter([[change("5", "COMPLETE", much_later)]]), much_later, settings)
     assert set(pruned.seen) == {"5"}  # what fell out of the overlap is forgotten
 
 
@@ -87,10 +94,9 @@ def test_polling_drops_what_it_has_seen_and_moves_the_watermark_only_after_a_ful
 
 
 def tick(
-    sandbox: Sandbox, cursor: str | None = None, settings: BackSyncSettings | None = None, **resources: Any
+    sandbox: Sandbox, cursor: str | None = None, settings: OrderStatusSettings | None = None, **resources: Any
 ) -> SensorResult:
-    job = next(j for j in ENTITY_DEFINITIONS["orders"].jobs if j.name == BACK_SYNC.job)
-    sensor = build_back_sync_sensor(ORDERS, BACK_SYNC, job, settings)
+    sensor = build_fluent_changes_sensor(ORDER_STATUS, [BACK_SYNC.sync_job], settings)
     with build_sensor_context(cursor=cursor, resources={**sandbox.resources(), **resources}) as context:
         result = sensor(context)
     assert isinstance(result, SensorResult)
@@ -157,7 +163,7 @@ def test_a_recorded_webhook_event_is_written_back_at_the_next_tick_without_waiti
     shop.fluent_admin.call("POST", f"/orders/{ref}/status", {"status": "COMPLETE"})
     record_event(shop, "evt-1", ref, "COMPLETE")
     # When the receiver launches the webhook job itself, the sensor leaves it the fresh events.
-    assert tick(shop, cursor, StatusBackSyncSettings(webhook_grace_seconds=60)).run_requests == []
+    assert tick(shop, cursor, OrderStatusSettings(webhook_grace_seconds=60)).run_requests == []
     result = tick(shop, cursor)
     (request,) = result.run_requests or []
     assert "1 from webhook" in request.run_config["ops"]["commercetools__order_status"]["config"]["trigger"]
@@ -172,7 +178,8 @@ def test_the_job_the_receiver_launches_writes_back_the_recorded_events(shop: San
     shop.fluent_admin.call("POST", f"/orders/{ref}/status", {"status": "CANCELLED"})
     record_event(shop, "evt-2", ref, "CANCELLED")
     record_event(shop, "evt-3", other_ref, "BOOKED")  # a status that is not written back
-    assert shop.run_job(BACK_SYNC.webhook_job, None).success  # its default config takes the recorded events
+    assert BACK_SYNC.webhook_job is not None
+    assert shop.run_job(BACK_SYNC.webhook_job.name, None).success  # its default config takes the recorded events
     assert ct_order(shop, order_id)["orderState"] == "Cancelled"
     assert ct_order(shop, other_id)["orderState"] in ("Open", "Confirmed")
     assert pending_events(shop) == []
@@ -215,7 +222,7 @@ def test_a_flood_of_events_of_other_types_never_hides_an_order_event(shop: Sandb
     shop.fluent_admin.call("POST", f"/orders/{ref}/status", {"status": "COMPLETE"})
     record_event(shop, "the-order", ref, "COMPLETE")
     (request,) = tick(shop, cursor).run_requests or []
-    assert request.run_config["ops"]["commercetools__order_status"]["config"]["refs"] == [ref]
+    assert request.run_config["ops"]["commercetools__order_status"]["config"]["ids"] == [ref]
     assert shop.run_request(request).success
     assert ct_order(shop, order_id)["orderState"] == "Complete"
 
@@ -246,18 +253,17 @@ def test_a_failed_write_back_is_retried_automatically_as_fluent_has_it_now(
     shop.run_request(request)
     assert ledger(shop).entries("order_status", source_ids=[ref])[0].status == "failed"
 
-    job = next(j for j in ENTITY_DEFINITIONS["orders"].jobs if j.name == BACK_SYNC.job)
-    retry = build_retry_sensor(SyncSettings(retry_backoff_seconds=0), [ORDERS], jobs=[job])
+    retry = build_retry_sensor(SyncSettings(retry_backoff_seconds=0), [ORDER_STATUS], jobs=[BACK_SYNC.sync_job])
     with build_sensor_context(resources=shop.resources()) as context:
         result = retry(context)
     assert isinstance(result, SensorResult)
     # No new change in Fluent: the sensor asks for the retry (and for the seed's failed orders, in their own job).
-    (again,) = [r for r in result.run_requests or [] if r.job_name == BACK_SYNC.job]
+    (again,) = [r for r in result.run_requests or [] if r.job_name == BACK_SYNC.sync_job.name]
     assert again.tags["ctfluent/trigger"] == "automatic-retry"
     run = shop.run_request(again)
     assert ct_order(shop, order_id)["orderState"] == "Complete"
     assert ledger(shop).entries("order_status", source_ids=[ref])[0].status == "synced"
-    metadata = materialization_metadata(run, AssetKey(["commercetools", BACK_SYNC.name]))
+    metadata = materialization_metadata(run, AssetKey(["commercetools", "order_status"]))
     assert (metadata["mode"], metadata["retried"]) == ("retry", 1)
 
 

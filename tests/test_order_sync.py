@@ -14,10 +14,10 @@ from dagster import AssetsDefinition, ExecuteInProcessResult, SensorResult, buil
 
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
 from ctfluent_dagster.commercetools.models import localized
-from ctfluent_dagster.entities.customers.mapping import fluent_username
 from ctfluent_dagster.entities.orders.declaration import ENTITY as ORDERS
 from ctfluent_dagster.entities.payments.declaration import ENTITY as PAYMENTS
 from ctfluent_dagster.entities.payments.declaration import with_orders
+from ctfluent_dagster.entities.shared import fluent_username
 from ctfluent_dagster.ledger.schema import sync_state
 from ctfluent_dagster.ledger.store import Ledger
 from ctfluent_dagster.messages.poller import PollCursor

@@ -79,8 +79,8 @@ def test_the_gtin_verdict(
 def product_checks(sandbox: Sandbox) -> dict[str, PreflightCheck]:
     resources = sandbox.resources()
     fluent = resources["fluent"]
-    context = PRODUCTS.sync_context(read_settings(), fluent.get_client(), fluent.retailer_id, fluent.catalogue_ref,
-                                    resources["commercetools"].get_client())  # fmt: skip
+    context = PRODUCTS.sync_context(read_settings(), fluent.get_client(), resources["context_values"].by_name(),
+                                    commercetools=resources["commercetools"].get_client())  # fmt: skip
     assert PRODUCTS.preflight is not None
     return {check.name: check for check in PRODUCTS.preflight(context)}
 

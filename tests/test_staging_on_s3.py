@@ -23,7 +23,7 @@ from dagster import (
 
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
 from ctfluent_dagster.entities.customers.declaration import ENTITY as CUSTOMERS
-from ctfluent_dagster.entities.customers.mapping import fluent_username
+from ctfluent_dagster.entities.shared import fluent_username
 from tests.harness import Sandbox, modified_on, sandbox_resources
 from tests.support import (
     COMMERCETOOLS_CUSTOMERS_ASSET,

@@ -790,7 +790,8 @@ def test_the_service_takes_what_the_declarations_act_on(
     monkeypatch: pytest.MonkeyPatch, fluent_key: rsa.RSAPrivateKey
 ) -> None:
     monkeypatch.setenv("CTFLUENT_CUSTOMERS__STORE_RETAILERS", '{"eu-store": "7", "au-store": "9"}')
-    scope, jobs = webhook_service.receiver_scope(settings_for(fluent_key, account_id="ACME", retailer_id="1"))
+    monkeypatch.setenv("FLUENT_RETAILER_ID", "1")
+    scope, jobs = webhook_service.receiver_scope(settings_for(fluent_key, account_id="ACME"))
     assert scope == ReceiverScope("ACME", frozenset({"ORDER"}), frozenset({"1", "7", "9"}))
     assert jobs == {"ORDER": "order_status_from_webhooks"}
 

@@ -3,12 +3,13 @@
 import hashlib
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from dagster import (
     AssetCheckSeverity,
     Config,
     MetadataValue,
+    RunConfig,
     TableColumn,
     TableRecord,
     TableSchema,
@@ -17,35 +18,60 @@ from pydantic import Field
 
 from ctfluent_dagster.ledger.store import Ledger
 from ctfluent_dagster.privacy import redact
-from ctfluent_dagster.records import LedgerEntry
+from ctfluent_dagster.records import LedgerEntry, RunScope
 from ctfluent_dagster.staging import FULL
 from ctfluent_dagster.sync.engine import ProblemRow, SyncReport
 
 FAILURE_TABLE_ROWS = 200  # the ledger keeps them all; the UI shows the most recent
 
 
+class AssetJob(Protocol):
+    """A job of assets, as ``define_asset_job`` returns it: its class is not public Dagster API, so the glue types
+    it by what it uses of it (``Definitions`` and ``@sensor`` take it as it is)."""
+
+    @property
+    def name(self) -> str: ...
+
+
+def as_dagster_jobs(jobs: Sequence[AssetJob]) -> Any:
+    """``jobs`` for a Dagster parameter typed with that class (``Definitions(jobs=)``, ``@sensor(jobs=)``)."""
+    return list(jobs)
+
+
 class SyncScope(Config):
-    """Which records of the partition a run covers.
+    """Which records a run covers (every asset of the run gets the same scope).
 
-    Default: every record whose current ``lastModifiedAt`` (orders: ``createdAt``) falls in the partition (a
-    backfill or a full re-sync).
-    The other scopes cover exactly one partition and re-read records by id:
+    Default: every record whose current partition field (``lastModifiedAt``; orders ``createdAt``; a Fluent record's
+    ``updatedOn``) falls in the partition (a backfill or a full re-sync); an unpartitioned entity read from Fluent
+    then writes nothing but its due retries.
+    The other scopes re-read records by key (commercetools id, Fluent ref), in one partition:
 
-    * ``ids``: those records (a delta run from the messages sensor, or a targeted re-sync);
+    * ``ids``: those records (a delta run from a sensor, or a targeted re-sync);
     * ``redrive``: the entity's failed records (or, with ``ids``, those) from any partition;
     * ``deleted_ids``: records deleted in commercetools, deactivated in Fluent without a re-read;
-    * ``reconcile_deletions``: every record the ledger knows and commercetools no longer has, deactivated.
+    * ``reconcile_deletions``: every record the ledger knows and commercetools no longer has, deactivated;
+    * ``webhook_events``: the records the Fluent webhook events recorded and not handled yet name (read from Fluent,
+      never taken from the event).
 
-    Records asked for by id that commercetools no longer returns (deleted, unpublished) are deactivated too.
+    Records asked for by key that the source no longer returns (deleted, unpublished) are deactivated too.
     """
 
-    ids: list[str] = Field(default_factory=list, description="commercetools ids to re-read; empty = whole partition")
+    ids: list[str] = Field(default_factory=list, description="the source's keys to re-read (commercetools ids, "
+                           "Fluent refs); empty = whole partition")  # fmt: skip
     redrive: bool = Field(default=False, description="re-read and push the entity's failed records (or `ids`)")
     deleted_ids: list[str] = Field(default_factory=list, description="commercetools ids deleted there")
     reconcile_deletions: bool = Field(default=False, description="deactivate what commercetools no longer has")
+    webhook_events: bool = Field(default=False, description="take the Fluent webhook events recorded and not "
+                                 "handled yet")  # fmt: skip
     trigger: str = Field(default="", description="why the run was requested (set by sensors and schedules)")
     dry_run: bool = Field(default=False, description="map and compare with the ledger and Fluent, write nothing, "
                           "and report what would be created, updated, skipped or left waiting")  # fmt: skip
+
+    @classmethod
+    def of(cls, scope: RunScope) -> "SyncScope":
+        return cls(ids=list(scope.ids), deleted_ids=list(scope.deleted_ids), redrive=scope.redrive,
+                   reconcile_deletions=scope.reconcile_deletions, webhook_events=scope.webhook_events,
+                   trigger=scope.trigger)  # fmt: skip
 
     @property
     def mode(self) -> str:
@@ -55,6 +81,8 @@ class SyncScope(Config):
             return "delete"
         if self.reconcile_deletions:
             return "reconcile-deletions"
+        if self.webhook_events:
+            return "webhook"
         return "delta" if self.ids else "full"
 
     def dataset_name(self, root_run_id: str) -> str:
@@ -69,6 +97,12 @@ class SyncScope(Config):
     def check_partitions(self, partition_keys: Sequence[str]) -> None:
         if self.mode != "full" and len(partition_keys) != 1:
             raise ValueError(f"a {self.mode} run covers one partition, not {len(partition_keys)}")
+
+
+def run_config(op_names: Sequence[str], scope: RunScope) -> RunConfig:
+    """The config of a run of an entity's job: the same scope for each of its assets' ops."""
+    config = SyncScope.of(scope)
+    return RunConfig(ops=dict.fromkeys(op_names, config))
 
 
 _PROBLEM_SCHEMA = TableSchema(

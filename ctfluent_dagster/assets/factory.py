@@ -1,16 +1,23 @@
-"""Builds an entity's Dagster definitions from its declaration (``ctfluent_dagster/entity.py``).
+"""Builds an entity's Dagster definitions from its declaration (``ctfluent_dagster/entity.py``), in either direction.
 
-Per entity: the ``commercetools/<source>`` asset (stages the day's or the chosen records as Parquet), one
-``fluent/<target>`` asset per target (pushes them through the sync engine), a failures check per target, the
-entity's sync job and its re-drive job (both runs of the entity's own assets), and its reconciliation schedules.
-The assets are thin: the work is in the plain core (clients, staging, ledger, engine).
+* **Partitioned** (every commercetools source, and a staged Fluent source): the source asset
+  ``<source system>/<source>`` stages the day's or the chosen records as Parquet; one ``<other system>/<target>``
+  asset per target pushes them through the sync engine. Jobs: the entity's sync job (backfill from the UI) and its
+  re-drive job; reconciliation schedules.
+* **Unpartitioned** (an unstaged Fluent source, such as the order status): one ``commercetools/<target>`` asset per
+  target reads the records its run names (by its sensor, by the webhook events, by a re-drive, or due for a retry)
+  from Fluent itself and writes them. Jobs: ``<name>_back_sync`` and the re-drive job.
+
+An entity read from Fluent also gets a webhook job (what ``ctfluent-webhooks`` launches: the run takes the recorded
+events). Each target gets its failures checks. The assets are thin: the work is in the plain core (clients, staging,
+ledger, engine).
 """
 
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -30,17 +37,25 @@ from dagster import (
     RunRequest,
     ScheduleDefinition,
     ScheduleEvaluationContext,
+    asset,
     asset_check,
     define_asset_job,
     schedule,
 )
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from ctfluent_dagster.assets.common import SyncScope, outstanding_failures, report_metadata
-from ctfluent_dagster.backsync import parse_time
-from ctfluent_dagster.entity import EntityDeclaration, Record, Source, Target, mapping_fingerprint
+from ctfluent_dagster.assets.common import AssetJob, SyncScope, outstanding_failures, report_metadata, run_config
+from ctfluent_dagster.entity import (
+    CommercetoolsSource,
+    EntityDeclaration,
+    FluentSource,
+    Record,
+    SourceReading,
+    SyncContext,
+    Target,
+    mapping_fingerprint,
+)
+from ctfluent_dagster.fluent.changes import parse_time
 from ctfluent_dagster.ledger.store import Ledger, Liveness
-from ctfluent_dagster.messages.handlers import scoped_run_config
 from ctfluent_dagster.partitions import (
     COMMERCETOOLS_POOL,
     FLUENT_POOL,
@@ -50,26 +65,43 @@ from ctfluent_dagster.partitions import (
     partitioned_asset,
 )
 from ctfluent_dagster.preflight import retailer_names
-from ctfluent_dagster.records import Status
-from ctfluent_dagster.resources import CommercetoolsResource, FluentResource, LedgerResource, SyncSettingsResource
+from ctfluent_dagster.records import RunScope, Status
+from ctfluent_dagster.resources import (
+    CommercetoolsResource,
+    CommercetoolsWriteResource,
+    ContextResource,
+    FluentResource,
+    LedgerResource,
+    SyncSettingsResource,
+)
 from ctfluent_dagster.settings import MessagesSettings
 from ctfluent_dagster.staging import FULL
 from ctfluent_dagster.sync.engine import RETIRED_STATUSES, SyncEngine
 from ctfluent_dagster.sync.on_demand import TargetOnDemand
+from ctfluent_dagster.webhooks.events import FluentEventStore
+
+POOLS = {"commercetools": COMMERCETOOLS_POOL, "fluent": FLUENT_POOL}
 
 
-def commercetools_key(entity: EntityDeclaration) -> AssetKey:
-    return AssetKey(["commercetools", entity.source.name])
+def source_key(entity: EntityDeclaration) -> AssetKey:
+    """``commercetools/<source>`` or, staged, ``fluent/<source>``."""
+    return AssetKey([entity.source.system, entity.source.name])
 
 
-def fluent_key(target: Target) -> AssetKey:
-    return AssetKey(["fluent", target.name])
+def target_key(entity: EntityDeclaration, target: Target) -> AssetKey:
+    """``fluent/<target>`` or ``commercetools/<target>``."""
+    return AssetKey([entity.target_system, target.name])
+
+
+def asset_keys(entity: EntityDeclaration) -> list[AssetKey]:
+    """The keys of the entity's assets: its staged source's (when partitioned) and its targets'."""
+    sources = [source_key(entity)] if entity.partitioned else []
+    return [*sources, *(target_key(entity, t) for t in entity.targets)]
 
 
 def op_names(entity: EntityDeclaration) -> tuple[str, ...]:
     """The ops of the entity's assets (the run config of its jobs is keyed by them)."""
-    keys = [commercetools_key(entity), *(fluent_key(t) for t in entity.targets)]
-    return tuple("__".join(key.path) for key in keys)
+    return tuple(key.to_python_identifier() for key in asset_keys(entity))
 
 
 def run_liveness(instance: DagsterInstance) -> Liveness:
@@ -85,14 +117,34 @@ def run_liveness(instance: DagsterInstance) -> Liveness:
 
 @dataclass(frozen=True)
 class EntityDefinitions:
+    """An entity's definitions, and its jobs by role (the sensors request them)."""
+
+    entity: EntityDeclaration
     assets: list[AssetsDefinition]
     checks: list[AssetChecksDefinition]
-    jobs: list[UnresolvedAssetJobDefinition]
     schedules: list[ScheduleDefinition]
+    sync_job: AssetJob
+    redrive_job: AssetJob
+    webhook_job: AssetJob | None  # an entity read from Fluent: the run ctfluent-webhooks launches
 
-    def __add__(self, other: "EntityDefinitions") -> "EntityDefinitions":
-        return EntityDefinitions(self.assets + other.assets, self.checks + other.checks, self.jobs + other.jobs,
-                                 self.schedules + other.schedules)  # fmt: skip
+    @property
+    def jobs(self) -> list[AssetJob]:
+        return [self.sync_job, self.redrive_job, *([self.webhook_job] if self.webhook_job else [])]
+
+
+def run_request(
+    entity: EntityDeclaration,
+    scope: RunScope,
+    *,
+    run_key: str,
+    tags: Mapping[str, str],
+    partition_key: str | None = None,
+    job_name: str | None = None,
+) -> RunRequest:
+    """A run of the entity's sync job (or of ``job_name``, a job of its assets) over ``scope``: the typed config of
+    each of its assets."""
+    return RunRequest(run_key=run_key, job_name=job_name or entity.sync_job, partition_key=partition_key,
+                      run_config=run_config(op_names(entity), scope), tags=dict(tags))  # fmt: skip
 
 
 def build_entity(
@@ -100,53 +152,106 @@ def build_entity(
 ) -> EntityDefinitions:
     """``registry``: every entity, to turn a target's ``after`` into asset dependencies and to sync the targets other
     records reference on demand."""
-    source_asset = _source_asset(entity, [AssetKey(["commercetools", name]) for name in entity.source.after])
-    target_assets = [_target_asset(entity, target, registry) for target in entity.targets]
-    checks = [check for target in entity.targets for check in _failures_check(entity, target)]
-    selection = [source_asset, *target_assets]
+    if entity.partitioned:
+        upstream = [AssetKey([entity.source.system, name]) for name in entity.source.after]
+        selection = [_source_asset(entity, upstream), *(_target_asset(entity, t, registry) for t in entity.targets)]
+    else:
+        selection = [_unstaged_target_asset(entity, t, registry) for t in entity.targets]
+    checks = [check for target in entity.targets for check in _failures_checks(entity, target)]
+    names = op_names(entity)
+    direction = f"{entity.source.system} {entity.name} -> {entity.target_system}"
     sync_job = define_asset_job(
         entity.sync_job,
         selection=selection,
-        description=f"commercetools {entity.name} -> Fluent for the chosen day(s); backfill from the UI.",
-    )
+        description=f"{direction} for the chosen day(s); backfill from the UI." if entity.partitioned else
+        f"{direction}: what the run names (requested by {entity.changes_sensor}), and the failures due for a retry.",
+    )  # fmt: skip
     redrive_job = define_asset_job(
         entity.redrive_job,
         selection=selection,
-        config=scoped_run_config(op_names(entity), redrive=True, trigger="re-drive"),
-        description=f"Re-read the failed {entity.name} (or the `ids` given) and push them again; pick any partition.",
+        config=run_config(names, RunScope(redrive=True, trigger="re-drive")),
+        description=f"Re-read the failed {entity.name} (or the `ids` given) and write them again"
+        + ("; pick any partition." if entity.partitioned else ", as the source has them now."),
     )
-    return EntityDefinitions(
-        assets=selection,
-        checks=checks,
-        jobs=[sync_job, redrive_job],
-        schedules=_reconciliation_schedules(entity, sync_job, messages),
-    )
+    webhook_job = None
+    if entity.from_fluent:
+        webhook_job = define_asset_job(
+            entity.webhook_job,
+            selection=selection,
+            config=run_config(names, RunScope(webhook_events=True, trigger="webhook")),
+            description=f"Write the {entity.name} the webhook events recorded by ctfluent-webhooks name (it launches "
+            f"this job when an event arrives, if configured; {entity.changes_sensor} takes them at its next tick "
+            "otherwise).",
+        )  # fmt: skip
+    schedules = _reconciliation_schedules(entity, sync_job, messages) if entity.partitioned else []
+    return EntityDefinitions(entity, selection, checks, schedules, sync_job, redrive_job, webhook_job)
 
 
-# -- commercetools -----------------------------------------------------------------------------------
+# -- the resources of a run -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncResources:
+    """The code location's resources a sync step uses, and what it builds on them."""
+
+    commercetools: CommercetoolsResource
+    commercetools_write: CommercetoolsWriteResource
+    fluent: FluentResource
+    ledger: LedgerResource
+    sync_settings: SyncSettingsResource
+    context: ContextResource
+
+    def sync_context(self, entity: EntityDeclaration) -> SyncContext:
+        writer = self.commercetools_write.get_client() if self.commercetools_write.configured else None
+        return entity.sync_context(
+            self.sync_settings.settings, self.fluent.get_client(), self.context.by_name(),
+            commercetools=self.commercetools.get_client(), writer=writer,
+            sources_by_fluent_ref=self.ledger.get_ledger().sources_by_fluent_ref,
+        )  # fmt: skip
+
+    def reading(self, entity: EntityDeclaration) -> SourceReading:
+        return entity.reading(self.sync_context(entity))
+
+    def check_writer(self, entity: EntityDeclaration) -> None:
+        """An entity written to commercetools needs the write client."""
+        if entity.from_fluent and not self.commercetools_write.configured:
+            raise Failure(description=off_reason(entity))
+
+
+def off_reason(entity: EntityDeclaration) -> str:
+    scopes = ", ".join(dict.fromkeys(scope for target in entity.targets for scope in target.scopes))
+    return (f"the {entity.name} back-sync is off: set CTP_WRITE_CLIENT_ID and CTP_WRITE_CLIENT_SECRET (a client "
+            f"with {scopes})")  # fmt: skip
+
+
+# -- the source, staged ------------------------------------------------------------------------------
 
 
 def _source_asset(entity: EntityDeclaration, upstream: Sequence[AssetKey]) -> AssetsDefinition:
     source = entity.source
 
     @partitioned_asset(
-        key=commercetools_key(entity),
+        key=source_key(entity),
         deps=upstream,
-        pool=COMMERCETOOLS_POOL,
+        pool=POOLS[source.system],
         group_name=entity.name,
-        kinds={"commercetools", "parquet"},
+        kinds={source.system, "parquet"},
         description=source.description,
     )
     def stage_source(
         context: AssetExecutionContext,
         config: SyncScope,
         commercetools: CommercetoolsResource,
+        commercetools_write: CommercetoolsWriteResource,
+        fluent: FluentResource,
         ledger: LedgerResource,
         sync_settings: SyncSettingsResource,
+        context_values: ContextResource,
     ) -> MaterializeResult:
         config.check_partitions(context.partition_keys)
         started = time.monotonic()
-        client = commercetools.get_client()
+        run = SyncResources(commercetools, commercetools_write, fluent, ledger, sync_settings, context_values)
+        reading = run.reading(entity)
         staging = sync_settings.staging()
         name = config.dataset_name(context.run.root_run_id or context.run.run_id)
         per_partition: dict[str, int] = {}
@@ -155,24 +260,28 @@ def _source_asset(entity: EntityDeclaration, upstream: Sequence[AssetKey]) -> As
             for partition_key in context.partition_keys:
                 start, end = partition_window(partition_key)
                 with staging.writer(source.name, partition_key, FULL) as writer:
-                    for page in source.modified_between(client, start, end):
+                    for page in reading.between(start, end):
                         writer.write(page)
                 staging.remove_deltas(source.name, partition_key)
                 per_partition[partition_key] = writer.rows
         else:
             (partition_key,) = context.partition_keys
-            wanted = _ids_to_read(entity, config, ledger)
+            events = FluentEventStore(ledger=ledger.get_ledger()) if config.webhook_events else None
+            recorded = pending_keys(events, entity) if events is not None else {}
+            wanted = sorted({*_keys_to_read(entity, config, ledger), *(key for key in recorded.values() if key)})
             found: set[str] = set()
             with staging.writer(source.name, partition_key, name) as writer:
-                for page in source.by_ids(client, wanted):
+                for page in reading.by_keys(wanted):
                     writer.write(page)
-                    found.update(record["id"] for record in page)
-            gone = sorted(set(wanted) - found) + _known_gone(entity, config, ledger, client)
+                    found.update(source.key_of(record) for record in page)
+            gone = sorted(set(wanted) - found) + _known_gone(entity, config, ledger, reading)
             staging.write_gone(source.name, partition_key, name, gone)
             per_partition[partition_key] = writer.rows
+            if events is not None:  # staged: the push step takes them from here, a re-execution too
+                events.mark_handled(list(recorded))
         total = sum(per_partition.values())
         context.log.info(f"staged {total} {entity.name} for {len(per_partition)} partition(s) ({config.mode}); "
-                         f"{len(gone)} gone from commercetools")  # fmt: skip
+                         f"{len(gone)} gone from {source.system}")  # fmt: skip
         return MaterializeResult(
             metadata={
                 "mode": config.mode,
@@ -189,48 +298,59 @@ def _source_asset(entity: EntityDeclaration, upstream: Sequence[AssetKey]) -> As
     return stage_source
 
 
-def _ids_to_read(entity: EntityDeclaration, config: SyncScope, ledger: LedgerResource) -> list[str]:
+def _keys_to_read(entity: EntityDeclaration, config: SyncScope, ledger: LedgerResource) -> list[str]:
     if config.ids or not config.redrive:
         return list(config.ids)
-    store = ledger.get_ledger()
-    return sorted(_known_ids(entity, store, status=["failed"]))
+    return sorted(_known_keys(entity, ledger.get_ledger(), status=["failed"]))
 
 
-def _known_ids(
+def _known_keys(
     entity: EntityDeclaration,
     store: Ledger,
     *,
     status: Sequence[Status] | None = None,
     exclude_status: Sequence[Status] = (),
 ) -> set[str]:
-    """The commercetools ids the ledger knows for any of the entity's targets, filtered by status."""
+    """The source keys the ledger knows for any of the entity's targets, filtered by status."""
     return set().union(*(store.source_ids(t.entity_type, status=status, exclude_status=exclude_status)
                          for t in entity.targets))  # fmt: skip
 
 
-def _known_gone(entity: EntityDeclaration, config: SyncScope, ledger: LedgerResource, client: Any) -> list[str]:
-    """Ids deleted in commercetools: given (a delete message), or found by comparing the ledger with it."""
+def _known_gone(
+    entity: EntityDeclaration, config: SyncScope, ledger: LedgerResource, reading: SourceReading
+) -> list[str]:
+    """Keys deleted in the source: given (a delete message), or found by comparing the ledger with it."""
     if config.deleted_ids:
         return sorted(set(config.deleted_ids))
     if not config.reconcile_deletions:
         return []
-    store = ledger.get_ledger()
-    known = _known_ids(entity, store, exclude_status=RETIRED_STATUSES)
-    return sorted(known - set(entity.source.all_ids(client)))
+    known = _known_keys(entity, ledger.get_ledger(), exclude_status=RETIRED_STATUSES)
+    return sorted(known - set(reading.all_keys()))
 
 
-# -- Fluent --------------------------------------------------------------------------------------------
+def pending_keys(
+    events: FluentEventStore, entity: EntityDeclaration, received_before: datetime | None = None
+) -> dict[str, str | None]:
+    """The recorded webhook events of the entity's types not handled yet (received before ``received_before``), by
+    event id: the key (``entityRef``) each names, or None for one that names none (nothing to write; handled all
+    the same). Only the key is taken from an event: what is written is read from Fluent."""
+    types = entity.source.event_types if isinstance(entity.source, FluentSource) else ()
+    return {
+        event.event_id: event.entity_ref
+        for event in events.pending(entity_types=list(types))
+        if received_before is None or event.received_at < received_before
+    }
+
+
+# -- the targets -------------------------------------------------------------------------------------------
 
 
 def sync_engine(
     entity: EntityDeclaration,
     target: Target,
+    run: SyncResources,
     *,
     run_id: str,
-    commercetools: CommercetoolsResource,
-    fluent: FluentResource,
-    ledger: LedgerResource,
-    sync_settings: SyncSettingsResource,
     is_alive: Liveness | None = None,
     logger: Any = None,
     dry_run: bool = False,
@@ -239,28 +359,24 @@ def sync_engine(
 ) -> SyncEngine[Record, Any]:
     """The engine of one target. ``registry``: the entities whose on-demand targets (``Target.on_demand``) this
     engine may sync when its records reference them (never in a dry run)."""
-    settings = sync_settings.settings
+    settings = run.sync_settings.settings
     section = settings.entity(entity.name)
-    client = commercetools.get_client()
-    context = entity.sync_context(settings, fluent.get_client(), fluent.retailer_id, fluent.catalogue_ref or None,
-                                  client)  # fmt: skip
-    fingerprint = mapping_fingerprint(target.name, entity.settings_sections(settings), fluent.retailer_id,
-                                      fluent.catalogue_ref)  # fmt: skip
+    context = run.sync_context(entity)
+    fingerprint = mapping_fingerprint(target.name, entity.settings_sections(settings), context.values)
 
     def on_demand(owner: EntityDeclaration, wanted: Target) -> TargetOnDemand:
         def engine() -> SyncEngine[Record, Any]:
-            return sync_engine(owner, wanted, run_id=run_id, commercetools=commercetools, fluent=fluent,
-                               ledger=ledger, sync_settings=sync_settings, is_alive=is_alive, logger=logger,
+            return sync_engine(owner, wanted, run, run_id=run_id, is_alive=is_alive, logger=logger,
                                wait_for_busy=False)  # fmt: skip
 
-        return TargetOnDemand(partial(owner.source.by_ids, client), partial(record_partition, owner.source), engine)
+        return TargetOnDemand(run.reading(owner).by_keys, partial(record_partition, owner), engine)
 
     providers = {} if dry_run else {
         other.entity_type: on_demand(owner, other)
         for owner in registry for other in owner.targets if other.on_demand and other is not target
     }  # fmt: skip
     return SyncEngine(
-        ledger.get_ledger(),
+        run.ledger.get_ledger(),
         target.build(context),
         run_id=run_id,
         concurrency=settings.fluent_concurrency,
@@ -279,77 +395,151 @@ def sync_engine(
     )
 
 
-def record_partition(source: Source, record: Record) -> str | None:
-    """The daily partition a record belongs to, by its partition field."""
-    moment = record.get(source.partition_field)
+def record_partition(entity: EntityDeclaration, record: Record) -> str | None:
+    """The daily partition a record belongs to, by its source's partition field."""
+    moment = record.get(entity.source.partition_field)
     return partition_for(parse_time(moment)) if moment else None
+
+
+def _upstream_of(entity: EntityDeclaration, target: Target, registry: Sequence[EntityDeclaration]) -> list[AssetKey]:
+    """The targets (of any entity, on the same side) whose records this one's reference."""
+    known = {target_key(e, t) for e in registry for t in e.targets}
+    upstream = [AssetKey([entity.target_system, name]) for name in target.after]
+    unknown = [key.to_user_string() for key in upstream if key not in known]
+    if unknown:
+        raise ValueError(f"{entity.name}: target {target.name} comes after unknown targets {', '.join(unknown)}")
+    return upstream
 
 
 def _target_asset(entity: EntityDeclaration, target: Target, registry: Sequence[EntityDeclaration]) -> AssetsDefinition:
     source = entity.source
-    targets_by_name = {t.name: t for e in registry for t in e.targets}
-    upstream = [commercetools_key(entity), *(fluent_key(targets_by_name[name]) for name in target.after)]
 
     @partitioned_asset(
-        key=fluent_key(target),
-        deps=upstream,
-        pool=FLUENT_POOL,
+        key=target_key(entity, target),
+        deps=[source_key(entity), *_upstream_of(entity, target, registry)],
+        pool=POOLS[entity.target_system],
         group_name=entity.name,
-        kinds={"fluent"},
+        kinds={entity.target_system},
         description=target.description,
     )
     def push_target(
         context: AssetExecutionContext,
         config: SyncScope,
         commercetools: CommercetoolsResource,
+        commercetools_write: CommercetoolsWriteResource,
         fluent: FluentResource,
         ledger: LedgerResource,
         sync_settings: SyncSettingsResource,
+        context_values: ContextResource,
     ) -> MaterializeResult:
         config.check_partitions(context.partition_keys)
+        run = SyncResources(commercetools, commercetools_write, fluent, ledger, sync_settings, context_values)
+        run.check_writer(entity)
         staging = sync_settings.staging()
         name = config.dataset_name(context.run.root_run_id or context.run.run_id)
-        client = commercetools.get_client()
-        engine = sync_engine(
-            entity, target, run_id=context.run.run_id, commercetools=commercetools, fluent=fluent, ledger=ledger,
-            sync_settings=sync_settings, is_alive=run_liveness(context.instance), logger=context.log,
-            dry_run=config.dry_run, registry=registry,
-        )  # fmt: skip
+        reread = run.reading(entity).by_keys
+        engine = sync_engine(entity, target, run, run_id=context.run.run_id, is_alive=run_liveness(context.instance),
+                             logger=context.log, dry_run=config.dry_run, registry=registry)  # fmt: skip
         with engine:
             for partition_key in context.partition_keys:
                 for chunk in staging.read_chunks(source.name, partition_key, name):
                     engine.sync_staged(chunk, partition_key)
                 engine.retire(staging.read_gone(source.name, partition_key, name), partition_key)
-            reread = partial(source.by_ids, client)
-            engine.resume_waiting(reread, id_of=record_id)
+            engine.resume_waiting(reread, id_of=source.key_of)
             settings = sync_settings.settings
-            engine.retry_failed(reread, record_id, settings.automatic_retry_attempts, settings.retry_backoff_seconds)
-        report = engine.report
-        if not config.dry_run:
-            tag_run_with_problems(context, target.name, report.counts)
-        context.log.info(
-            f"{target.name}: "
-            + (", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or "nothing")
-            + f" ({report.records_per_second:.0f} records/s)"
-        )
-        metadata = report_metadata(report, mode=config.mode, run_id=context.run.run_id,
-                                   partitions=context.partition_keys)  # fmt: skip
-        metadata["trigger"] = config.trigger or "manual/backfill"
-        if config.dry_run:
-            metadata["dry_run"] = MetadataValue.text("nothing was written: `planned` says what a real run would do")
-        metadata["ids_requested"] = len(config.ids)
-        return MaterializeResult(metadata=metadata)
+            engine.retry_failed(reread, source.key_of, settings.automatic_retry_attempts,
+                                settings.retry_backoff_seconds)  # fmt: skip
+        return _materialization(context, target, engine, config, config.mode, context.partition_keys)
 
     return push_target
 
 
-def _failures_check(entity: EntityDeclaration, target: Target) -> list[AssetChecksDefinition]:
-    return [failures_check(fluent_key(target), target.entity_type, entity.redrive_job, target.target_is_retailer),
-            run_failures_check(fluent_key(target), target.entity_type, entity.redrive_job)]  # fmt: skip
+def _unstaged_target_asset(
+    entity: EntityDeclaration, target: Target, registry: Sequence[EntityDeclaration]
+) -> AssetsDefinition:
+    """A target of an unstaged Fluent source: unpartitioned; it reads what its run names from Fluent and writes it."""
+    source = entity.source
+    upstream = [AssetKey(["fluent", name]) for name in source.after] + _upstream_of(entity, target, registry)
+
+    @asset(
+        key=target_key(entity, target),
+        deps=upstream,
+        pool=POOLS[entity.target_system],
+        group_name=entity.name,
+        kinds={entity.target_system},
+        description=target.description,
+    )
+    def write_target(
+        context: AssetExecutionContext,
+        config: SyncScope,
+        commercetools: CommercetoolsResource,
+        commercetools_write: CommercetoolsWriteResource,
+        fluent: FluentResource,
+        ledger: LedgerResource,
+        sync_settings: SyncSettingsResource,
+        context_values: ContextResource,
+    ) -> MaterializeResult:
+        settings = sync_settings.settings
+        store = ledger.get_ledger()
+        attempts, backoff = settings.automatic_retry_attempts, settings.retry_backoff_seconds
+        due = [] if config.redrive else store.due_failures(target.entity_type, attempts, backoff)
+        if not (config.ids or config.redrive or config.webhook_events or due):
+            return MaterializeResult(metadata={"mode": "nothing", "trigger": config.trigger or "manual"})
+        run = SyncResources(commercetools, commercetools_write, fluent, ledger, sync_settings, context_values)
+        run.check_writer(entity)
+        events = FluentEventStore(ledger=store) if config.webhook_events else None
+        recorded = pending_keys(events, entity) if events is not None else {}
+        failed = store.source_ids(target.entity_type, status=["failed"]) if config.redrive and not config.ids else ()
+        # Verify, then fetch: what an event names is read from Fluent; what is written is Fluent's own.
+        keys = sorted({*config.ids, *(key for key in recorded.values() if key), *failed})
+        reread = run.reading(entity).by_keys
+        engine = sync_engine(entity, target, run, run_id=context.run.run_id, is_alive=run_liveness(context.instance),
+                             logger=context.log, dry_run=config.dry_run, registry=registry)  # fmt: skip
+        with engine:
+            for page in reread(keys) if keys else ():
+                engine.sync_chunk(page)
+            engine.resume_waiting(reread, id_of=source.key_of)
+            if not config.redrive:
+                engine.retry_failed(reread, source.key_of, attempts, backoff)
+        if events is not None:  # written (or failed, and in the ledger to re-drive): handled
+            events.mark_handled(list(recorded))
+        mode = "redrive" if config.redrive else "+".join(
+            name for name, given in (("webhook", config.webhook_events), ("ids", config.ids), ("retry", due)) if given
+        )  # fmt: skip
+        return _materialization(context, target, engine, config, mode, [])
+
+    return write_target
 
 
-def record_id(record: Record) -> str:
-    return str(record["id"])
+def _materialization(
+    context: AssetExecutionContext,
+    target: Target,
+    engine: SyncEngine[Record, Any],
+    config: SyncScope,
+    mode: str,
+    partitions: Sequence[str],
+) -> MaterializeResult:
+    """The run's tags and the asset's metadata: what the engine did to the target's records."""
+    report = engine.report
+    if not config.dry_run:
+        tag_run_with_problems(context, target.name, report.counts)
+    context.log.info(
+        f"{target.name}: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or "nothing")
+        + f" ({report.records_per_second:.0f} records/s)"
+    )
+    metadata = report_metadata(report, mode=mode, run_id=context.run.run_id, partitions=partitions)
+    metadata["trigger"] = config.trigger or ("manual/backfill" if partitions else "manual")
+    if config.dry_run:
+        metadata["dry_run"] = MetadataValue.text("nothing was written: `planned` says what a real run would do")
+    metadata["ids_requested"] = len(config.ids)
+    return MaterializeResult(metadata=metadata)
+
+
+def _failures_checks(entity: EntityDeclaration, target: Target) -> list[AssetChecksDefinition]:
+    key = target_key(entity, target)
+    return [failures_check(key, target.entity_type, entity.redrive_job, target.target_is_retailer),
+            run_failures_check(key, target.entity_type, entity.redrive_job)]  # fmt: skip
 
 
 def tag_run_with_problems(context: AssetExecutionContext, name: str, counts: Mapping[str, int]) -> None:
@@ -411,17 +601,17 @@ def failures_check(
 
 
 def _reconciliation_schedules(
-    entity: EntityDeclaration, job: UnresolvedAssetJobDefinition, settings: MessagesSettings
+    entity: EntityDeclaration, job: AssetJob, settings: MessagesSettings
 ) -> list[ScheduleDefinition]:
     """Some changes emit no message (a middle name, a category rename) and messages can be lost in a retention
     gap. Daily: re-sync the last days' partitions in full (unchanged records cost nothing, thanks to the ledger),
-    and deactivate what commercetools no longer has."""
+    and, for a commercetools source, deactivate what commercetools no longer has."""
     status = DefaultScheduleStatus.RUNNING if settings.schedules_running else DefaultScheduleStatus.STOPPED
 
     @schedule(
         name=f"{entity.name}_reconciliation",
         cron_schedule=settings.reconciliation_cron,
-        job=job,
+        job_name=job.name,
         execution_timezone="UTC",
         default_status=status,
         description=f"Re-sync the last {settings.reconciliation_days} days' {entity.name} partitions in full.",
@@ -429,12 +619,16 @@ def _reconciliation_schedules(
     def reconciliation(context: ScheduleEvaluationContext) -> list[RunRequest]:
         today = context.scheduled_execution_time.date()
         days = days_between(today - timedelta(days=settings.reconciliation_days), today)
-        return full_resync_requests(entity, days, f"reconciliation:{today}", "daily reconciliation", "reconciliation")
+        return full_resync_requests(entity, days, f"reconciliation:{today}", "daily reconciliation",
+                                    "reconciliation")  # fmt: skip
+
+    if not isinstance(entity.source, CommercetoolsSource):
+        return [reconciliation]
 
     @schedule(
         name=f"{entity.name}_deletion_reconciliation",
         cron_schedule=settings.reconciliation_cron,
-        job=job,
+        job_name=job.name,
         execution_timezone="UTC",
         default_status=status,
         description=f"Deactivate {entity.name} deleted in commercetools whose messages were missed (or never sent).",
@@ -448,25 +642,14 @@ def _reconciliation_schedules(
 
 
 def deletion_reconciliation_request(entity: EntityDeclaration, day: str, run_key: str, trigger: str) -> RunRequest:
-    return RunRequest(
-        run_key=run_key,
-        job_name=entity.sync_job,
-        partition_key=day,
-        run_config=scoped_run_config(op_names(entity), reconcile_deletions=True, trigger=trigger),
-        tags={"ctfluent/trigger": "deletion-reconciliation"},
-    )
+    return run_request(entity, RunScope(reconcile_deletions=True, trigger=trigger), run_key=run_key,
+                       partition_key=day, tags={"ctfluent/trigger": "deletion-reconciliation"})  # fmt: skip
 
 
 def full_resync_requests(
     entity: EntityDeclaration, days: Sequence[str], key_prefix: str, trigger: str, tag: str
 ) -> list[RunRequest]:
-    return [
-        RunRequest(
-            run_key=f"{key_prefix}:{entity.name}:{day}",
-            job_name=entity.sync_job,
-            partition_key=day,
-            run_config=scoped_run_config(op_names(entity), trigger=trigger),
-            tags={"ctfluent/trigger": tag},
-        )
-        for day in days
-    ]
+    tags = {"ctfluent/trigger": tag}
+    scope = RunScope(trigger=trigger)
+    return [run_request(entity, scope, run_key=f"{key_prefix}:{entity.name}:{day}", partition_key=day, tags=tags)
+            for day in days]  # fmt: skip

@@ -1,13 +1,14 @@
-"""The registry of synced entities: one line per entity. Each entity is one folder beside this file.
+"""The registry of synced entities, either direction: one line per entity. Each entity is one folder beside this file.
 
 Order matters only for display; the asset graph orders the syncs by the references each target declares.
 """
 
 from ctfluent_dagster.entities.categories.declaration import ENTITY as CATEGORIES
 from ctfluent_dagster.entities.customers.declaration import ENTITY as CUSTOMERS
+from ctfluent_dagster.entities.order_status.declaration import ENTITY as ORDER_STATUS
 from ctfluent_dagster.entities.orders.declaration import ENTITY as ORDERS
 from ctfluent_dagster.entities.payments.declaration import ENTITY as PAYMENTS
 from ctfluent_dagster.entities.products.declaration import ENTITY as PRODUCTS
 from ctfluent_dagster.entity import EntityDeclaration
 
-ENTITIES: tuple[EntityDeclaration, ...] = (CATEGORIES, PRODUCTS, CUSTOMERS, ORDERS, PAYMENTS)
+ENTITIES: tuple[EntityDeclaration, ...] = (CATEGORIES, PRODUCTS, CUSTOMERS, ORDERS, PAYMENTS, ORDER_STATUS)

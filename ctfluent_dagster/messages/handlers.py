@@ -1,6 +1,7 @@
 """The message handlers every entity gets: ``<typeId>.upsert`` (re-read these records and push them) and
-``<typeId>.delete`` (these records are deleted in commercetools). Both request a run of the entity's own sync job
-for the day's partition, scoped to the ids; the sensors factory builds one of each per entity.
+``<typeId>.delete`` (these records are deleted in commercetools). Both plan a run of the entity's own sync job for
+the day's partition, scoped to the ids (a :class:`~ctfluent_dagster.records.RunScope`: the sensor turns it into the
+run's config); the sensors factory builds one of each per entity.
 
 Override one by registering a handler of the same name with a higher priority (see
 ``examples/message_handlers.py``).
@@ -10,19 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from ctfluent_dagster.commercetools.models import Message
 from ctfluent_dagster.messages.routing import Route, RunPlan, run_key
+from ctfluent_dagster.records import RunScope
 
 
 def trigger_of(route: Route, messages: Sequence[Message]) -> str:
     return f"{route.name}: {len(messages)} message(s)"
-
-
-def scoped_run_config(op_names: Sequence[str], **scope: Any) -> dict[str, Any]:
-    """Run config of an entity's sync job: the same scope for each of its assets' ops."""
-    return {"ops": {name: {"config": dict(scope)} for name in op_names}}
 
 
 @dataclass(frozen=True)
@@ -32,19 +28,17 @@ class SyncHandler:
 
     name: str
     job_name: str
-    op_names: tuple[str, ...]
     priority: int = 0
 
     def plan(self, route: Route, day: str, resource_ids: Sequence[str], messages: Sequence[Message]) -> list[RunPlan]:
-        config = scoped_run_config(self.op_names, ids=list(resource_ids), trigger=trigger_of(route, messages))
-        return [self._run(route, day, messages, config)]
+        return [self._run(route, day, messages, RunScope(ids=tuple(resource_ids), trigger=trigger_of(route, messages)))]
 
-    def _run(self, route: Route, day: str, messages: Sequence[Message], config: dict[str, Any]) -> RunPlan:
+    def _run(self, route: Route, day: str, messages: Sequence[Message], scope: RunScope) -> RunPlan:
         return RunPlan(
             job_name=self.job_name,
             run_key=run_key(route, day, messages),
+            scope=scope,
             partition_key=day,
-            run_config=config,
             tags={"ctfluent/route": route.name},
         )
 
@@ -54,5 +48,5 @@ class DeleteHandler(SyncHandler):
     """These records are deleted in commercetools: deactivate their Fluent records (no re-read)."""
 
     def plan(self, route: Route, day: str, resource_ids: Sequence[str], messages: Sequence[Message]) -> list[RunPlan]:
-        config = scoped_run_config(self.op_names, deleted_ids=list(resource_ids), trigger=trigger_of(route, messages))
-        return [self._run(route, day, messages, config)]
+        scope = RunScope(deleted_ids=tuple(resource_ids), trigger=trigger_of(route, messages))
+        return [self._run(route, day, messages, scope)]

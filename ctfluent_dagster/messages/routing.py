@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from ctfluent_dagster.commercetools.client import CommercetoolsClient
 from ctfluent_dagster.commercetools.models import Message
 from ctfluent_dagster.hooks import load_callable
+from ctfluent_dagster.records import RunScope
 
 # Token messages carry a password-reset or email-verification token: never routed, never logged.
 NEVER_ROUTED = frozenset({"CustomerPasswordTokenCreated", "CustomerEmailTokenCreated"})
@@ -96,11 +97,11 @@ def load_routes(paths: str | Path | Sequence[str | Path]) -> list[Route]:
 
 @dataclass(frozen=True)
 class RunPlan:
-    """A run the sensor should request: a job, optionally a partition, its config and tags."""
+    """A run the sensor should request: a job, optionally a partition, the records it covers and tags."""
 
     job_name: str
     run_key: str
-    run_config: dict[str, Any]
+    scope: RunScope
     partition_key: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
 

@@ -13,17 +13,16 @@ from datetime import timedelta
 
 from dagster import (
     DefaultSensorStatus,
-    JobDefinition,
     RunRequest,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
     sensor,
 )
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from ctfluent_dagster.assets.factory import deletion_reconciliation_request, full_resync_requests, op_names
-from ctfluent_dagster.entity import EntityDeclaration
+from ctfluent_dagster.assets.common import AssetJob, as_dagster_jobs
+from ctfluent_dagster.assets.factory import deletion_reconciliation_request, full_resync_requests, run_request
+from ctfluent_dagster.entity import CommercetoolsSource, EntityDeclaration
 from ctfluent_dagster.messages.handlers import DeleteHandler, SyncHandler
 from ctfluent_dagster.messages.poller import Gap, MessagePoller, PollCursor
 from ctfluent_dagster.messages.routing import HandlerRegistry, MessageHandler, RunPlan, load_routes, route_messages
@@ -38,23 +37,27 @@ def _counts(counter: Counter[str]) -> str:
     return ", ".join(f"{name} x{count}" for name, count in counter.most_common()) or "none"
 
 
-def _run_request(plan: RunPlan) -> RunRequest:
-    return RunRequest(
-        run_key=plan.run_key,
-        job_name=plan.job_name,
-        partition_key=plan.partition_key,
-        run_config=plan.run_config,
-        tags={**plan.tags, "ctfluent/trigger": "messages"},
-    )
+def plan_run_request(plan: RunPlan, entities: Sequence[EntityDeclaration]) -> RunRequest:
+    """The plan as a run of its job, with the typed config of the job's entity."""
+    entity = next((e for e in entities if plan.job_name in (e.sync_job, e.redrive_job)), None)
+    if entity is None:
+        raise ValueError(f"a message handler planned a run of {plan.job_name}, which is no entity's sync or re-drive "
+                         "job")  # fmt: skip
+    return run_request(entity, plan.scope, run_key=plan.run_key, partition_key=plan.partition_key,
+                       job_name=plan.job_name, tags={**plan.tags, "ctfluent/trigger": "messages"})  # fmt: skip
+
+
+def commercetools_sources(entities: Sequence[EntityDeclaration]) -> list[tuple[EntityDeclaration, CommercetoolsSource]]:
+    """The entities read from commercetools (what its messages concern), with their sources."""
+    return [(entity, entity.source) for entity in entities if isinstance(entity.source, CommercetoolsSource)]
 
 
 def shipped_handlers(entities: Sequence[EntityDeclaration]) -> list[MessageHandler]:
     """``<typeId>.upsert`` and ``<typeId>.delete`` for each entity: runs of the entity's own sync job."""
     handlers: list[MessageHandler] = []
-    for entity in entities:
-        names = op_names(entity)
-        handlers.append(SyncHandler(f"{entity.source.type_id}.upsert", entity.sync_job, names))
-        handlers.append(DeleteHandler(f"{entity.source.type_id}.delete", entity.sync_job, names))
+    for entity, source in commercetools_sources(entities):
+        handlers.append(SyncHandler(f"{source.type_id}.upsert", entity.sync_job))
+        handlers.append(DeleteHandler(f"{source.type_id}.delete", entity.sync_job))
     return handlers
 
 
@@ -64,7 +67,7 @@ def _gap_requests(gap: Gap, entities: Sequence[EntityDeclaration]) -> list[RunRe
     days = days_between(gap.since.date(), gap.until.date())
     trigger = f"retention gap since {since}"
     requests: list[RunRequest] = []
-    for entity in entities:
+    for entity, _ in commercetools_sources(entities):
         requests += full_resync_requests(entity, days, f"retention-gap:{since}", trigger, "retention-gap")
         if days:  # the deactivations are recorded on the gap's last day
             key = f"retention-gap:{since}:{entity.name}:deletions"
@@ -75,17 +78,18 @@ def _gap_requests(gap: Gap, entities: Sequence[EntityDeclaration]) -> list[RunRe
 def build_messages_sensor(
     settings: MessagesSettings,
     entities: Sequence[EntityDeclaration],
-    jobs: Sequence[JobDefinition | UnresolvedAssetJobDefinition],
+    jobs: Sequence[AssetJob],
 ) -> SensorDefinition:
-    """The messages sensor for these entities: their routes (or the configured routes file) and handlers."""
+    """The messages sensor for these entities (those read from commercetools): their routes (or the configured
+    routes file) and handlers."""
     shipped = shipped_handlers(entities)
-    shipped_routes = [entity.routes for entity in entities]
+    shipped_routes = [source.routes for _, source in commercetools_sources(entities)]
 
     @sensor(
         name=SENSOR_NAME,
         minimum_interval_seconds=settings.poll_interval_seconds,
         default_status=DefaultSensorStatus.RUNNING if settings.sensor_running else DefaultSensorStatus.STOPPED,
-        jobs=jobs,
+        jobs=as_dagster_jobs(jobs),
         description="Polls the commercetools Messages API and requests a delta run per route and day.",
     )
     def commercetools_messages_sensor(
@@ -107,7 +111,7 @@ def build_messages_sensor(
         requests = []
         for plan in routing.plans:
             if plan.partition_key is None or daily_partitions.has_partition_key(plan.partition_key):
-                requests.append(_run_request(plan))
+                requests.append(plan_run_request(plan, entities))
             else:
                 context.log.warning(f"{plan.run_key}: day {plan.partition_key} is outside the partitions; skipped")
         if polled.gap:

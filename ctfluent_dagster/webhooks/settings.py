@@ -5,7 +5,8 @@
 - ``FLUENT_ACCOUNT_ID``: the Fluent account whose events are accepted (Fluent signs with one key per region and
   environment, so every account there can sign). Default: the account name of ``FLUENT_HOST`` when it is a Fluent
   host (``https://<ACCOUNT>.api.fluentretail.com``, ``…sandbox.api…``); otherwise required, unless running locally.
-- ``FLUENT_RETAILER_ID``: the default retailer, one of those whose events are taken (with the settings' others).
+- the context values the entities read from Fluent declare (``FLUENT_RETAILER_ID``: the default retailer, one of
+  those whose events are taken, with the settings' others), read by the service from their variables.
 - ``CTFLUENT_LEDGER_URL`` (required unless running locally): the database events are kept in, the ledger's. The
   receiver runs no DDL: ``ctfluent-migrate`` brings the schema up to date.
 - ``CTFLUENT_WEBHOOKS__LOCAL``: running locally (the sandbox): the ledger may default to SQLite under DAGSTER_HOME
@@ -62,7 +63,6 @@ class WebhookSettings(BaseSettings):
     public_keys: str = Field(default="", validation_alias=PUBLIC_KEYS_VARIABLE)
     account_id: str | None = Field(default=None, validation_alias=ACCOUNT_VARIABLE)
     fluent_host: str | None = Field(default=None, validation_alias="FLUENT_HOST")
-    retailer_id: str | None = Field(default=None, validation_alias="FLUENT_RETAILER_ID")
     ledger_url: str | None = Field(default=None, validation_alias=LEDGER_VARIABLE)
     local: bool = False
     path: str = "/fluent/webhooks"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ctfluent_dagster.entities.categories.catalogue import catalogue_checks, catalogue_ref
-from ctfluent_dagster.entities.categories.mapping import ENTITY_TYPE
+from ctfluent_dagster.entities.categories import ENTITY_TYPE
 from ctfluent_dagster.entities.categories.settings import CategorySettings
 from ctfluent_dagster.entities.categories.sync import CategorySync
-from ctfluent_dagster.entity import EntityDeclaration, Source, SyncContext, Target
+from ctfluent_dagster.entities.shared import CATALOGUE, catalogue_checks, catalogue_ref
+from ctfluent_dagster.entity import CommercetoolsSource, EntityDeclaration, SyncContext, Target
 
 
 def _build(context: SyncContext) -> CategorySync:
@@ -17,12 +17,13 @@ def _build(context: SyncContext) -> CategorySync:
 
 ENTITY = EntityDeclaration(
     name="categories",
-    source=Source(
+    source=CommercetoolsSource(
         name="categories",
         type_id="category",
         resource="categories",
         scopes=("view_categories",),
         description="commercetools categories whose current lastModifiedAt falls in the day (UTC), staged as Parquet.",
+        routes=Path(__file__).with_name("routes.yaml"),
     ),
     targets=(
         Target(
@@ -34,6 +35,6 @@ ENTITY = EntityDeclaration(
         ),
     ),
     settings=CategorySettings,
-    routes=Path(__file__).with_name("routes.yaml"),
     preflight=catalogue_checks,
+    context=(CATALOGUE,),
 )

@@ -17,8 +17,6 @@ from ctfluent_dagster.entities.categories.models import CATEGORY_FIELD_LIMITS, C
 from ctfluent_dagster.entities.categories.settings import CategorySettings
 from ctfluent_dagster.fluent.models import AttributeInput, cut_to_limit, length_violations
 
-ENTITY_TYPE = "category"
-
 
 @dataclass(frozen=True)
 class MappedCategory:

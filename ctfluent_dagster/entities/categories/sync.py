@@ -9,18 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from ctfluent_dagster.entities.categories.catalogue import OPERATIONS, CatalogueEntitySync, catalogue_entity_key
-from ctfluent_dagster.entities.categories.mapping import ENTITY_TYPE, SkippedCategory, map_category
+from ctfluent_dagster.entities.categories import ENTITY_TYPE
+from ctfluent_dagster.entities.categories.mapping import SkippedCategory, map_category
 from ctfluent_dagster.entities.categories.models import CATEGORY_FIELD_LIMITS, Category
 from ctfluent_dagster.entities.categories.settings import CategorySettings
+from ctfluent_dagster.entities.shared import CatalogueEntitySync, catalogue_entity_key
 from ctfluent_dagster.fluent.client import FluentClient
+from ctfluent_dagster.fluent.operations import OperationSet
 from ctfluent_dagster.hooks import LoadedHooks
 from ctfluent_dagster.records import Dependency, LedgerKey, PlannedPush, PlannedSkip, payload_fingerprint
 from ctfluent_dagster.sync.invalid import invalid_record_skip
+
+OPERATIONS = OperationSet(Path(__file__).with_name("operations"))
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ctfluent_dagster.entities.customers.mapping import configured_retailers
+from ctfluent_dagster.entities.customers.mapping import customer_retailers
+from ctfluent_dagster.entities.customers.models import ENTITY_TYPE
 from ctfluent_dagster.entities.customers.settings import CustomerMappingSettings
-from ctfluent_dagster.entities.customers.sync import ENTITY_TYPE, CustomerSync
-from ctfluent_dagster.entity import EntityDeclaration, Source, SyncContext, Target
+from ctfluent_dagster.entities.customers.sync import CustomerSync
+from ctfluent_dagster.entities.shared import RETAILER, default_retailer
+from ctfluent_dagster.entity import CommercetoolsSource, EntityDeclaration, SyncContext, Target
 from ctfluent_dagster.preflight import PreflightCheck, retailer_checks
 
 # Returned by the API (hashed) but never needed by the sync: dropped before anything is staged.
@@ -20,23 +22,24 @@ def _without_secrets(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _build(context: SyncContext) -> CustomerSync:
-    return CustomerSync(context.fluent, context.entity_settings(CustomerMappingSettings), context.retailer_id)
+    return CustomerSync(context.fluent, context.entity_settings(CustomerMappingSettings), default_retailer(context))
 
 
 def _preflight(context: SyncContext) -> list[PreflightCheck]:
     settings = context.entity_settings(CustomerMappingSettings)
-    return retailer_checks(context.fluent, configured_retailers(settings, context.retailer_id))
+    return retailer_checks(context.fluent, customer_retailers(settings, default_retailer(context)))
 
 
 ENTITY = EntityDeclaration(
     name="customers",
-    source=Source(
+    source=CommercetoolsSource(
         name="customers",
         type_id="customer",
         resource="customers",
         scopes=("view_customers",),
         description="commercetools customers whose current lastModifiedAt falls in the day (UTC), staged as Parquet.",
         scrub=_without_secrets,
+        routes=Path(__file__).with_name("routes.yaml"),
     ),
     targets=(
         Target(
@@ -50,6 +53,6 @@ ENTITY = EntityDeclaration(
         ),
     ),
     settings=CustomerMappingSettings,
-    routes=Path(__file__).with_name("routes.yaml"),
+    context=(RETAILER,),
     preflight=_preflight,
 )

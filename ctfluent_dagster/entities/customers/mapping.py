@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from ctfluent_dagster.commercetools.models import Address
 from ctfluent_dagster.entities.customers.models import CUSTOMER_FIELD_LIMITS, Customer, FluentCustomer
 from ctfluent_dagster.entities.customers.settings import CustomerMappingSettings
+from ctfluent_dagster.entities.shared import configured_retailers, fluent_username, retailers_of_stores
 from ctfluent_dagster.fluent.models import AttributeInput, RetailerId, length_violations
 
 # Attributes that change with every commercetools write; excluded from change detection so that a change Fluent
@@ -41,11 +42,6 @@ class SkippedCustomer:
     reason: str
 
 
-def fluent_username(retailer_id: str, email: str, keep_case: bool = False) -> str:
-    email = email.strip()
-    return f"{retailer_id}_{email if keep_case else email.lower()}"
-
-
 def contact_address(customer: Customer) -> Address | None:
     by_id = {address.id: address for address in customer.addresses if address.id}
     for address_id in (customer.default_shipping_address_id, customer.default_billing_address_id):
@@ -54,18 +50,9 @@ def contact_address(customer: Customer) -> Address | None:
     return customer.addresses[0] if customer.addresses else None
 
 
-def retailers_for(customer: Customer, settings: CustomerMappingSettings, default_retailer_id: str | None) -> list[str]:
-    mapped = [settings.store_retailers[s.key] for s in customer.stores if s.key in settings.store_retailers]
-    if mapped:
-        return list(dict.fromkeys(mapped))  # several stores may map to one retailer
-    default = settings.default_retailer_id or default_retailer_id
-    return [default] if default else []
-
-
-def configured_retailers(settings: CustomerMappingSettings, default_retailer_id: str | None) -> list[str]:
-    """Every Fluent retailer the store map and defaults can send customers (and orders) to."""
-    candidates = [default_retailer_id, settings.default_retailer_id, *settings.store_retailers.values()]
-    return list(dict.fromkeys(r for r in candidates if r))
+def customer_retailers(settings: CustomerMappingSettings, default_retailer_id: str | None) -> list[str]:
+    """Every Fluent retailer the store map and the defaults can send customers (and orders) to."""
+    return configured_retailers(settings.store_retailers, default_retailer_id, settings.default_retailer_id)
 
 
 def promotion_opt_in(customer: Customer, field_name: str | None) -> bool:
@@ -101,10 +88,11 @@ def map_customer(
     email = customer.email.strip()
     if not email:
         return [SkippedCustomer(None, "the customer has no email, which Fluent requires (primaryEmail)")]
-    retailers = retailers_for(customer, settings, default_retailer_id)
+    stores = [store.key for store in customer.stores]
+    retailers = retailers_of_stores(stores, settings.store_retailers, settings.default_retailer_id, default_retailer_id)
     if not retailers:
-        stores = ", ".join(s.key for s in customer.stores) or "none"
-        return [SkippedCustomer(None, f"no Fluent retailer: stores ({stores}) are unmapped and no default is set")]
+        named = ", ".join(stores) or "none"
+        return [SkippedCustomer(None, f"no Fluent retailer: stores ({named}) are unmapped and no default is set")]
 
     address = contact_address(customer)
     country = address.country if address else None

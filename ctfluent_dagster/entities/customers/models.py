@@ -11,6 +11,8 @@ from ctfluent_dagster.commercetools.models import Address, CtModel, CustomFields
 from ctfluent_dagster.fluent.models import DEFAULT_STRING_LIMIT, AttributeInput, FluentModel, RetailerId
 
 # "Max character limit: N" from the descriptions of CreateCustomerInput/UpdateCustomerInput in Fluent's schema.
+ENTITY_TYPE = "customer"  # the ledger's
+
 CUSTOMER_FIELD_LIMITS: dict[str, int] = {
     "username": 250,
     "title": 50,

@@ -11,7 +11,12 @@ from pydantic import ValidationError
 
 from ctfluent_dagster.commercetools.models import CtModel
 from ctfluent_dagster.entities.customers.mapping import VOLATILE_ATTRIBUTES, SkippedCustomer, map_customer
-from ctfluent_dagster.entities.customers.models import CUSTOMER_FIELD_LIMITS, Customer, customer_update_input
+from ctfluent_dagster.entities.customers.models import (
+    CUSTOMER_FIELD_LIMITS,
+    ENTITY_TYPE,
+    Customer,
+    customer_update_input,
+)
 from ctfluent_dagster.entities.customers.settings import CustomerMappingSettings
 from ctfluent_dagster.fluent.client import FluentClient
 from ctfluent_dagster.fluent.operations import OperationSet
@@ -21,7 +26,6 @@ from ctfluent_dagster.records import LedgerKey, PlannedPush, PlannedSkip, payloa
 from ctfluent_dagster.sync.graphql_entity import GraphQLEntitySync
 from ctfluent_dagster.sync.invalid import invalid_record_skip
 
-ENTITY_TYPE = "customer"
 OPERATIONS = OperationSet(Path(__file__).with_name("operations"))
 # What a customer deleted in commercetools looks like in Fluent (which cannot delete customers).
 DELETED_ATTRIBUTE = {"name": "ctDeleted", "type": "BOOLEAN", "value": True}

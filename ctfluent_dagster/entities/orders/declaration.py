@@ -1,22 +1,25 @@
 """Orders: commercetools orders -> Fluent orders, each with its customer at order time, partitioned by the day the
-order was created (it is created in Fluent once; its payments are their own entity)."""
+order was created (it is created in Fluent once; its payments are their own entity, its status comes back as the
+``order_status`` entity)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
-from ctfluent_dagster.backsync import BackSync, BackSyncSettings, SettingsRoot
-from ctfluent_dagster.entities.categories.catalogue import catalogue_checks, catalogue_ref
-from ctfluent_dagster.entities.customers.mapping import configured_retailers
-from ctfluent_dagster.entities.customers.settings import CustomerMappingSettings
+from ctfluent_dagster.entities.customers import CustomerMappingSettings
+from ctfluent_dagster.entities.orders import ENTITY_TYPE
 from ctfluent_dagster.entities.orders.settings import OrderSettings
-from ctfluent_dagster.entities.orders.status import ENTITY_TYPE as ORDER_STATUS
-from ctfluent_dagster.entities.orders.status import build_status_sync
-from ctfluent_dagster.entities.orders.sync import ENTITY_TYPE, OrderSync
-from ctfluent_dagster.entity import EntityDeclaration, Source, SyncContext, Target
+from ctfluent_dagster.entities.orders.sync import OrderSync
+from ctfluent_dagster.entities.shared import (
+    CATALOGUE,
+    RETAILER,
+    catalogue_checks,
+    catalogue_ref,
+    configured_retailers,
+    default_retailer,
+)
+from ctfluent_dagster.entity import CommercetoolsSource, EntityDeclaration, SyncContext, Target
 from ctfluent_dagster.preflight import PreflightCheck, retailer_checks
 
 # What an order's line item keeps of its product variant: the rest (prices in every currency, images, attributes,
@@ -39,34 +42,21 @@ def _build(context: SyncContext) -> OrderSync:
         context.fluent,
         context.entity_settings(OrderSettings),
         context.settings_of("customers", CustomerMappingSettings),
-        context.retailer_id,
+        default_retailer(context),
         catalogue_ref(context),
     )
 
 
-def _back_sync_settings(section: BaseModel) -> BackSyncSettings:
-    if not isinstance(section, OrderSettings):
-        raise TypeError(f"expected OrderSettings, got {type(section).__name__}")
-    return section.status_back_sync
-
-
-def _served_retailers(settings: SettingsRoot, default_retailer_id: str | None) -> list[str]:
-    """The retailers orders go to: the customers' store map and defaults, as the order mapping picks them."""
-    customers = settings.entity("customers")
-    if not isinstance(customers, CustomerMappingSettings):
-        raise TypeError(f"expected CustomerMappingSettings, got {type(customers).__name__}")
-    return configured_retailers(customers, default_retailer_id)
-
-
 def _preflight(context: SyncContext) -> list[PreflightCheck]:
     customers = context.settings_of("customers", CustomerMappingSettings)
-    return [*retailer_checks(context.fluent, configured_retailers(customers, context.retailer_id)),
-            *catalogue_checks(context)]  # fmt: skip
+    retailers = configured_retailers(customers.store_retailers, default_retailer(context),
+                                     customers.default_retailer_id)  # fmt: skip
+    return [*retailer_checks(context.fluent, retailers), *catalogue_checks(context)]
 
 
 ENTITY = EntityDeclaration(
     name="orders",
-    source=Source(
+    source=CommercetoolsSource(
         name="orders",
         type_id="order",
         resource="orders",
@@ -79,6 +69,7 @@ ENTITY = EntityDeclaration(
         after=("products", "customers"),
         description="commercetools orders created in the day (UTC), staged as Parquet (line items keep only their "
         "variant's id, SKU and key).",
+        routes=Path(__file__).with_name("routes.yaml"),
     ),
     targets=(
         Target(
@@ -93,18 +84,7 @@ ENTITY = EntityDeclaration(
         ),
     ),
     settings=OrderSettings,
-    routes=Path(__file__).with_name("routes.yaml"),
+    context=(RETAILER, CATALOGUE),
     preflight=_preflight,
     uses_settings=("customers",),
-    back_sync=BackSync(
-        name=ORDER_STATUS,
-        description="commercetools order states written back from the Fluent order statuses that "
-        "orders.status_back_sync maps (COMPLETE -> Complete, CANCELLED -> Cancelled), found by webhooks and polling.",
-        fluent_entity_type="ORDER",
-        after="orders",
-        scopes=("manage_orders",),
-        settings=_back_sync_settings,
-        build=build_status_sync,
-        served_retailers=_served_retailers,
-    ),
 )

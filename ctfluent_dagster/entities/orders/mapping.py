@@ -30,9 +30,7 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from ctfluent_dagster.commercetools.models import Address, Money, localized
-from ctfluent_dagster.entities.customers.mapping import fluent_username
-from ctfluent_dagster.entities.customers.models import CUSTOMER_FIELD_LIMITS, FluentCustomer
-from ctfluent_dagster.entities.customers.settings import CustomerMappingSettings
+from ctfluent_dagster.entities.customers import CUSTOMER_FIELD_LIMITS, CustomerMappingSettings, FluentCustomer
 from ctfluent_dagster.entities.orders.models import (
     ADDRESS_FIELD_LIMITS,
     DELIVERY_INSTRUCTION_LIMIT,
@@ -48,6 +46,7 @@ from ctfluent_dagster.entities.orders.models import (
     TaxType,
 )
 from ctfluent_dagster.entities.orders.settings import OrderSettings
+from ctfluent_dagster.entities.shared import fluent_username, retailers_of_stores
 from ctfluent_dagster.fluent.models import AttributeInput, RetailerId, cut_to_limit, length_violations
 
 HOME_DELIVERY, CLICK_AND_COLLECT = "HD", "CC"
@@ -80,9 +79,11 @@ def order_ref(order: Order, settings: OrderSettings) -> str:
 
 
 def order_retailer(order: Order, customers: CustomerMappingSettings, default_retailer_id: str | None) -> str | None:
-    if order.store is not None and order.store.key in customers.store_retailers:
-        return customers.store_retailers[order.store.key]
-    return customers.default_retailer_id or default_retailer_id
+    """The retailer of the order's store, else the default: the customers' rule."""
+    stores = [order.store.key] if order.store is not None else []
+    retailers = retailers_of_stores(stores, customers.store_retailers, customers.default_retailer_id,
+                                    default_retailer_id)  # fmt: skip
+    return retailers[0] if retailers else None
 
 
 def created_from(settings: OrderSettings, now: datetime) -> datetime | None:

@@ -8,43 +8,15 @@ same Fluent customer.
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ctfluent_dagster.backsync import BackSyncSettings
 from ctfluent_dagster.entities.orders.models import TaxType
 from ctfluent_dagster.hooks import HookSettings
 
 # Where prices include a tax called GST (Fluent's home market): the tax type Fluent users there expect.
 _GST_COUNTRIES: dict[str, TaxType] = {"AU": "GST", "NZ": "GST"}
-
-
-class StatusTarget(BaseModel):
-    """What a Fluent order status means in commercetools: the states the order should have (unset: untouched)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    order_state: Literal["Open", "Confirmed", "Complete", "Cancelled"] | None = None
-    shipment_state: (
-        Literal["Shipped", "Delivered", "Ready", "Pending", "Delayed", "Partial", "Backorder", "Canceled"] | None
-    ) = None
-    payment_state: Literal["BalanceDue", "Failed", "Pending", "CreditOwed", "Paid"] | None = None
-
-
-class StatusBackSyncSettings(BackSyncSettings):
-    """The order status back-sync (Fluent -> commercetools): ``fluent_order_status_sensor`` and its runs."""
-
-    # Fluent order status -> commercetools states, like the Fluent connector's order status mapping table. Statuses
-    # not listed are not written back (and not polled).
-    statuses: dict[str, StatusTarget] = Field(
-        default_factory=lambda: {
-            "COMPLETE": StatusTarget(order_state="Complete"),
-            "CANCELLED": StatusTarget(order_state="Cancelled"),
-        }
-    )
-    # A 409 (the order changed between read and write) re-reads it and tries again, at most this many times.
-    max_conflict_retries: int = Field(default=5, ge=0)
 
 
 class OrderSettings(BaseModel):
@@ -103,5 +75,12 @@ class OrderSettings(BaseModel):
     # recorded in the ledger, not pushed.
     update_policy: Literal["create_only"] = "create_only"
     hooks: HookSettings = Field(default_factory=HookSettings)
-    # Order status back to commercetools (needs the write client, CTP_WRITE_*).
-    status_back_sync: StatusBackSyncSettings = Field(default_factory=StatusBackSyncSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _status_back_sync_moved(cls, values: Any) -> Any:
+        """Settings of an older release would be ignored silently: say where they went."""
+        if isinstance(values, dict) and "status_back_sync" in values:
+            raise ValueError("orders.status_back_sync is now the order_status section (order_status: in the settings "
+                             "file, CTFLUENT_ORDER_STATUS__* variables), with the same keys")  # fmt: skip
+        return values

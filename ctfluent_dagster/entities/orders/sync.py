@@ -17,7 +17,6 @@ An existing customer is never updated from an order. Orders are created once and
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,12 +26,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from ctfluent_dagster.entities.customers import ENTITY_TYPE as CUSTOMER
-from ctfluent_dagster.entities.customers import CustomerMappingSettings, CustomerPush, CustomerSync
-from ctfluent_dagster.entities.orders.mapping import TOO_LONG, SkippedOrder, map_order
+from ctfluent_dagster.entities.customers import CustomerMappingSettings, CustomersAtOrderTime, OrderCustomer
+from ctfluent_dagster.entities.orders import ENTITY_TYPE
+from ctfluent_dagster.entities.orders.mapping import SkippedOrder, map_order
 from ctfluent_dagster.entities.orders.models import ORDER_FIELD_LIMITS, Order
 from ctfluent_dagster.entities.orders.settings import OrderSettings
-from ctfluent_dagster.entities.products.sync import VARIANT_PRODUCT
-from ctfluent_dagster.fluent.client import FluentAlreadyExistsError, FluentClient
+from ctfluent_dagster.entities.products import VARIANT_PRODUCT
+from ctfluent_dagster.fluent.client import FluentClient
 from ctfluent_dagster.fluent.operations import OperationSet
 from ctfluent_dagster.hooks import LoadedHooks
 from ctfluent_dagster.privacy import mask_email
@@ -46,9 +46,7 @@ from ctfluent_dagster.records import (
 )
 from ctfluent_dagster.sync.graphql_entity import GraphQLEntitySync
 from ctfluent_dagster.sync.invalid import invalid_record_skip
-from ctfluent_dagster.transport import ApiError, PermanentApiError, TemporaryApiError
 
-ENTITY_TYPE = "order"
 OPERATIONS = OperationSet(Path(__file__).with_name("operations"))
 
 
@@ -81,11 +79,8 @@ class OrderSync(GraphQLEntitySync[OrderPush]):
         self.customers = customers
         self.default_retailer_id = default_retailer_id
         self.catalogue = catalogue
-        self._find_customers = OPERATIONS["CustomersByUsername"]
-        # Customers created at order time go through the customers' own sync: its operations and hooks.
-        self._customer_sync = CustomerSync(fluent, customers, default_retailer_id)
-        self._customer_ids: dict[str, str] = {}  # username -> Fluent customer id, found or created in this run
-        self._lock = threading.Lock()
+        # Customers found or created at order time: the customers' own sync, its operations and hooks.
+        self._customers = CustomersAtOrderTime(fluent, customers, default_retailer_id)
 
     # -- mapping ---------------------------------------------------------------------------------------
 
@@ -118,7 +113,7 @@ class OrderSync(GraphQLEntitySync[OrderPush]):
             Dependency(VARIANT_PRODUCT, ref=sku, target_key=f"{self.catalogue}:{sku}", label=sku, unavailable="fail")
             for sku in mapped.skus
         )
-        hooked = self.hooks.any or self._customer_sync.hooks.any
+        hooked = self.hooks.any or self._customers.hooked
         return [
             PlannedPush(
                 key=key,
@@ -164,61 +159,10 @@ class OrderSync(GraphQLEntitySync[OrderPush]):
         return None
 
     def _customer_id(self, push: PlannedPush[OrderPush]) -> str:
-        return self._known_customer(push) or self._customer_ids[push.payload.customer["username"]]
+        return self._known_customer(push) or self._customers.id_of(push.payload.customer["username"])
 
     def _ensure_customers(self, pushes: Sequence[PlannedPush[OrderPush]]) -> None:
-        """Every push's customer has a Fluent id: resolved by the ledger, else found by username, else created from
-        the order."""
-        wanted: dict[str, PlannedPush[OrderPush]] = {}
-        for push in pushes:
-            username = push.payload.customer["username"]
-            if self._known_customer(push) is None and username not in self._customer_ids:
-                wanted.setdefault(username, push)
-        if not wanted:
-            return
-        self._lookup_customers(list(wanted))
-        absent = [push for username, push in wanted.items() if username not in self._customer_ids]
-        if len(absent) > 1:
-            try:
-                self._create_customers(absent)
-                return
-            except TemporaryApiError:
-                raise
-            except ApiError:  # one of them is taken or refused: each on its own, below
-                pass
-        for push in absent:
-            self._create_customer_alone(push)
-
-    def _lookup_customers(self, usernames: list[str]) -> None:
-        data = self.fluent.execute(self._find_customers, {"usernames": usernames, "first": len(usernames)})
-        found = {edge["node"]["username"]: edge["node"]["id"] for edge in data["customers"]["edges"]}
-        with self._lock:
-            self._customer_ids.update(found)
-
-    def _customer_push(self, push: PlannedPush[OrderPush]) -> PlannedPush[CustomerPush]:
-        """The customer to create with the order, through the customers' payload hooks."""
-        customer = self._customer_sync.push_for_order(push.payload.customer, push.payload.source)
-        if isinstance(customer, str):
-            raise PermanentApiError(f"the order's customer cannot be created in Fluent: {customer}", code=TOO_LONG)
-        return customer
-
-    def _create_customers(self, pushes: list[PlannedPush[OrderPush]]) -> None:
-        created = self._customer_sync.create_many([self._customer_push(push) for push in pushes])
-        with self._lock:
-            for push, identity in zip(pushes, created, strict=True):
-                self._customer_ids[push.payload.customer["username"]] = str(identity.id)
-
-    def _create_customer_alone(self, push: PlannedPush[OrderPush]) -> None:
-        username = push.payload.customer["username"]
-        try:
-            created = self._customer_sync.create(self._customer_push(push))
-        except FluentAlreadyExistsError:  # created meanwhile (another order of the same shopper)
-            self._lookup_customers([username])
-            if username in self._customer_ids:
-                return
-            raise
-        except ApiError as exc:
-            exc.message = f"creating the order's customer in Fluent failed: {exc.message}"
-            raise
-        with self._lock:
-            self._customer_ids[username] = str(created.id)
+        """Every push's customer has a Fluent id: resolved by the ledger, else found by username or created from
+        the order (the customers' :class:`CustomersAtOrderTime`)."""
+        self._customers.ensure([OrderCustomer(push.payload.customer, push.payload.source) for push in pushes
+                                if self._known_customer(push) is None])  # fmt: skip

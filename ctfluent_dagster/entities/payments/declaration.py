@@ -10,7 +10,7 @@ from ctfluent_dagster.commercetools.client import IDS_PER_QUERY, CommercetoolsCl
 from ctfluent_dagster.entities.payments.models import ORDER_LINK
 from ctfluent_dagster.entities.payments.settings import PaymentSettings
 from ctfluent_dagster.entities.payments.sync import ENTITY_TYPE, FinancialTransactionSync
-from ctfluent_dagster.entity import EntityDeclaration, Source, SyncContext, Target
+from ctfluent_dagster.entity import CommercetoolsSource, EntityDeclaration, SyncContext, Target
 
 
 def with_orders(client: CommercetoolsClient, page: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -41,7 +41,7 @@ def _build(context: SyncContext) -> FinancialTransactionSync:
 
 ENTITY = EntityDeclaration(
     name="payments",
-    source=Source(
+    source=CommercetoolsSource(
         name="payments",
         type_id="payment",
         resource="payments",
@@ -50,6 +50,7 @@ ENTITY = EntityDeclaration(
         "that references it, staged as Parquet.",
         enrich=with_orders,
         after=("orders",),
+        routes=Path(__file__).with_name("routes.yaml"),
     ),
     targets=(
         Target(
@@ -64,7 +65,6 @@ ENTITY = EntityDeclaration(
         ),
     ),
     settings=PaymentSettings,
-    routes=Path(__file__).with_name("routes.yaml"),
     # Whether an order is sent decides whether its transactions are: a change there maps them anew.
     uses_settings=("orders",),
 )

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ctfluent_dagster.entities.orders.sync import ENTITY_TYPE as ORDER
+from ctfluent_dagster.entities.orders import ENTITY_TYPE as ORDER
 from ctfluent_dagster.entities.payments.mapping import SkippedTransaction, map_transactions
 from ctfluent_dagster.entities.payments.models import TRANSACTION_FIELD_LIMITS, Payment
 from ctfluent_dagster.entities.payments.settings import PaymentSettings

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ctfluent_dagster.entities.categories.catalogue import catalogue_ref
+from ctfluent_dagster.entities.products import STANDARD_PRODUCT, VARIANT_PRODUCT
 from ctfluent_dagster.entities.products.preflight import product_checks
 from ctfluent_dagster.entities.products.pricing import resolved_ids, with_standalone_prices
 from ctfluent_dagster.entities.products.settings import ProductSettings
-from ctfluent_dagster.entities.products.sync import (
-    STANDARD_PRODUCT,
-    VARIANT_PRODUCT,
-    StandardProductSync,
-    VariantProductSync,
-)
-from ctfluent_dagster.entity import EntityDeclaration, Source, SyncContext, Target
+from ctfluent_dagster.entities.products.sync import StandardProductSync, VariantProductSync
+from ctfluent_dagster.entities.shared import CATALOGUE, catalogue_ref
+from ctfluent_dagster.entity import CommercetoolsSource, EntityDeclaration, SyncContext, Target
 
 
 def _standard(context: SyncContext) -> StandardProductSync:
@@ -31,7 +27,7 @@ def _variant(context: SyncContext) -> VariantProductSync:
 
 ENTITY = EntityDeclaration(
     name="products",
-    source=Source(
+    source=CommercetoolsSource(
         name="products",
         type_id="product",
         resource="product-projections",
@@ -43,6 +39,7 @@ ENTITY = EntityDeclaration(
         description="Published commercetools product projections whose lastModifiedAt falls in the day (UTC), "
         "those in the Standalone price mode with their Standalone Prices, staged as Parquet.",
         enrich=with_standalone_prices,
+        routes=Path(__file__).with_name("routes.yaml"),
     ),
     targets=(
         Target(
@@ -65,6 +62,6 @@ ENTITY = EntityDeclaration(
         ),
     ),
     settings=ProductSettings,
-    routes=Path(__file__).with_name("routes.yaml"),
     preflight=product_checks,
+    context=(CATALOGUE,),
 )

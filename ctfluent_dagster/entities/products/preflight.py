@@ -18,11 +18,11 @@ from functools import cache
 from typing import Any
 
 from ctfluent_dagster.commercetools.client import CommercetoolsClient
-from ctfluent_dagster.entities.categories.catalogue import catalogue_checks
 from ctfluent_dagster.entities.products.mapping import gtin
 from ctfluent_dagster.entities.products.models import STANDALONE, Variant
 from ctfluent_dagster.entities.products.pricing import resolved_ids
 from ctfluent_dagster.entities.products.settings import ProductSettings
+from ctfluent_dagster.entities.shared import catalogue_checks
 from ctfluent_dagster.entity import SyncContext
 from ctfluent_dagster.preflight import PreflightCheck, attempt
 from ctfluent_dagster.transport import ApiError

@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ctfluent_dagster.entities.categories.catalogue import CatalogueEntitySync, catalogue_entity_key
-from ctfluent_dagster.entities.categories.mapping import ENTITY_TYPE as CATEGORY
+from ctfluent_dagster.entities.categories import ENTITY_TYPE as CATEGORY
+from ctfluent_dagster.entities.products import STANDARD_PRODUCT, VARIANT_PRODUCT
 from ctfluent_dagster.entities.products.mapping import (
     MappedProduct,
     PriceScope,
@@ -26,6 +26,7 @@ from ctfluent_dagster.entities.products.mapping import (
 )
 from ctfluent_dagster.entities.products.models import ProductProjection
 from ctfluent_dagster.entities.products.settings import ProductSettings
+from ctfluent_dagster.entities.shared import CatalogueEntitySync, catalogue_entity_key
 from ctfluent_dagster.fluent.client import FluentClient
 from ctfluent_dagster.fluent.operations import OperationSet
 from ctfluent_dagster.hooks import LoadedHooks
@@ -40,8 +41,6 @@ from ctfluent_dagster.records import (
 from ctfluent_dagster.sync.graphql_entity import batched_operation
 from ctfluent_dagster.sync.invalid import invalid_record_skip
 
-STANDARD_PRODUCT = "standard_product"
-VARIANT_PRODUCT = "variant_product"
 OPERATIONS = OperationSet(Path(__file__).with_name("operations"))
 Plan = PlannedPush["ProductPush"] | PlannedSkip
 

@@ -1,25 +1,44 @@
-"""The Fluent product catalogue the catalogue entities (categories, products) sync into: ``FLUENT_CATALOGUE_REF``."""
+"""What several entities share, in one place rather than in one entity's folder:
+
+* the deployment's context values: the default Fluent retailer and the product catalogue (environment variables);
+* the catalogue: its keys, its pre-flight check, and the base of the entities kept in it (categories, standard and
+  variant products);
+* the username rule: ``<retailerId>_<email>``, by which customers and the customers of orders find one Fluent
+  customer;
+* the retailer selection: a commercetools store's Fluent retailer, else the default (customers and orders alike).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from ctfluent_dagster.entity import SyncContext
-from ctfluent_dagster.fluent.operations import OperationSet
+from ctfluent_dagster.entity import ContextValue, SyncContext
+from ctfluent_dagster.fluent.operations import CORE_OPERATIONS
 from ctfluent_dagster.preflight import PreflightCheck, attempt
 from ctfluent_dagster.records import FluentIdentity, PlannedPush
 from ctfluent_dagster.sync.graphql_entity import GraphQLEntitySync, batched_operation
 
-OPERATIONS = OperationSet(Path(__file__).with_name("operations"))
 PushT = TypeVar("PushT")
+
+RETAILER = ContextValue("retailer_id", "FLUENT_RETAILER_ID", "the default Fluent retailer", required=True)
+CATALOGUE = ContextValue(
+    "catalogue_ref", "FLUENT_CATALOGUE_REF", "the Fluent product catalogue categories and products sync into"
+)
+
+
+def default_retailer(context: SyncContext) -> str | None:
+    return context.value(RETAILER.name)
+
+
+# -- the catalogue -------------------------------------------------------------------------------------------------
 
 
 def catalogue_ref(context: SyncContext) -> str:
-    if not context.catalogue_ref:
+    ref = context.value(CATALOGUE.name)
+    if not ref:
         raise ValueError("set FLUENT_CATALOGUE_REF to the Fluent product catalogue to sync into, e.g. PC:MASTER:1")
-    return context.catalogue_ref
+    return ref
 
 
 def catalogue_key(ref: str) -> dict[str, str]:
@@ -34,22 +53,19 @@ def catalogue_entity_key(ref: str, catalogue: str) -> dict[str, Any]:
 
 def catalogue_checks(context: SyncContext) -> list[PreflightCheck]:
     """The catalogue exists and the login may read it."""
-    lookup = OPERATIONS["ProductCatalogueByRef"]
+    lookup = CORE_OPERATIONS["ProductCatalogueByRef"]
 
     def probe() -> tuple[bool, str]:
-        ref = catalogue_ref(context)
+        try:
+            ref = catalogue_ref(context)
+        except ValueError as exc:
+            return False, str(exc)
         found = context.fluent.execute(lookup, {"ref": ref})[lookup.root_field]
         if not found:
             return False, f"product catalogue {ref} does not exist or is not visible to this login"
         return True, f"product catalogue {ref}: {found.get('name')} ({found.get('type')}, {found.get('status')})"
 
-    def configured() -> tuple[bool, str]:
-        try:
-            return probe()
-        except ValueError as exc:
-            return False, str(exc)
-
-    return [attempt("Fluent product catalogue", configured)]
+    return [attempt("Fluent product catalogue", probe)]
 
 
 class CatalogueEntitySync(GraphQLEntitySync[PushT]):
@@ -88,3 +104,29 @@ class CatalogueEntitySync(GraphQLEntitySync[PushT]):
         if self._check_before_send:  # a hook changed the update's document
             self.fluent.check(update, variables)
         self.fluent.execute(update, variables)
+
+
+# -- customers and retailers ---------------------------------------------------------------------------------------
+
+
+def fluent_username(retailer_id: str, email: str, keep_case: bool = False) -> str:
+    """A Fluent customer's username: ``<retailerId>_<email>``, the email trimmed and lower-cased unless ``keep_case``
+    (Fluent's convention: one customer per email and retailer)."""
+    email = email.strip()
+    return f"{retailer_id}_{email if keep_case else email.lower()}"
+
+
+def retailers_of_stores(
+    store_keys: Iterable[str], store_retailers: Mapping[str, str], *defaults: str | None
+) -> list[str]:
+    """The Fluent retailers of these commercetools stores (``store_retailers``), else the first default set."""
+    mapped = [store_retailers[key] for key in store_keys if key in store_retailers]
+    if mapped:
+        return list(dict.fromkeys(mapped))  # several stores may map to one retailer
+    default = next((d for d in defaults if d), None)
+    return [default] if default else []
+
+
+def configured_retailers(store_retailers: Mapping[str, str], *defaults: str | None) -> list[str]:
+    """Every Fluent retailer the store map and the defaults can send records to."""
+    return list(dict.fromkeys(r for r in (*defaults, *store_retailers.values()) if r))
