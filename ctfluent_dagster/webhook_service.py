@@ -15,6 +15,7 @@ import os
 import sys
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import uvicorn
@@ -57,6 +58,11 @@ Fluent calls https on port 443 only: put the service behind a TLS-terminating pr
 """
 
 
+def partitioned_jobs() -> frozenset[str]:
+    """The webhook jobs of the staged entities read from Fluent: launched on today's partition (UTC)."""
+    return frozenset(entity.webhook_job for entity in ENTITIES if entity.from_fluent and entity.partitioned)
+
+
 def receiver_scope(settings: WebhookSettings) -> tuple[ReceiverScope, dict[str, str]]:
     """What the receiver takes, from the declarations of the entities read from Fluent: their event types, and the
     retailers they serve (their context values from the environment); with each type's webhook job."""
@@ -84,7 +90,7 @@ class DagsterLauncher:
     Launches are coalesced per job: one launch in flight at a time; events that arrive meanwhile are taken by the
     next run (the job takes every recorded event that is pending when it runs)."""
 
-    def __init__(self, settings: WebhookSettings, jobs: dict[str, str]) -> None:
+    def __init__(self, settings: WebhookSettings, jobs: dict[str, str], partitioned: frozenset[str] = frozenset()):
         from dagster_graphql import DagsterGraphQLClient  # only when launching: the receiver needs no Dagster else
 
         url = urlsplit(settings.dagster_url or "")
@@ -94,6 +100,7 @@ class DagsterLauncher:
         )  # fmt: skip
         self.settings = settings
         self.jobs = jobs
+        self.partitioned = partitioned  # launched on today's partition
         self.launched = 0
         self.failed = 0
         self._wanted = {job: threading.Event() for job in set(jobs.values())}
@@ -125,10 +132,13 @@ class DagsterLauncher:
             if self._stopped.is_set():
                 return
             wanted.clear()
+            tags = {"ctfluent/trigger": "webhook"}
+            if job in self.partitioned:
+                tags["dagster/partition"] = datetime.now(UTC).strftime("%Y-%m-%d")
             try:
                 self.client.submit_job_execution(job, repository_location_name=self.settings.dagster_location,
                                                  repository_name=self.settings.dagster_repository,
-                                                 tags={"ctfluent/trigger": "webhook"})  # fmt: skip
+                                                 tags=tags)  # fmt: skip
                 self.launched += 1
             except Exception as exc:  # the sensor picks the events up at its next tick
                 self.failed += 1
@@ -184,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if problem is not None:
             print(f"ctfluent-webhooks: {problem}", file=sys.stderr)
             return 2
-        launcher = DagsterLauncher(settings, jobs) if settings.dagster_url else None
+        launcher = DagsterLauncher(settings, jobs, partitioned_jobs()) if settings.dagster_url else None
         log.info(
             "receiving Fluent webhooks at %s on %s:%d (%d public key(s)) for account %s, types %s, retailers %s; "
             "events go to %r%s",

@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from ctfluent_dagster.assets.common import run_config
-from ctfluent_dagster.assets.factory import op_names, source_key, target_key
+from ctfluent_dagster.assets.keys import op_names, source_key, target_key
 from ctfluent_dagster.entities.customers.declaration import ENTITY as CUSTOMERS
 from ctfluent_dagster.entity import EntityDeclaration
 from ctfluent_dagster.ledger.schema import sync_state

@@ -15,7 +15,7 @@ import pytest
 from dagster import AssetsDefinition, ExecuteInProcessResult, RunRequest, SensorResult, build_sensor_context
 
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
-from ctfluent_dagster.assets.factory import target_key
+from ctfluent_dagster.assets.keys import target_key
 from ctfluent_dagster.entities.categories.declaration import ENTITY as CATEGORIES
 from ctfluent_dagster.entities.categories.sync import ROOT_NOTE
 from ctfluent_dagster.entities.products.declaration import ENTITY as PRODUCTS

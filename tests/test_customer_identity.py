@@ -11,7 +11,7 @@ import pytest
 from dagster import AssetsDefinition, ExecuteInProcessResult
 
 from ctfluent_dagster.assets import ENTITY_DEFINITIONS
-from ctfluent_dagster.assets.factory import target_key
+from ctfluent_dagster.assets.keys import target_key
 from ctfluent_dagster.commercetools.models import CtModel
 from ctfluent_dagster.entities.orders.declaration import ENTITY as ORDER_ENTITY
 from ctfluent_dagster.entities.shared import fluent_username

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from dagster import Definitions, SensorResult, build_sensor_context, in_process_executor
 
-from ctfluent_dagster.assets.factory import EntityDefinitions, build_entity, op_names, target_key
+from ctfluent_dagster.assets.factory import EntityDefinitions, build_entity
+from ctfluent_dagster.assets.keys import op_names, target_key
 from ctfluent_dagster.entities import ENTITIES
 from ctfluent_dagster.entities.order_status.sync import OPERATIONS
 from ctfluent_dagster.entity import EntityDeclaration, FluentSource, Pages, SyncContext, Target

@@ -829,3 +829,32 @@ def test_a_new_event_launches_its_types_job_through_dagsters_client_with_the_con
     assert (selector["repositoryLocationName"], selector["repositoryName"], selector["pipelineName"]) == (
         "ctfluent_dagster", "__repository__", "order_status_from_webhooks")  # fmt: skip
     assert "secret-token" not in repr(settings)
+
+
+@responses_lib.activate
+def test_a_staged_entitys_webhook_job_is_launched_on_todays_partition(
+    store: FluentEventStore, fluent_key: rsa.RSAPrivateKey
+) -> None:
+    """A partitioned webhook job (an entity read from Fluent and staged per day) needs a partition: today's (UTC)."""
+    launches = responses_lib.post(
+        "https://org.dagster.test/prod/graphql",
+        json={"data": {"launchPipelineExecution": {"__typename": "LaunchRunSuccess", "run": {"runId": "r1"}}}},
+    )
+    settings = settings_for(fluent_key, dagster_url="https://org.dagster.test/prod")
+    jobs = {"ORDER": "order_status_from_webhooks", "LOCATION": "locations_from_webhooks"}
+    launcher = webhook_service.DagsterLauncher(settings, jobs, frozenset({"locations_from_webhooks"}))
+    try:
+        launcher(FluentEvent.from_json(event_json("l-1", entityType="LOCATION")))
+        launcher(FluentEvent.from_json(event_json("o-1")))
+        deadline = time.monotonic() + 10
+        while launches.call_count < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        launcher.stop()
+    tags = {}
+    for call in launches.calls:
+        params = json.loads(call.request.body)["variables"]["executionParams"]
+        tags[params["selector"]["pipelineName"]] = {t["key"]: t["value"] for t in params["executionMetadata"]["tags"]}
+    assert tags["locations_from_webhooks"]["dagster/partition"] == datetime.now(UTC).strftime("%Y-%m-%d")
+    assert "dagster/partition" not in tags["order_status_from_webhooks"]
+    assert webhook_service.partitioned_jobs() == frozenset()  # no staged entity read from Fluent is registered yet

@@ -14,38 +14,31 @@ ledger, engine).
 """
 
 import time
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 from dagster import (
-    AssetCheckExecutionContext,
-    AssetCheckResult,
     AssetChecksDefinition,
-    AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
     DagsterInstance,
-    DefaultScheduleStatus,
     Failure,
     MaterializeResult,
     MetadataValue,
-    RunRequest,
     ScheduleDefinition,
-    ScheduleEvaluationContext,
     asset,
-    asset_check,
     define_asset_job,
-    schedule,
 )
 
-from ctfluent_dagster.assets.common import AssetJob, SyncScope, outstanding_failures, report_metadata, run_config
+from ctfluent_dagster.assets.checks import failures_checks, tag_run_with_problems
+from ctfluent_dagster.assets.common import AssetJob, SyncScope, report_metadata, run_config
+from ctfluent_dagster.assets.keys import POOLS, op_names, source_key, target_key
+from ctfluent_dagster.assets.runs import reconciliation_schedules
 from ctfluent_dagster.entity import (
-    CommercetoolsSource,
     EntityDeclaration,
     FluentSource,
     Record,
@@ -57,14 +50,10 @@ from ctfluent_dagster.entity import (
 from ctfluent_dagster.fluent.changes import parse_time
 from ctfluent_dagster.ledger.store import Ledger, Liveness
 from ctfluent_dagster.partitions import (
-    COMMERCETOOLS_POOL,
-    FLUENT_POOL,
-    days_between,
     partition_for,
     partition_window,
     partitioned_asset,
 )
-from ctfluent_dagster.preflight import retailer_names
 from ctfluent_dagster.records import RunScope, Status
 from ctfluent_dagster.resources import (
     CommercetoolsResource,
@@ -79,29 +68,6 @@ from ctfluent_dagster.staging import FULL
 from ctfluent_dagster.sync.engine import RETIRED_STATUSES, SyncEngine
 from ctfluent_dagster.sync.on_demand import TargetOnDemand
 from ctfluent_dagster.webhooks.events import FluentEventStore
-
-POOLS = {"commercetools": COMMERCETOOLS_POOL, "fluent": FLUENT_POOL}
-
-
-def source_key(entity: EntityDeclaration) -> AssetKey:
-    """``commercetools/<source>`` or, staged, ``fluent/<source>``."""
-    return AssetKey([entity.source.system, entity.source.name])
-
-
-def target_key(entity: EntityDeclaration, target: Target) -> AssetKey:
-    """``fluent/<target>`` or ``commercetools/<target>``."""
-    return AssetKey([entity.target_system, target.name])
-
-
-def asset_keys(entity: EntityDeclaration) -> list[AssetKey]:
-    """The keys of the entity's assets: its staged source's (when partitioned) and its targets'."""
-    sources = [source_key(entity)] if entity.partitioned else []
-    return [*sources, *(target_key(entity, t) for t in entity.targets)]
-
-
-def op_names(entity: EntityDeclaration) -> tuple[str, ...]:
-    """The ops of the entity's assets (the run config of its jobs is keyed by them)."""
-    return tuple(key.to_python_identifier() for key in asset_keys(entity))
 
 
 def run_liveness(instance: DagsterInstance) -> Liveness:
@@ -132,21 +98,6 @@ class EntityDefinitions:
         return [self.sync_job, self.redrive_job, *([self.webhook_job] if self.webhook_job else [])]
 
 
-def run_request(
-    entity: EntityDeclaration,
-    scope: RunScope,
-    *,
-    run_key: str,
-    tags: Mapping[str, str],
-    partition_key: str | None = None,
-    job_name: str | None = None,
-) -> RunRequest:
-    """A run of the entity's sync job (or of ``job_name``, a job of its assets) over ``scope``: the typed config of
-    each of its assets."""
-    return RunRequest(run_key=run_key, job_name=job_name or entity.sync_job, partition_key=partition_key,
-                      run_config=run_config(op_names(entity), scope), tags=dict(tags))  # fmt: skip
-
-
 def build_entity(
     entity: EntityDeclaration, registry: Sequence[EntityDeclaration], messages: MessagesSettings
 ) -> EntityDefinitions:
@@ -157,7 +108,7 @@ def build_entity(
         selection = [_source_asset(entity, upstream), *(_target_asset(entity, t, registry) for t in entity.targets)]
     else:
         selection = [_unstaged_target_asset(entity, t, registry) for t in entity.targets]
-    checks = [check for target in entity.targets for check in _failures_checks(entity, target)]
+    checks = [check for target in entity.targets for check in failures_checks(entity, target)]
     names = op_names(entity)
     direction = f"{entity.source.system} {entity.name} -> {entity.target_system}"
     sync_job = define_asset_job(
@@ -183,7 +134,7 @@ def build_entity(
             f"this job when an event arrives, if configured; {entity.changes_sensor} takes them at its next tick "
             "otherwise).",
         )  # fmt: skip
-    schedules = _reconciliation_schedules(entity, sync_job, messages) if entity.partitioned else []
+    schedules = reconciliation_schedules(entity, sync_job, messages) if entity.partitioned else []
     return EntityDefinitions(entity, selection, checks, schedules, sync_job, redrive_job, webhook_job)
 
 
@@ -534,122 +485,3 @@ def _materialization(
         metadata["dry_run"] = MetadataValue.text("nothing was written: `planned` says what a real run would do")
     metadata["ids_requested"] = len(config.ids)
     return MaterializeResult(metadata=metadata)
-
-
-def _failures_checks(entity: EntityDeclaration, target: Target) -> list[AssetChecksDefinition]:
-    key = target_key(entity, target)
-    return [failures_check(key, target.entity_type, entity.redrive_job, target.target_is_retailer),
-            run_failures_check(key, target.entity_type, entity.redrive_job)]  # fmt: skip
-
-
-def tag_run_with_problems(context: AssetExecutionContext, name: str, counts: Mapping[str, int]) -> None:
-    """The run's tags say how many records ended failed, waiting or skipped here (the Runs list shows them)."""
-    tags = {f"ctfluent/{name}.{status}": str(counts[status]) for status in ("failed", "waiting", "skipped")
-            if counts.get(status)}  # fmt: skip
-    if tags:
-        context.instance.add_run_tags(context.run.run_id, tags)
-
-
-def run_failures_check(asset: AssetKey, entity_type: str, redrive_job: str) -> AssetChecksDefinition:
-    """Fails the run (after everything is recorded: checks run last) when it left records failed, so that the Runs
-    list, run-failure sensors and alerts see it; ``fail_runs_with_failed_records: false`` turns that off."""
-
-    @asset_check(
-        asset=asset,
-        name="no_failures_in_this_run",
-        description=f"Fails the run when it left any {entity_type} failed (setting fail_runs_with_failed_records).",
-    )
-    def no_failures_in_this_run(
-        context: AssetCheckExecutionContext, ledger: LedgerResource, sync_settings: SyncSettingsResource
-    ) -> AssetCheckResult:
-        run_id = context.run.run_id
-        failed = ledger.get_ledger().failed_in_run(entity_type, run_id)
-        metadata: dict[str, Any] = {"failed_in_this_run": len(failed),
-                                    "redrive": MetadataValue.text(f"Jobs > {redrive_job}")}  # fmt: skip
-        if failed and sync_settings.settings.fail_runs_with_failed_records:
-            codes = ", ".join(f"{code} x{count}" for code, count in Counter(e.error_code or "?" for e in failed)
-                              .most_common())  # fmt: skip
-            raise Failure(
-                description=f"this run left {len(failed)} {entity_type} record(s) failed ({codes}); everything is "
-                f"recorded: see the no_outstanding_failures check, then re-drive with {redrive_job} (or let "
-                "automatic retry take them)",
-                metadata=metadata,
-            )
-        return AssetCheckResult(passed=not failed, severity=AssetCheckSeverity.WARN, metadata=metadata)
-
-    return no_failures_in_this_run
-
-
-def failures_check(
-    asset: AssetKey, entity_type: str, redrive_job: str, target_is_retailer: bool = False
-) -> AssetChecksDefinition:
-    @asset_check(
-        asset=asset,
-        name="no_outstanding_failures",
-        description=f"Fails while any {entity_type} is failed in the ledger, whichever partition or run it "
-        "came from; lists the waiting ones beside.",
-    )
-    def no_outstanding_failures(ledger: LedgerResource, fluent: FluentResource) -> AssetCheckResult:
-        names = partial(retailer_names, fluent.get_client()) if target_is_retailer else None
-        passed, severity, metadata = outstanding_failures(ledger.get_ledger(), entity_type, redrive_job, names)
-        return AssetCheckResult(passed=passed, severity=severity, metadata=metadata)
-
-    return no_outstanding_failures
-
-
-# -- reconciliation --------------------------------------------------------------------------------------
-
-
-def _reconciliation_schedules(
-    entity: EntityDeclaration, job: AssetJob, settings: MessagesSettings
-) -> list[ScheduleDefinition]:
-    """Some changes emit no message (a middle name, a category rename) and messages can be lost in a retention
-    gap. Daily: re-sync the last days' partitions in full (unchanged records cost nothing, thanks to the ledger),
-    and, for a commercetools source, deactivate what commercetools no longer has."""
-    status = DefaultScheduleStatus.RUNNING if settings.schedules_running else DefaultScheduleStatus.STOPPED
-
-    @schedule(
-        name=f"{entity.name}_reconciliation",
-        cron_schedule=settings.reconciliation_cron,
-        job_name=job.name,
-        execution_timezone="UTC",
-        default_status=status,
-        description=f"Re-sync the last {settings.reconciliation_days} days' {entity.name} partitions in full.",
-    )
-    def reconciliation(context: ScheduleEvaluationContext) -> list[RunRequest]:
-        today = context.scheduled_execution_time.date()
-        days = days_between(today - timedelta(days=settings.reconciliation_days), today)
-        return full_resync_requests(entity, days, f"reconciliation:{today}", "daily reconciliation",
-                                    "reconciliation")  # fmt: skip
-
-    if not isinstance(entity.source, CommercetoolsSource):
-        return [reconciliation]
-
-    @schedule(
-        name=f"{entity.name}_deletion_reconciliation",
-        cron_schedule=settings.reconciliation_cron,
-        job_name=job.name,
-        execution_timezone="UTC",
-        default_status=status,
-        description=f"Deactivate {entity.name} deleted in commercetools whose messages were missed (or never sent).",
-    )
-    def deletion_reconciliation(context: ScheduleEvaluationContext) -> RunRequest:
-        return deletion_reconciliation_request(entity, partition_for(context.scheduled_execution_time),
-                                               f"deletion-reconciliation:{context.scheduled_execution_time:%Y-%m-%d}",
-                                               "daily deletion reconciliation")  # fmt: skip
-
-    return [reconciliation, deletion_reconciliation]
-
-
-def deletion_reconciliation_request(entity: EntityDeclaration, day: str, run_key: str, trigger: str) -> RunRequest:
-    return run_request(entity, RunScope(reconcile_deletions=True, trigger=trigger), run_key=run_key,
-                       partition_key=day, tags={"ctfluent/trigger": "deletion-reconciliation"})  # fmt: skip
-
-
-def full_resync_requests(
-    entity: EntityDeclaration, days: Sequence[str], key_prefix: str, trigger: str, tag: str
-) -> list[RunRequest]:
-    tags = {"ctfluent/trigger": tag}
-    scope = RunScope(trigger=trigger)
-    return [run_request(entity, scope, run_key=f"{key_prefix}:{entity.name}:{day}", partition_key=day, tags=tags)
-            for day in days]  # fmt: skip

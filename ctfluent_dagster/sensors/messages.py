@@ -21,7 +21,7 @@ from dagster import (
 )
 
 from ctfluent_dagster.assets.common import AssetJob, as_dagster_jobs
-from ctfluent_dagster.assets.factory import deletion_reconciliation_request, full_resync_requests, run_request
+from ctfluent_dagster.assets.runs import deletion_reconciliation_request, full_resync_requests, run_request
 from ctfluent_dagster.entity import CommercetoolsSource, EntityDeclaration
 from ctfluent_dagster.messages.handlers import DeleteHandler, SyncHandler
 from ctfluent_dagster.messages.poller import Gap, MessagePoller, PollCursor

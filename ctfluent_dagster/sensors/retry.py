@@ -22,7 +22,7 @@ from dagster import (
 )
 
 from ctfluent_dagster.assets.common import AssetJob, as_dagster_jobs
-from ctfluent_dagster.assets.factory import run_request
+from ctfluent_dagster.assets.runs import run_request
 from ctfluent_dagster.entity import EntityDeclaration
 from ctfluent_dagster.records import RunScope
 from ctfluent_dagster.resources import LedgerResource

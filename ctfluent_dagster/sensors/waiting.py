@@ -23,7 +23,7 @@ from dagster import (
 )
 
 from ctfluent_dagster.assets.common import AssetJob, as_dagster_jobs
-from ctfluent_dagster.assets.factory import run_request
+from ctfluent_dagster.assets.runs import run_request
 from ctfluent_dagster.entity import EntityDeclaration
 from ctfluent_dagster.partitions import daily_partitions, partition_for
 from ctfluent_dagster.records import LedgerEntry, RunScope
