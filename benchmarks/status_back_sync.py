@@ -318,7 +318,7 @@ def report(args: argparse.Namespace, setup: dict[str, Any], result: dict[str, An
     in_requests = sum(sum(values) for values in timings.values())
     mean_ms = ", ".join(f"{method} {1000 * sum(v) / len(v):.1f} ms" for method, v in sorted(timings.items()))
     cpu = sum(run["cpu"] for run in written["runs"])
-    pages = first["fluent_requests"]["by_target"].get("OrdersUpdatedSince", 0)
+    pages = first["fluent_requests"]["by_target"].get("OrdersUpdatedBetween", 0)
     states = ", ".join(f"{count:,} {state}" for state, count in sorted(setup["ct_states_before"].items()))
     states_after = ", ".join(f"{count:,} {state}" for state, count in sorted(result["ct_states_after"].items()))
     created = ", ".join(f"{synced[name]['metadata']['created']:,} {name.split('/')[1]}"

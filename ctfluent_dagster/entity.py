@@ -156,7 +156,8 @@ class FluentReader(Protocol):
     ``updatedOn`` (its version) and the key :meth:`FluentSource.key_of` takes (its ``ref``)."""
 
     def updated_between(self, start: datetime | None, end: datetime | None) -> Pages:
-        """The records whose ``updatedOn`` lies in ``[start, end)`` (a bound None: open on that side)."""
+        """The records whose ``updatedOn`` lies in ``[start, end)`` (a bound None: open on that side; both: every
+        record, for deletion reconciliation)."""
         ...
 
     def by_refs(self, refs: Sequence[str]) -> Pages:
@@ -189,6 +190,16 @@ class FluentSource:
     # Adds to a page, when it is read to be written (not when the sensor polls), what the mapping needs from
     # elsewhere (a Fluent order's commercetools order): one lookup per page, not per record.
     enrich: Callable[[SyncContext, list[dict[str, Any]]], list[dict[str, Any]]] | None = None
+    # The keys of its records that webhook events of one of its types name by their ``entityRef`` (default: the refs
+    # themselves; a fulfilment's consignment names its fulfilments).
+    keys_of_events: Callable[[SyncContext, str, Sequence[str]], set[str]] | None = None
+
+    def event_keys(self, context: SyncContext, refs_by_type: Mapping[str, Sequence[str]]) -> set[str]:
+        """The keys of the records these events (entity refs by entity type) name."""
+        keys: set[str] = set()
+        for entity_type, refs in refs_by_type.items():
+            keys |= self.keys_of_events(context, entity_type, refs) if self.keys_of_events else set(refs)
+        return keys
 
     def key_of(self, record: Record) -> str:
         return str(record[self.key_field])
@@ -249,7 +260,8 @@ class FluentReading:
         return self._enriched(self.reader.by_refs(keys)) if keys else iter(())
 
     def all_keys(self) -> Iterator[str]:
-        raise NotImplementedError(f"the Fluent source {self.source.name} does not reconcile deletions")
+        for page in self.reader.updated_between(None, None):
+            yield from (self.source.key_of(record) for record in page)
 
     def count_before(self, end: datetime) -> int:
         counted = 0

@@ -68,7 +68,7 @@ def receiver_scope(settings: WebhookSettings) -> tuple[ReceiverScope, dict[str, 
     retailers they serve (their context values from the environment); with each type's webhook job."""
     sync_settings = read_settings()
     sources = [(entity, entity.source) for entity in ENTITIES if isinstance(entity.source, FluentSource)]
-    values = {value.name: os.environ.get(value.variable) or None for entity, _ in sources for value in entity.context}
+    values = {value.name: os.environ.get(value.variable) or None for entity in ENTITIES for value in entity.context}
     jobs: dict[str, str] = {}
     for entity, source in sources:
         for event_type in source.event_types:
@@ -105,6 +105,8 @@ class DagsterLauncher:
         self.failed = 0
         self._wanted = {job: threading.Event() for job in set(jobs.values())}
         self._stopped = threading.Event()
+        # One launch at a time: Dagster's GraphQL client (its gql session) is not safe to share between threads.
+        self._client_lock = threading.Lock()
         self._threads = [threading.Thread(target=self._run, args=(job,), name=f"launch-{job}", daemon=True)
                          for job in self._wanted]  # fmt: skip
         for thread in self._threads:
@@ -136,9 +138,10 @@ class DagsterLauncher:
             if job in self.partitioned:
                 tags["dagster/partition"] = datetime.now(UTC).strftime("%Y-%m-%d")
             try:
-                self.client.submit_job_execution(job, repository_location_name=self.settings.dagster_location,
-                                                 repository_name=self.settings.dagster_repository,
-                                                 tags=tags)  # fmt: skip
+                with self._client_lock:
+                    self.client.submit_job_execution(job, repository_location_name=self.settings.dagster_location,
+                                                     repository_name=self.settings.dagster_repository,
+                                                     tags=tags)  # fmt: skip
                 self.launched += 1
             except Exception as exc:  # the sensor picks the events up at its next tick
                 self.failed += 1

@@ -61,15 +61,24 @@ def test_deletions_become_a_deletion_run_and_unknown_types_are_counted() -> None
         message("CustomerDeleted", "c9"),
         message("CustomerPasswordUpdated", "c1"),
         message("CustomerPasswordTokenCreated", "c1", value="secret-token"),
-        message("OrderStateChanged", "o1", type_id="order", orderState="Complete"),
+        message("OrderShipmentStateChanged", "o1", type_id="order", shipmentState="Shipped"),
     ]
     result = route_messages(messages, ROUTES, REGISTRY, max_ids_per_run=100)
     (plan,) = result.plans
     # A run of the customers' own sync job for the day, scoped to the deleted ids (no re-read).
     assert (plan.job_name, plan.partition_key) == ("customers_sync", "2026-11-20")
     assert (plan.scope.deleted_ids, plan.scope.ids) == (("c9",), ())
-    # A state change (the order status back-sync writes them) is no work for Fluent.
-    assert result.unrouted == {"CustomerPasswordUpdated": 1, "CustomerPasswordTokenCreated": 1, "OrderStateChanged": 1}
+    # A shipment state change (the fulfilments write them) is no work for Fluent.
+    assert result.unrouted == {"CustomerPasswordUpdated": 1, "CustomerPasswordTokenCreated": 1,
+                               "OrderShipmentStateChanged": 1}  # fmt: skip
+
+
+def test_an_order_state_change_re_reads_the_order_for_its_cancellation() -> None:
+    """A cancellation in commercetools goes to Fluent: the orders' sync job re-reads the order (its cancellation
+    target sends the event when it is Cancelled, and reads Fluent first: a state the back-sync wrote sends none)."""
+    messages = [message("OrderStateChanged", "o1", type_id="order", orderState="Cancelled")]
+    (plan,) = route_messages(messages, ROUTES, REGISTRY, max_ids_per_run=100).plans
+    assert (plan.job_name, plan.scope.ids) == ("orders_sync", ("o1",))
 
 
 def test_new_orders_and_payment_changes_become_runs_of_their_entities() -> None:

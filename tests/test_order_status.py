@@ -309,3 +309,26 @@ def test_handled_webhook_events_are_pruned_daily_after_their_retention(
     assert {e.event_id for e in events.pending()} == {"pending"} and events.counts() == {"pending": 1, "handled": 1}
     events.close()
     assert webhook_events_schedule(read_settings()).job_name == "prune_webhook_events"
+
+
+def test_a_cancelled_order_is_never_made_complete_unless_configured(
+    shop: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert sync(shop, EVERYTHING).success
+    (order_id, ref), (other_id, other_ref) = synced_orders(shop)[:2]
+    writer = shop.resources()["commercetools_write"].get_client()
+    for number in (order_id, other_id):  # cancelled in commercetools (by the shop, or by an earlier write back)
+        cancel = [{"action": "changeOrderState", "orderState": "Cancelled"}]
+        writer.update("orders", number, ct_order(shop, number)["version"], cancel)
+    shop.fluent_admin.call("POST", f"/orders/{ref}/status", {"status": "COMPLETE"})  # Fluent says so later
+    (request,) = tick(shop).run_requests or []
+    assert shop.run_request(request).success
+    assert ct_order(shop, order_id)["orderState"] == "Cancelled"
+    (entry,) = ledger(shop).entries("order_status", source_ids=[ref])
+    assert entry.status == "skipped" and "never made Complete" in (entry.error_message or "")
+
+    monkeypatch.setenv("CTFLUENT_ORDER_STATUS__KEEP_ORDER_STATES", "[]")  # as releases before this one did
+    shop.fluent_admin.call("POST", f"/orders/{other_ref}/status", {"status": "COMPLETE"})
+    (request,) = tick(shop).run_requests or []
+    assert shop.run_request(request).success
+    assert ct_order(shop, other_id)["orderState"] == "Complete"

@@ -792,8 +792,10 @@ def test_the_service_takes_what_the_declarations_act_on(
     monkeypatch.setenv("CTFLUENT_CUSTOMERS__STORE_RETAILERS", '{"eu-store": "7", "au-store": "9"}')
     monkeypatch.setenv("FLUENT_RETAILER_ID", "1")
     scope, jobs = webhook_service.receiver_scope(settings_for(fluent_key, account_id="ACME"))
-    assert scope == ReceiverScope("ACME", frozenset({"ORDER"}), frozenset({"1", "7", "9"}))
-    assert jobs == {"ORDER": "order_status_from_webhooks"}
+    assert scope == ReceiverScope("ACME", frozenset(jobs), frozenset({"1", "7", "9"}))
+    assert jobs == {"ORDER": "order_status_from_webhooks", "LOCATION": "locations_from_webhooks",
+                    "VIRTUAL_POSITION": "inventory_from_webhooks", "FULFILMENT": "fulfilments_from_webhooks",
+                    "CONSIGNMENT": "fulfilments_from_webhooks"}  # fmt: skip
 
 
 @responses_lib.activate
@@ -857,4 +859,5 @@ def test_a_staged_entitys_webhook_job_is_launched_on_todays_partition(
         tags[params["selector"]["pipelineName"]] = {t["key"]: t["value"] for t in params["executionMetadata"]["tags"]}
     assert tags["locations_from_webhooks"]["dagster/partition"] == datetime.now(UTC).strftime("%Y-%m-%d")
     assert "dagster/partition" not in tags["order_status_from_webhooks"]
-    assert webhook_service.partitioned_jobs() == frozenset()  # no staged entity read from Fluent is registered yet
+    assert webhook_service.partitioned_jobs() == {"locations_from_webhooks", "inventory_from_webhooks",
+                                                  "fulfilments_from_webhooks"}  # fmt: skip

@@ -14,6 +14,7 @@ ledger, engine).
 """
 
 import time
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -218,8 +219,9 @@ def _source_asset(entity: EntityDeclaration, upstream: Sequence[AssetKey]) -> As
         else:
             (partition_key,) = context.partition_keys
             events = FluentEventStore(ledger=ledger.get_ledger()) if config.webhook_events else None
-            recorded = pending_keys(events, entity) if events is not None else {}
-            wanted = sorted({*_keys_to_read(entity, config, ledger), *(key for key in recorded.values() if key)})
+            recorded = pending_events(events, entity) if events is not None else PendingEvents([], {})
+            named = recorded.keys(entity, run.sync_context(entity))
+            wanted = sorted({*_keys_to_read(entity, config, ledger), *named})
             found: set[str] = set()
             with staging.writer(source.name, partition_key, name) as writer:
                 for page in reading.by_keys(wanted):
@@ -229,7 +231,7 @@ def _source_asset(entity: EntityDeclaration, upstream: Sequence[AssetKey]) -> As
             staging.write_gone(source.name, partition_key, name, gone)
             per_partition[partition_key] = writer.rows
             if events is not None:  # staged: the push step takes them from here, a re-execution too
-                events.mark_handled(list(recorded))
+                events.mark_handled(recorded.event_ids)
         total = sum(per_partition.values())
         context.log.info(f"staged {total} {entity.name} for {len(per_partition)} partition(s) ({config.mode}); "
                          f"{len(gone)} gone from {source.system}")  # fmt: skip
@@ -279,18 +281,34 @@ def _known_gone(
     return sorted(known - set(reading.all_keys()))
 
 
-def pending_keys(
+@dataclass(frozen=True)
+class PendingEvents:
+    """The recorded webhook events of an entity's types not handled yet: their ids, and the refs they name by type
+    (only refs are taken from an event: what is written is read from Fluent)."""
+
+    event_ids: list[str]
+    refs_by_type: dict[str, list[str]]
+
+    def keys(self, entity: EntityDeclaration, context: SyncContext) -> set[str]:
+        """The keys of the entity's records these events name."""
+        if not self.refs_by_type or not isinstance(entity.source, FluentSource):
+            return set()
+        return entity.source.event_keys(context, self.refs_by_type)
+
+
+def pending_events(
     events: FluentEventStore, entity: EntityDeclaration, received_before: datetime | None = None
-) -> dict[str, str | None]:
-    """The recorded webhook events of the entity's types not handled yet (received before ``received_before``), by
-    event id: the key (``entityRef``) each names, or None for one that names none (nothing to write; handled all
-    the same). Only the key is taken from an event: what is written is read from Fluent."""
+) -> PendingEvents:
+    """The entity's events not handled yet, received before ``received_before``; one that names no record counts
+    (it is handled all the same, with nothing to write)."""
     types = entity.source.event_types if isinstance(entity.source, FluentSource) else ()
-    return {
-        event.event_id: event.entity_ref
-        for event in events.pending(entity_types=list(types))
-        if received_before is None or event.received_at < received_before
-    }
+    chosen = [event for event in events.pending(entity_types=list(types))
+              if received_before is None or event.received_at < received_before]  # fmt: skip
+    refs: dict[str, list[str]] = defaultdict(list)
+    for event in chosen:
+        if event.entity_ref:
+            refs[event.entity_type or ""].append(event.entity_ref)
+    return PendingEvents([event.event_id for event in chosen], dict(refs))
 
 
 # -- the targets -------------------------------------------------------------------------------------------
@@ -439,10 +457,10 @@ def _unstaged_target_asset(
         run = SyncResources(commercetools, commercetools_write, fluent, ledger, sync_settings, context_values)
         run.check_writer(entity)
         events = FluentEventStore(ledger=store) if config.webhook_events else None
-        recorded = pending_keys(events, entity) if events is not None else {}
+        recorded = pending_events(events, entity) if events is not None else PendingEvents([], {})
         failed = store.source_ids(target.entity_type, status=["failed"]) if config.redrive and not config.ids else ()
         # Verify, then fetch: what an event names is read from Fluent; what is written is Fluent's own.
-        keys = sorted({*config.ids, *(key for key in recorded.values() if key), *failed})
+        keys = sorted({*config.ids, *recorded.keys(entity, run.sync_context(entity)), *failed})
         reread = run.reading(entity).by_keys
         engine = sync_engine(entity, target, run, run_id=context.run.run_id, is_alive=run_liveness(context.instance),
                              logger=context.log, dry_run=config.dry_run, registry=registry)  # fmt: skip
@@ -453,7 +471,7 @@ def _unstaged_target_asset(
             if not config.redrive:
                 engine.retry_failed(reread, source.key_of, attempts, backoff)
         if events is not None:  # written (or failed, and in the ledger to re-drive): handled
-            events.mark_handled(list(recorded))
+            events.mark_handled(recorded.event_ids)
         mode = "redrive" if config.redrive else "+".join(
             name for name, given in (("webhook", config.webhook_events), ("ids", config.ids), ("retry", due)) if given
         )  # fmt: skip

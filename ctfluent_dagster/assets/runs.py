@@ -14,7 +14,7 @@ from dagster import (
 
 from ctfluent_dagster.assets.common import AssetJob, run_config
 from ctfluent_dagster.assets.keys import op_names
-from ctfluent_dagster.entity import CommercetoolsSource, EntityDeclaration
+from ctfluent_dagster.entity import EntityDeclaration
 from ctfluent_dagster.partitions import days_between, partition_for
 from ctfluent_dagster.records import RunScope
 from ctfluent_dagster.settings import MessagesSettings
@@ -42,8 +42,9 @@ def reconciliation_schedules(
     entity: EntityDeclaration, job: AssetJob, settings: MessagesSettings
 ) -> list[ScheduleDefinition]:
     """Some changes emit no message (a middle name, a category rename) and messages can be lost in a retention
-    gap. Daily: re-sync the last days' partitions in full (unchanged records cost nothing, thanks to the ledger),
-    and, for a commercetools source, deactivate what commercetools no longer has."""
+    gap; a Fluent webhook can be lost. Daily: re-sync the last days' partitions in full (unchanged records cost
+    nothing, thanks to the ledger), and retire what the source no longer has (deleted in commercetools, or a record
+    Fluent no longer returns)."""
     status = DefaultScheduleStatus.RUNNING if settings.schedules_running else DefaultScheduleStatus.STOPPED
 
     @schedule(
@@ -60,16 +61,13 @@ def reconciliation_schedules(
         return full_resync_requests(entity, days, f"reconciliation:{today}", "daily reconciliation",
                                     "reconciliation")  # fmt: skip
 
-    if not isinstance(entity.source, CommercetoolsSource):
-        return [reconciliation]
-
     @schedule(
         name=f"{entity.name}_deletion_reconciliation",
         cron_schedule=settings.reconciliation_cron,
         job_name=job.name,
         execution_timezone="UTC",
         default_status=status,
-        description=f"Deactivate {entity.name} deleted in commercetools whose messages were missed (or never sent).",
+        description=f"Retire the {entity.name} {entity.source.system} no longer has whose deletion was missed.",
     )
     def deletion_reconciliation(context: ScheduleEvaluationContext) -> RunRequest:
         return deletion_reconciliation_request(entity, partition_for(context.scheduled_execution_time),

@@ -314,6 +314,27 @@ class CommercetoolsClient(BearerJsonApi):
         body = {"version": version, "actions": list(actions)}
         return self.call("POST", f"/{resource}/{quote_path(ident)}", json=body, parse=parse, retry_safe=True)
 
+    def create(self, resource: str, draft: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /{resource}`` with a draft. Retried only when the draft has a ``key``: a replay of an applied create
+        then fails with ``DuplicateField`` (the caller reads it by key), never creates twice."""
+
+        def parse(response: requests.Response) -> dict[str, Any]:
+            result: dict[str, Any] = response.json()
+            return result
+
+        return self.call("POST", f"/{resource}", json=dict(draft), parse=parse, retry_safe=bool(draft.get("key")))
+
+    def delete(self, resource: str, ident: str, version: int) -> dict[str, Any]:
+        """``DELETE /{resource}/{ident}?version=``. Safe to retry: a replay meets 404 (gone) or 409, never deletes
+        another version."""
+
+        def parse(response: requests.Response) -> dict[str, Any]:
+            result: dict[str, Any] = response.json()
+            return result
+
+        return self.call("DELETE", f"/{resource}/{quote_path(ident)}", params=[("version", str(version))],
+                         parse=parse, retry_safe=True)  # fmt: skip
+
     def project(self) -> Project:
         return Project.model_validate(self.get_json(""))
 

@@ -5,7 +5,8 @@
   variant products);
 * the username rule: ``<retailerId>_<email>``, by which customers and the customers of orders find one Fluent
   customer;
-* the retailer selection: a commercetools store's Fluent retailer, else the default (customers and orders alike).
+* the retailer selection: a commercetools store's Fluent retailer, else the default (customers and orders alike);
+* the commercetools order of a Fluent order (the order status and the fulfilments write to it).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from ctfluent_dagster.entity import ContextValue, SyncContext
+from ctfluent_dagster.commercetools.client import CommercetoolsClient
+from ctfluent_dagster.entities.orders import ENTITY_TYPE as ORDER
+from ctfluent_dagster.entity import ContextValue, SettingsRoot, SyncContext
 from ctfluent_dagster.fluent.operations import CORE_OPERATIONS
 from ctfluent_dagster.preflight import PreflightCheck, attempt
 from ctfluent_dagster.records import FluentIdentity, PlannedPush
@@ -130,3 +133,41 @@ def retailers_of_stores(
 def configured_retailers(store_retailers: Mapping[str, str], *defaults: str | None) -> list[str]:
     """Every Fluent retailer the store map and the defaults can send records to."""
     return list(dict.fromkeys(r for r in (*defaults, *store_retailers.values()) if r))
+
+
+def retailers_served(settings: SettingsRoot, values: Mapping[str, str | None]) -> list[str]:
+    """The retailers the sync serves: those customers and orders go to (the customers' store map and defaults).
+    The webhook receiver takes only their events, for every entity read from Fluent."""
+    customers = settings.entity("customers")
+    store_retailers: Mapping[str, str] = getattr(customers, "store_retailers", {})
+    return configured_retailers(store_retailers, values.get(RETAILER.name), getattr(customers, "default_retailer_id",
+                                                                                    None))  # fmt: skip
+
+
+# -- the commercetools order of a Fluent order -------------------------------------------------------------------
+
+ORDERS_PER_QUERY = 200
+
+
+def commercetools_orders(context: SyncContext, fluent_refs: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The commercetools order of each Fluent order ref that has one: the order the ledger holds for it (the orders
+    this project created), else the one whose order number is the ref; two queries per call, not one per order."""
+    if context.commercetools is None or context.sources_by_fluent_ref is None:
+        raise ValueError("finding the commercetools orders needs the commercetools client and the ledger's lookup")
+    known = context.sources_by_fluent_ref(ORDER, list(fluent_refs))
+    by_id = _orders(context.commercetools, "id in :values", sorted(set(known.values())))
+    unknown = sorted(set(fluent_refs) - set(known))
+    by_number = {str(o.get("orderNumber")): o for o in _orders(context.commercetools, "orderNumber in :values",
+                                                               unknown).values()}  # fmt: skip
+    found = {ref: by_id.get(known[ref]) if ref in known else by_number.get(ref) for ref in fluent_refs}
+    return {ref: order for ref, order in found.items() if order is not None}
+
+
+def _orders(client: CommercetoolsClient, where: str, values: list[str]) -> dict[str, dict[str, Any]]:
+    """The orders matching ``where`` (over ``:values``), by id."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(values), ORDERS_PER_QUERY):
+        chunk = values[start : start + ORDERS_PER_QUERY]
+        for page in client.iterate_by_id("orders", where=where, variables={"values": chunk}):
+            found.update((order["id"], order) for order in page)
+    return found

@@ -241,6 +241,17 @@ class FluentClient(BearerJsonApi):
             retry_safe=operation.retry_safe,
         )
 
+    def send_event(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /api/v4.1/event/sync``: Fluent runs the event's workflow rules before it answers (``eventStatus``).
+        Never resent once it may have been applied (an event is no keyed write): a caller that must not apply it
+        twice checks the entity's state before sending, as a retry would."""
+
+        def parse_answer(response: requests.Response) -> dict[str, Any]:
+            body: dict[str, Any] = response.json() if response.content else {}
+            return body
+
+        return self.call("POST", "/api/v4.1/event/sync", json=dict(event), parse=parse_answer, retry_safe=False)
+
     def schema(self) -> GraphQLSchema:
         """The server's own schema, by introspection (once per client), to check documents changed at run time."""
         with self._schema_lock:

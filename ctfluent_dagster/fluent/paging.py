@@ -29,7 +29,9 @@ def nodes(
         after = edges[-1]["cursor"]
 
 
-def date_range(start: datetime | None, end: datetime | None) -> dict[str, str]:
-    """Fluent's ``DateRange`` (both bounds inclusive) of ``[start, end)``: ``to`` a millisecond before ``end``."""
+def date_range(start: datetime | None, end: datetime | None) -> dict[str, str] | None:
+    """Fluent's ``DateRange`` (both bounds inclusive) of ``[start, end)``: ``to`` a millisecond before ``end``; None
+    (no filter) without either bound, since Fluent refuses a range without one (C0101E)."""
     bounds = {"from": start, "to": end - timedelta(milliseconds=1) if end else None}
-    return {name: moment.isoformat() for name, moment in bounds.items() if moment is not None}
+    given = {name: moment.isoformat() for name, moment in bounds.items() if moment is not None}
+    return given or None

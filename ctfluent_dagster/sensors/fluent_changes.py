@@ -19,7 +19,7 @@ from dagster import DefaultSensorStatus, RunRequest, SensorDefinition, SensorEva
 from pydantic import BaseModel
 
 from ctfluent_dagster.assets.common import AssetJob, as_dagster_jobs
-from ctfluent_dagster.assets.factory import SyncResources, off_reason, pending_keys, record_partition
+from ctfluent_dagster.assets.factory import SyncResources, off_reason, pending_events, record_partition
 from ctfluent_dagster.assets.runs import run_request
 from ctfluent_dagster.configuration import load_settings
 from ctfluent_dagster.entity import EntityDeclaration, FluentSource
@@ -77,9 +77,9 @@ def build_fluent_changes_sensor(
         cursor = PollCursor.decode(context.cursor)
         found: Counter[str] = Counter()
         events = FluentEventStore(ledger=ledger.get_ledger())  # migrated by the resource: the events table exists
-        pending = pending_keys(events, entity, now - timedelta(seconds=settings.webhook_grace_seconds))
+        pending = pending_events(events, entity, now - timedelta(seconds=settings.webhook_grace_seconds))
         # An event names a record; its run reads the record from Fluent (verify, then fetch).
-        named = sorted({key for key in pending.values() if key})
+        named = sorted(pending.keys(entity, run.sync_context(entity)))
         found["webhook"] = len(named)
         today = partition_for(now)
         by_partition: dict[str, dict[str, str]] = defaultdict(dict)  # partition -> key -> what the run key hashes
@@ -100,7 +100,7 @@ def build_fluent_changes_sensor(
         ]
         # Handled once their run is requested: should that run fail, its records are failed in the ledger and
         # re-driven; the polling would find them again too.
-        events.mark_handled(list(pending))
+        events.mark_handled(pending.event_ids)
         if not requests:
             return SensorResult(skip_reason=f"no {entity.name} changes ({_trigger(found)})", cursor=cursor.encode())
         context.log.info(f"{sum(len(k) for k in by_partition.values())} {entity.name} change(s) ({_trigger(found)}) "

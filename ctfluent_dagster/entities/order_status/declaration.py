@@ -4,23 +4,10 @@ polling; unstaged: ``commercetools/order_status`` reads the orders it writes fro
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from ctfluent_dagster.entities.customers import CustomerMappingSettings
 from ctfluent_dagster.entities.order_status.settings import OrderStatusSettings
 from ctfluent_dagster.entities.order_status.sync import ENTITY_TYPE, build_reader, build_sync, locate_orders
-from ctfluent_dagster.entities.shared import RETAILER, configured_retailers
-from ctfluent_dagster.entity import EntityDeclaration, FluentSource, SettingsRoot, Target
-
-
-def _served_retailers(settings: SettingsRoot, values: Mapping[str, str | None]) -> list[str]:
-    """The retailers orders go to (the customers' store map and defaults, as the order mapping picks them): the
-    webhook receiver ignores other retailers' order events."""
-    customers = settings.entity("customers")
-    if not isinstance(customers, CustomerMappingSettings):
-        raise TypeError(f"expected CustomerMappingSettings, got {type(customers).__name__}")
-    return configured_retailers(customers.store_retailers, values.get(RETAILER.name), customers.default_retailer_id)
-
+from ctfluent_dagster.entities.shared import RETAILER, retailers_served
+from ctfluent_dagster.entity import EntityDeclaration, FluentSource, Target
 
 ENTITY = EntityDeclaration(
     name="order_status",
@@ -29,7 +16,7 @@ ENTITY = EntityDeclaration(
         description="Fluent orders in a status order_status.statuses writes back, read by ref or by updatedOn.",
         reader=build_reader,
         event_types=("ORDER",),
-        served_retailers=_served_retailers,
+        served_retailers=retailers_served,
         staged=False,
         after=("orders",),
         enrich=locate_orders,

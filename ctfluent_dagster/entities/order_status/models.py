@@ -16,3 +16,4 @@ class FluentOrderStatus(BaseModel):
     status: str
     updated_on: datetime = Field(alias="updatedOn")
     commercetools_id: str | None = Field(default=None, alias="commercetoolsId")
+    commercetools_order_state: str | None = Field(default=None, alias="commercetoolsOrderState")

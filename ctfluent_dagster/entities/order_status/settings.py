@@ -38,3 +38,6 @@ class OrderStatusSettings(FluentChangesSettings):
     )
     # A 409 (the order changed between read and write) re-reads it and tries again, at most this many times.
     max_conflict_retries: int = Field(default=5, ge=0)
+    # commercetools orders in these states are never changed by the back-sync: a cancelled order is not made
+    # Complete because Fluent said so later (an empty list writes whatever Fluent says, as releases before did).
+    keep_order_states: tuple[str, ...] = ("Cancelled",)

@@ -9,6 +9,8 @@ from typing import Any
 
 from ctfluent_dagster.entities.customers import CustomerMappingSettings
 from ctfluent_dagster.entities.orders import ENTITY_TYPE
+from ctfluent_dagster.entities.orders.cancellation import ENTITY_TYPE as CANCELLATION
+from ctfluent_dagster.entities.orders.cancellation import CancellationSync
 from ctfluent_dagster.entities.orders.settings import OrderSettings
 from ctfluent_dagster.entities.orders.sync import OrderSync
 from ctfluent_dagster.entities.shared import (
@@ -47,6 +49,12 @@ def _build(context: SyncContext) -> OrderSync:
     )
 
 
+def _cancellations(context: SyncContext) -> CancellationSync:
+    customers = context.settings_of("customers", CustomerMappingSettings)
+    settings = context.entity_settings(OrderSettings)
+    return CancellationSync(context.fluent, settings, customers, default_retailer(context))
+
+
 def _preflight(context: SyncContext) -> list[PreflightCheck]:
     customers = context.settings_of("customers", CustomerMappingSettings)
     retailers = configured_retailers(customers.store_retailers, default_retailer(context),
@@ -81,6 +89,15 @@ ENTITY = EntityDeclaration(
             after=("variant_products", "customers"),
             gone_status="deleted",
             deactivate_gone=False,  # an order deleted in commercetools stays in Fluent, whose workflows own it
+        ),
+        Target(
+            name="order_cancellations",
+            entity_type=CANCELLATION,
+            description="Orders cancelled in commercetools: the orders.cancellation_event (CancelOrder) sent to each "
+            "Fluent order through the Event API, once (an order Fluent holds as cancelled already gets none).",
+            build=_cancellations,
+            after=("orders",),
+            deactivate_gone=False,
         ),
     ),
     settings=OrderSettings,

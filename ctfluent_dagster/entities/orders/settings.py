@@ -75,6 +75,10 @@ class OrderSettings(BaseModel):
     # recorded in the ledger, not pushed.
     update_policy: Literal["create_only"] = "create_only"
     hooks: HookSettings = Field(default_factory=HookSettings)
+    # An order cancelled in commercetools sends this event to its Fluent order (Event API; its workflow cancels it);
+    # null: cancellations are not sent. Fluent statuses that mean cancelled already (no event is sent then).
+    cancellation_event: str | None = "CancelOrder"
+    cancelled_statuses: tuple[str, ...] = ("CANCELLED",)
 
     @model_validator(mode="before")
     @classmethod
