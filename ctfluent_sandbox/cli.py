@@ -31,6 +31,7 @@ from ctfluent_sandbox.commercetools.emulator import default_api_client, write_ap
 from ctfluent_sandbox.faults import FaultRule, parse_fault_spec
 from ctfluent_sandbox.fluent import FluentEmulator
 from ctfluent_sandbox.fluent.webhooks import DEFAULT_ACCOUNT_ID, new_private_key, public_key_base64
+from ctfluent_sandbox.seed_inventory import skus_of
 from ctfluent_sandbox.server import LOOPBACK, SandboxServer
 
 FLUENT_CLIENT_ID, FLUENT_USERNAME = "ctfluent-sandbox", "sync-user"
@@ -178,6 +179,8 @@ async def serve(args: argparse.Namespace) -> None:
         orders=args.orders,
         order_items=args.order_items,
     )
+    # Fluent's stock: positions of every seeded SKU at each location of its network (the inventory entity reads them).
+    stock = fluent.seed_inventory(skus=skus_of(commercetools.products.collection))
     emulators: dict[str, tuple[Emulator, int]] = {
         "ct": (commercetools, args.ct_port),
         "fluent": (fluent, args.fluent_port),
@@ -189,7 +192,10 @@ async def serve(args: argparse.Namespace) -> None:
           f"{'off' if args.no_messages else 'on'}, {seeded['customers']} customers, {seeded['products']} products "
           f"in {seeded['categories']} categories, {seeded['orders']} orders over {args.days} days, seeded in "
           f"{seeded['seconds']} s)")  # fmt: skip
-    print(f"Fluent emulator:        {urls['fluent']}  (retailers 1, 2, 3)")
+    print(
+        f"Fluent emulator:        {urls['fluent']}  (retailers 1, 2, 3; {stock['locations']} locations, "
+        f"{stock['virtual_positions']} stock positions)"
+    )
     print(f"Fluent webhooks:        {fluent.webhooks.config.url or 'none'} (<fluent url>/_admin/webhooks)")
     print("admin APIs:             <url>/_admin/state, /_admin/faults, /_admin/requests")
     print("credentials:")

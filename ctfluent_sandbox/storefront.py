@@ -9,13 +9,15 @@ would, and look up what reached Fluent.
     python -m ctfluent_sandbox.storefront delete-customer
     python -m ctfluent_sandbox.storefront delete-product
     python -m ctfluent_sandbox.storefront find jane.doe@example.com
+    python -m ctfluent_sandbox.storefront stock SKU-1
     python -m ctfluent_sandbox.storefront clear-faults
 
 Used by the demo, the end-to-end tests and the delta benchmark; it talks to the real HTTP API (with the API client
 from the env file, by default the demo's ``.dagster_home/sandbox.env``), so every change produces the messages
 commercetools would. ``--product`` and ``--customer`` take an id or ``key=<key>``; without them a record in the
 right state is picked at random. ``find`` reads the Fluent emulator's admin state (a sandbox shortcut: the sync
-itself only uses Fluent's GraphQL API) and prints the records of one commercetools id, email, key or SKU.
+itself only uses Fluent's GraphQL API) and prints the records of one commercetools id, email, key or SKU. ``stock``
+prints what commercetools holds of a SKU: its inventory entries, one per supply channel.
 Creating an order is not here yet: orders are not synced (issue 8).
 """
 
@@ -105,6 +107,11 @@ class Storefront:
 
     # -- products ----------------------------------------------------------------------------------------------
 
+    def orders(self, limit: int = 100, where: str | None = None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit} | ({"where": where} if where else {})
+        results: list[dict[str, Any]] = self._get("orders", **params)["results"]
+        return results
+
     def products(self, limit: int = 100, where: str | None = None) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"limit": limit} | ({"where": where} if where else {})
         results: list[dict[str, Any]] = self._get("products", **params)["results"]
@@ -150,6 +157,27 @@ class Storefront:
 
     def payment_action(self, payment: str, *actions: dict[str, Any]) -> dict[str, Any]:
         return self._apply("payments", payment, actions)
+
+    # -- inventory ---------------------------------------------------------------------------------------------
+
+    def inventory(self, sku: str) -> list[dict[str, Any]]:
+        """The inventory entries of a SKU (one per supply channel, or one without), their channels expanded, in
+        the order of the channel keys (the entry without a channel first)."""
+        params = {"where": "sku = :sku", "var.sku": sku, "expand": "supplyChannel", "limit": 500}
+        entries: list[dict[str, Any]] = self._get("inventory", **params)["results"]
+        return sorted(entries, key=lambda entry: channel_key(entry) or "")
+
+    def stock(self, sku: str) -> dict[str | None, int]:
+        """The stock of a SKU: ``quantityOnStock`` per supply channel key (None: the entry without a channel)."""
+        return {channel_key(entry): entry["quantityOnStock"] for entry in self.inventory(sku)}
+
+
+def channel_key(entry: Mapping[str, Any]) -> str | None:
+    """The key of an inventory entry's supply channel (expanded; else its id), None without one."""
+    channel = entry.get("supplyChannel")
+    if channel is None:
+        return None
+    return str(channel["obj"]["key"]) if "obj" in channel else str(channel["id"])
 
 
 # -- what reached Fluent -----------------------------------------------------------------------------------------
@@ -290,6 +318,27 @@ def build_parser() -> argparse.ArgumentParser:
         sub = command(name, f"set an order's status in Fluent to {status}, as its workflows would: the order "
                       "status back-sync writes it to commercetools")  # fmt: skip
         sub.add_argument("--ref", help="the Fluent order ref (default: a random order in Fluent that is not done)")
+    stock = command("stock", "print the stock of a SKU in commercetools: its inventory entries per supply channel")
+    stock.add_argument("sku", metavar="SKU", help="a product variant's SKU")
+    set_stock = command("set-stock", "in Fluent: set a SKU's available-to-sell quantity at a location (its "
+                        "virtual position): fluent_inventory_sensor writes it to commercetools")  # fmt: skip
+    set_stock.add_argument("sku", metavar="SKU", help="a product variant's SKU")
+    set_stock.add_argument("quantity", metavar="QUANTITY", type=int, help="the new quantity")
+    set_stock.add_argument("--location", default="LOC_1", help="the Fluent location ref (default: %(default)s)")
+    set_stock.add_argument("--catalogue", default="VC:ATS:1", help="the virtual catalogue (default: %(default)s)")
+    fulfil = command("fulfil-order", "in Fluent: fulfil an order's first item(s), as a store would (partial "
+                     "unless --items covers them all): fluent_fulfilments_sensor adds the delivery")  # fmt: skip
+    fulfil.add_argument("--ref", help="the Fluent order ref (default: a random order in Fluent that is not done)")
+    fulfil.add_argument("--items", type=int, default=1, help="how many of its items (default: %(default)s)")
+    consign = command("consign", "in Fluent: ship a fulfilment with a carrier (a consignment with its tracking "
+                      "number): fluent_fulfilments_sensor adds the parcel and the shipment state")  # fmt: skip
+    consign.add_argument("fulfilment", metavar="FULFILMENT", help="the Fluent fulfilment ref (fulfil-order prints it)")
+    consign.add_argument("--carrier", default="DHL", help="the carrier (default: %(default)s)")
+    consign.add_argument("--tracking", help="the tracking number (default: a new one)")
+    consign.add_argument("--status", default="IN_TRANSIT", help="the consignment's status (default: %(default)s)")
+    cancel = command("cancel-in-commercetools", "cancel an order in commercetools, as a shop's back office would: "
+                     "its Fluent order gets the CancelOrder event")  # fmt: skip
+    cancel.add_argument("--order", help="the commercetools order id (default: a random open order)")
     command("clear-faults", "remove every fault rule from both emulators (e.g. scripts/demo --fail-share)")
     return parser
 
@@ -309,8 +358,27 @@ def main(argv: list[str] | None = None) -> None:
         _clear_faults(env)
         return
     storefront = Storefront(env)
+    if args.command == "stock":
+        if not _print_stock(storefront, args.sku):
+            sys.exit(1)
+        return
     if args.command in ("complete-order", "cancel-order"):
         _finish_order(parser, env, args.ref, "COMPLETE" if args.command == "complete-order" else "CANCELLED")
+        return
+    if args.command in _FLUENT_SIDE:
+        _FLUENT_SIDE[args.command](parser, env, args)
+        return
+    if args.command == "cancel-in-commercetools":
+        order_id = args.order or _pick(parser, storefront.orders(where='orderState = "Open"'), "order")
+        cancelled = storefront._apply("orders", order_id, ({"action": "changeOrderState", "orderState": "Cancelled"},))
+        print(
+            f"order {order_id} ({cancelled.get('orderNumber') or 'no number'}) is Cancelled in commercetools; "
+            "the messages sensor's run sends CancelOrder to its Fluent order (once: Fluent's status is read first)"
+        )
+        print(
+            "  in the UI: Automation > commercetools_messages_sensor, Assets > fluent/order_cancellations; "
+            f"in Fluent: {command(args.env_file)} find {shlex.quote(cancelled.get('orderNumber') or order_id)}"
+        )
         return
     if args.command == "place-order":
         sku = _published_sku(parser, storefront)
@@ -374,6 +442,56 @@ def _finish_order(parser: argparse.ArgumentParser, env: Mapping[str, str], ref: 
           "and Assets > commercetools/order_status")  # fmt: skip
 
 
+def _set_stock(parser: argparse.ArgumentParser, env: Mapping[str, str], args: argparse.Namespace) -> None:
+    fluent = AdminClient(env["FLUENT_HOST"])
+    change = {"catalogue": args.catalogue, "productRef": args.sku, "groupRef": args.location, "quantity": args.quantity}
+    fluent.call("POST", "/positions", change)
+    print(
+        f"Fluent: {args.sku} at {args.location} is {args.quantity} now; fluent_inventory_sensor writes it to "
+        "commercetools (webhook: seconds; polling alone: within its poll interval)"
+    )
+    print(
+        f"  in commercetools: {command(args.env_file)} stock {shlex.quote(args.sku)}; in the UI: Automation > "
+        "fluent_inventory_sensor, Assets > commercetools/inventory"
+    )
+
+
+def _fulfil(parser: argparse.ArgumentParser, env: Mapping[str, str], args: argparse.Namespace) -> None:
+    fluent = AdminClient(env["FLUENT_HOST"])
+    orders = fluent.state()["orders"]
+    ref = args.ref or _pick(parser, [{"id": o["ref"]} for o in orders if o["status"] not in ("COMPLETE", "CANCELLED")],
+                            "ref")  # fmt: skip
+    order = next((o for o in orders if o["ref"] == ref), None)
+    if order is None:
+        parser.error(f"no Fluent order {ref}")
+    items = [{"orderItemRef": item["ref"], "quantity": item["quantity"]} for item in order["items"][: args.items]]
+    made = fluent.call("POST", f"/orders/{ref}/fulfilments", {"status": "FULFILLED", "items": items})
+    print(
+        f"Fluent: order {ref} has fulfilment {made['ref']} of {len(items)} of its {len(order['items'])} item(s); "
+        "fluent_fulfilments_sensor adds the delivery to the commercetools order"
+    )
+    print(
+        f"  ship it: {command(args.env_file)} consign {shlex.quote(made['ref'])}; in the UI: Automation > "
+        "fluent_fulfilments_sensor, Assets > commercetools/deliveries"
+    )
+
+
+def _consign(parser: argparse.ArgumentParser, env: Mapping[str, str], args: argparse.Namespace) -> None:
+    fluent = AdminClient(env["FLUENT_HOST"])
+    tracking = args.tracking or f"{random.randrange(10**19, 10**20)}"
+    made = fluent.call("POST", f"/fulfilments/{args.fulfilment}/consignments", {
+        "carrier": {"ref": args.carrier.upper(), "name": args.carrier}, "consignmentReference": tracking,
+        "status": args.status})  # fmt: skip
+    print(
+        f"Fluent: fulfilment {args.fulfilment} ships as consignment {made['ref']} ({args.carrier} {tracking}, "
+        f"{args.status}); fluent_fulfilments_sensor adds the parcel and the order's shipment state"
+    )
+    print("  in the UI: Assets > commercetools/deliveries; in commercetools: the order's shippingInfo.deliveries")
+
+
+_FLUENT_SIDE = {"set-stock": _set_stock, "fulfil-order": _fulfil, "consign": _consign}
+
+
 def _pick(parser: argparse.ArgumentParser, records: list[dict[str, Any]], kind: str) -> str:
     if not records:
         parser.error(f"no {kind} this command applies to; give one with --{kind}")
@@ -418,6 +536,18 @@ def _find(env: Mapping[str, str], identifier: str) -> bool:
             file=sys.stderr,
         )
     return bool(found)
+
+
+def _print_stock(storefront: Storefront, sku: str) -> bool:
+    """Print the inventory entries of ``sku``, one line each; whether there were any."""
+    entries = storefront.inventory(sku)
+    for entry in entries:
+        channel = channel_key(entry) or "(no supply channel)"
+        quantities = f"{entry['quantityOnStock']} on stock, {entry['availableQuantity']} available"
+        print(f"{channel}: {quantities} (inventory entry {entry['id']}, version {entry['version']})")
+    if not entries:
+        print(f"no inventory entry for the SKU {sku!r} in commercetools", file=sys.stderr)
+    return bool(entries)
 
 
 def _clear_faults(env: Mapping[str, str]) -> None:

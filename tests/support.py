@@ -120,6 +120,7 @@ def serve_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ledger_url: s
     ledger at ``ledger_url`` (the ``ledger_url`` fixture: a fresh SQLite file or PostgreSQL database), and staging
     under the test's temporary directory."""
     from ctfluent_sandbox.cli import SandboxCredentials
+    from ctfluent_sandbox.seed_inventory import skus_of
     from ctfluent_sandbox.server import BackgroundSandbox
 
     monkeypatch.setenv("CTFLUENT_STAGING_DIR", str(tmp_path / "staging"))
@@ -127,6 +128,7 @@ def serve_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ledger_url: s
     credentials = SandboxCredentials.fresh()
     ct, fluent = credentials.emulators("ctfluent-demo")
     ct.seed(**seed)
+    fluent.seed_inventory(skus=skus_of(ct.products.collection))
     with BackgroundSandbox({"ct": (ct, 0), "fluent": (fluent, 0)}) as running:
         env = credentials.connection_env(running.urls["ct"], running.urls["fluent"], ct.project_key)
         yield Sandbox(ct, fluent, env, ledger_url)

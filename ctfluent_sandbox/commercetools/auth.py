@@ -22,9 +22,10 @@ from ctfluent_sandbox.commercetools.errors import OAuthError
 
 DEFAULT_CLIENT_ID = "ctfluent-sandbox"
 DEFAULT_CLIENT_SECRET = "ctfluent-sandbox-secret"
-# The second client of a sandbox: the code location's writes (orders), with only the scopes they need.
+# The second client of a sandbox: the code location's writes (order states and deliveries, channels, stores,
+# inventory entries), with only the scopes they need.
 WRITE_CLIENT_ID = "ctfluent-sandbox-write"
-WRITE_SCOPES = ("manage_orders", "view_orders")
+WRITE_SCOPES = ("manage_orders", "view_orders", "manage_channels", "manage_stores", "manage_products")
 DEFAULT_TOKEN_TTL_SECONDS = 172_800  # 48 h, the API's default access-token lifetime
 # Every scope the project uses, now or for the resource types still to come.
 PROJECT_SCOPES = (

@@ -25,6 +25,7 @@ Where the spec lists several scopes, any one of them suffices:
 | ``payments`` | ``view_payments`` | ``manage_payments`` |
 | ``standalone-prices`` | ``view_standalone_prices`` | ``manage_standalone_prices`` |
 | ``channels`` | ``view_channels``, ``view_products`` | ``manage_channels``, ``manage_products`` |
+| ``inventory`` | ``view_products`` | ``manage_products`` |
 | ``customer-groups`` | ``view_customers``, ``view_customer_groups`` | ``manage_customers``, ``manage_customer_groups``|
 | ``shipping-methods`` (read only) | ``view_orders``, ``view_shipping_methods``, ``manage_my_orders`` | |
 
@@ -43,7 +44,8 @@ Admin routes (beside the shared ones of :mod:`ctfluent_sandbox.app`):
 
 ``POST /_admin/seed`` takes ``customers`` (default 1000), ``days`` (90), ``seed`` (1), ``products`` (0), ``orders`` (0)
 and optionally ``categories``, ``variants`` and ``order_items`` (see :meth:`CommercetoolsEmulator.seed`).
-``POST /_admin/checkout`` answers 201 with the order (and records ``OrderCreated``), or the API's error.
+``POST /_admin/checkout`` answers 201 with the order (and records ``OrderCreated``), or the API's error. Seeding
+leaves no channels and no inventory; :meth:`CommercetoolsEmulator.load_inventory` adds many entries at once in process.
 
 ``PUT /_admin/messages`` takes any of ``enabled``, ``delete_days_after_creation`` (both change the project, as
 ``changeMessagesConfiguration`` would), ``visibility_delay_seconds``, ``visibility_delay_by_type``
@@ -80,6 +82,7 @@ from ctfluent_sandbox.commercetools import (
     categories,
     channels,
     customers,
+    inventory,
     orders,
     payments,
     product_types,
@@ -101,7 +104,7 @@ from ctfluent_sandbox.commercetools.auth import (
     qualify,
     require,
 )
-from ctfluent_sandbox.commercetools.errors import CtError, invalid_input, invalid_json, not_found
+from ctfluent_sandbox.commercetools.errors import CtError, duplicate_field, invalid_input, invalid_json, not_found
 from ctfluent_sandbox.commercetools.ids import IdSource
 from ctfluent_sandbox.commercetools.messages import MESSAGE_SCHEMA, Change, MessageLog
 from ctfluent_sandbox.commercetools.projections import ProductCollection
@@ -159,7 +162,7 @@ def default_api_client(project_key: str, client_secret: str = DEFAULT_CLIENT_SEC
 
 
 def write_api_client(project_key: str, client_secret: str, scopes: Iterable[str] = WRITE_SCOPES) -> ApiClient:
-    """The client the code location writes with: ``manage_orders view_orders`` and nothing else."""
+    """The client the code location writes with: the scopes of ``WRITE_SCOPES`` and nothing else."""
     return ApiClient(WRITE_CLIENT_ID, client_secret, qualify(scopes, project_key))
 
 
@@ -194,6 +197,7 @@ class CommercetoolsEmulator(Emulator):
         self.standalone_prices = standalone_prices.kind(standalone_prices.new_collection())
         self.channels = channels.channel_kind()
         self.customer_groups = channels.customer_group_kind()
+        self.inventory = inventory.kind(inventory.new_collection())
         self.shipping_methods = shipping_methods.new_collection()  # read only: no kind
         self.kinds = {
             kind.type_id: kind
@@ -208,6 +212,7 @@ class CommercetoolsEmulator(Emulator):
                 self.standalone_prices,
                 self.channels,
                 self.customer_groups,
+                self.inventory,
             )
         }
         self.types: CustomTypes
@@ -242,6 +247,7 @@ class CommercetoolsEmulator(Emulator):
                 "standalone_prices": list(self.standalone_prices.collection),
                 "channels": list(self.channels.collection),
                 "customer_groups": list(self.customer_groups.collection),
+                "inventory": list(self.inventory.collection),
                 "messages": list(self.messages.collection),
                 "message_settings": self.messages.settings.to_json(),
                 "api_clients": [client.to_json() for client in self.auth.clients.values()],
@@ -302,7 +308,7 @@ class CommercetoolsEmulator(Emulator):
                 )
                 self.payments.collection.load(sales.payments)
                 self.orders.collection.load(sales.orders)
-                for unseeded in (self.standalone_prices, self.channels, self.customer_groups):
+                for unseeded in (self.standalone_prices, self.channels, self.customer_groups, self.inventory):
                     unseeded.collection.clear()
                 self.messages.clear()
         return {
@@ -322,6 +328,27 @@ class CommercetoolsEmulator(Emulator):
         message: the way to new orders besides the import, since the emulator has no carts."""
         with self.lock:
             return self._add(self.orders, orders.checkout, draft, self._write_context(client_id))
+
+    def load_inventory(self, drafts: Iterable[Mapping[str, Any]], client_id: str = DEFAULT_CLIENT_ID) -> int:
+        """Add an inventory entry for each ``InventoryEntryDraft`` at once, with no messages (like seeded data), as
+        the API would create them one by one: each draft checked, channels resolved, (SKU, supply channel) and keys
+        unique. All or nothing: the first refused draft raises its :class:`CtError`. Answers how many were added.
+        Creating a hundred thousand entries through HTTP takes minutes; this takes seconds."""
+        with self.lock:
+            ctx = self._write_context(client_id)
+            collection = self.inventory.collection
+            added: list[Resource] = []
+            taken: set[tuple[str, str]] = set()
+            for draft in drafts:
+                entry, _ = inventory.create(draft, ctx)
+                check_unique(self.inventory, entry)  # against the stored entries
+                for unique in ((("key", entry["key"]),) if "key" in entry else ()) + inventory.unique_entries(entry):
+                    if unique in taken:  # against the entries of this batch
+                        raise duplicate_field(unique[0], entry[unique[0]])
+                    taken.add(unique)
+                added.append(entry)
+            collection.load([*collection, *added])
+            return len(added)
 
     def _client(self, client: ApiClient) -> ApiClient:
         return ApiClient(
@@ -387,6 +414,7 @@ class CommercetoolsEmulator(Emulator):
             ("payments", self.payments, ("view_payments",), ("manage_payments",)),
             ("standalone-prices", self.standalone_prices, ("view_standalone_prices",), ("manage_standalone_prices",)),
             ("channels", self.channels, ("view_channels", "view_products"), ("manage_channels", "manage_products")),
+            ("inventory", self.inventory, ("view_products",), ("manage_products",)),
             (
                 "customer-groups",
                 self.customer_groups,

@@ -14,8 +14,9 @@
   shipping from the shipping method's rate for the country and currency, free above its threshold.
 * **Update actions**: ``changeOrderState``, ``changeShipmentState``, ``changePaymentState`` (each with its message,
   new and old value; enum values checked: the order state is ``Cancelled``, the shipment state ``Canceled``),
-  ``addPayment`` (``OrderPaymentAdded`` with ``paymentRef``; a payment already on the order is refused) and
-  ``setOrderNumber`` (once, and without a message, as the spec has none).
+  ``addPayment`` (``OrderPaymentAdded`` with ``paymentRef``; a payment already on the order is refused),
+  ``setOrderNumber`` (once, and without a message, as the spec has none), and the delivery and parcel actions of
+  :mod:`.deliveries` (``addDelivery``, ``addParcelToDelivery``, ``setParcelTrackingData``...).
 * ``paymentInfo(payments(id = ...))``, how a payment's order is found, is served by a lookup index.
 """
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ctfluent_sandbox.commercetools import products, shipping_methods, taxes
+from ctfluent_sandbox.commercetools import deliveries, products, shipping_methods, taxes
 from ctfluent_sandbox.commercetools.customers import ADDRESS_SCHEMA, parse_address
 from ctfluent_sandbox.commercetools.errors import (
     CtError,
@@ -158,7 +159,7 @@ _SHIPPING_INFO_SCHEMA = Schema(
         "taxRate": _TAX_RATE_SCHEMA,
         "taxCategory": REFERENCE_SCHEMA,
         "shippingMethod": REFERENCE_SCHEMA,
-        "deliveries": ANY_SCHEMA,
+        "deliveries": deliveries.DELIVERY_SCHEMA,
         "discountedPrice": ANY_SCHEMA,
         "shippingMethodState": "string",
     }
@@ -722,6 +723,7 @@ ACTIONS: dict[str, ActionHandler] = {
     "changePaymentState": _change_state("paymentState", PAYMENT_STATES, "OrderPaymentStateChanged", "oldPaymentState"),
     "addPayment": _add_payment,
     "setOrderNumber": _set_order_number,
+    **deliveries.ACTIONS,
 }
 
 

@@ -420,7 +420,11 @@ def _compile(node: Node, virtual: Mapping[str, Getter]) -> Test:
         return lambda ctx: test(get(ctx))
     if isinstance(node, In):
         wanted = node.values if isinstance(node.values, list) else [node.values]
-        member = _any_element(lambda v: any(_kind(v) == _kind(w) and v == w for w in wanted))
+        if all(isinstance(w, str) for w in wanted):  # `sku in (<a page of SKUs>)`: one set lookup, not one per value
+            strings = frozenset(wanted)
+            member = _any_element(lambda v: isinstance(v, str) and v in strings)
+        else:
+            member = _any_element(lambda v: any(_kind(v) == _kind(w) and v == w for w in wanted))
         return lambda ctx: member(get(ctx))
     if isinstance(node, Contains):
         wanted = node.values if isinstance(node.values, list) else [node.values]

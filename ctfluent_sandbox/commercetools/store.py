@@ -6,8 +6,9 @@ update stores a new dict; parts of them are shared between resources, such as mo
 * a sorted index of ids and, per indexed timestamp field, a sorted index of ``(value, id)``;
 * unique indexes for ``/key=`` lookups and duplicate checks: one value per resource (``key``, lower-cased email) or
   several (a product's SKUs and its slug in each locale, over current and staged data);
-* lookup indexes from the values of a nested field to the resources holding them (an order's payment ids), for the
-  predicates that look a resource up by such a value (``paymentInfo(payments(id = "..."))``).
+* lookup indexes from the values of a field, nested or not, to the resources holding them (an order's payment ids,
+  an inventory entry's SKU), for the predicates that look a resource up by such values
+  (``paymentInfo(payments(id = "..."))``, ``sku in (...)``).
 
 :meth:`Collection.query` plans each page: it takes the bounds the predicate puts on every indexed field
 (:func:`~ctfluent_sandbox.commercetools.predicates.index_bounds`) and the values it pins on every lookup index
@@ -118,6 +119,11 @@ class Collection:
         """The resource holding ``value`` in the unique index ``unique_name`` (entries named like the index)."""
         resource_id = self._unique[unique_name].get((unique_name, value))
         return None if resource_id is None else self._by_id[resource_id]
+
+    def holding(self, path: tuple[str, ...], value: str) -> list[Resource]:
+        """The resources holding ``value`` at ``path`` in the lookup index of that path (the inventory entries of a
+        supply channel), in id order."""
+        return [self._by_id[i] for i in sorted(self._lookups[path].get(value, ()))]
 
     def conflict(self, resource: Resource) -> UniqueEntry | None:
         """The first unique entry of ``resource`` that another resource already holds, as ``(field, value)``."""
@@ -252,6 +258,12 @@ class Collection:
             found = (self._by_id.get(i) for i in sorted(id_bounds.points))
             return _Plan([r for r in found if r is not None], ordered=False)
         spans = {name: self._span(name, b) for name, b in bounds.items() if b is not None}
+        # The resources a lookup index pins the predicate to (`sku in (...)`): few, whatever the collection's size.
+        pinned: list[list[str]] = []
+        for path, lookup in self._lookups.items():
+            points = None if predicate is None else path_points(predicate, path)
+            if points is not None:
+                pinned.append(sorted({i for value in points for i in lookup.get(value, ())}))
         served = self._index_serving(sort)
         options: list[tuple[float, _Plan]] = []
         if served is not None:
@@ -259,16 +271,14 @@ class Collection:
             start, stop = spans.get(name, (0, len(self)))
             in_range = stop - start
             others = [stop_ - start_ for other, (start_, stop_) in spans.items() if other != name]
+            others += [len(holders) for holders in pinned]  # a walk finds those few only after a long way
             selectivity = max(min(others, default=size) / size, 1 / size)
             cost = in_range if count_all else min(in_range, wanted / selectivity)
             options.append((cost, _Plan(self._walk(name, start, stop, reverse), ordered=True)))
         for name, (start, stop) in spans.items():
             options.append(((stop - start) * _SORT_OVERHEAD, _Plan(self._walk(name, start, stop, False), False)))
-        for path, lookup in self._lookups.items():
-            points = None if predicate is None else path_points(predicate, path)
-            if points is not None:
-                holders = sorted({i for value in points for i in lookup.get(value, ())})
-                options.append((len(holders) * _SORT_OVERHEAD, _Plan([self._by_id[i] for i in holders], False)))
+        for holders in pinned:
+            options.append((len(holders) * _SORT_OVERHEAD, _Plan([self._by_id[i] for i in holders], False)))
         options.append((len(self) * _SORT_OVERHEAD, _Plan(self._walk("id", 0, len(self), False), False)))
         return min(options, key=lambda option: option[0])[1]
 

@@ -69,6 +69,9 @@ MAX_LENGTHS: dict[tuple[str, str], int] = {
     ("CreateCustomerAddressInput", "timeZone"): 32,
     ("CreateFinancialTransactionInput", "type"): 25,
     ("CreateFinancialTransactionInput", "currency"): 3,
+    # Inventory and fulfilment keys in search arguments (a location link's ref really is limited to 8).
+    ("VirtualCatalogueKey", "ref"): 100,
+    ("LocationLinkInput", "ref"): 8,
 }
 
 # List queries without `first`/`last` return at most this many items ("capped at 10").

@@ -165,6 +165,14 @@ class EntityStore:
         self._log(tab, record_id, old)
         return new
 
+    def delete(self, table: str, record_id: str) -> Record:
+        """Remove a record (an admin control: no Fluent mutation deletes); returns it."""
+        tab = self._tables[table]
+        old = tab.rows.pop(record_id)
+        tab.drop_index(old)
+        self._log(tab, record_id, old)
+        return old
+
     # -- transactions ----------------------------------------------------------------------------
 
     @contextmanager
@@ -189,12 +197,16 @@ class EntityStore:
     def _rollback(self) -> None:
         undo, self._undo = self._undo or [], []
         for tab, record_id, before in reversed(undo):
-            tab.drop_index(tab.rows[record_id])
+            current = tab.rows.get(record_id)  # None when the change was a delete
+            if current is not None:
+                tab.drop_index(current)
             if before is None:
                 del tab.rows[record_id]
-            else:
-                tab.rows[record_id] = before  # assigning an existing key keeps its place in id order
-                tab.add_index(before)
+                continue
+            tab.rows[record_id] = before  # assigning an existing key keeps its place in id order
+            if current is None:  # a deleted record came back at the end: restore id order
+                tab.rows = dict(sorted(tab.rows.items(), key=lambda item: int(item[0])))
+            tab.add_index(before)
 
 
 class Transaction:

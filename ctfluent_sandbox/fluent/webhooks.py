@@ -1,5 +1,11 @@
 """The Fluent emulator's webhook sender: what a workflow's ``SendWebhook`` rule does (fact sheet §7, §9 item 13).
 
+- An event names its entity (``entityType``, ``entitySubtype``, ``entityId``, ``entityRef``, ``entityStatus``) and the
+  entity's root: an order, a location and a consignment are their own root, a fulfilment's is its order, a virtual
+  position's its virtual catalogue (:class:`Subject`). Every event carries the configured ``event_name``, whatever
+  the entity type: Fluent names events per workflow rule, which the emulator has none of, and receivers route by
+  ``entityType``.
+
 - The emulator has its own RSA key pair (2048 bits, made on first use, one per emulator); its public key is
   published as Fluent's are, base64 DER X.509 SubjectPublicKeyInfo on one line (:attr:`WebhookSender.public_key`).
 - An event is POSTed as compact JSON with ``Content-Type: application/json``, ``fluent-signature`` (base64
@@ -88,27 +94,69 @@ def _sign(key: rsa.RSAPrivateKey, data: bytes, algorithm: hashes.HashAlgorithm) 
 # -- events ----------------------------------------------------------------------------------------
 
 
-def order_event(order: Mapping[str, Any], *, name: str, account_id: str) -> dict[str, Any]:
-    """The event a workflow's ``SendWebhook`` posts for ``order`` in its current status: a new id every time."""
+@dataclass(frozen=True)
+class Subject:
+    """The entity an event is about, in its current status, and its root entity."""
+
+    entity_type: str
+    entity_subtype: str | None
+    entity_id: str
+    entity_ref: str
+    entity_status: str | None
+    retailer_id: str | None
+    root_type: str
+    root_id: str
+    root_ref: str
+
+    @classmethod
+    def root(
+        cls, entity_type: str, record: Mapping[str, Any], retailer_id: str | None, subtype: str | None = None
+    ) -> Subject:
+        """A subject that is its own root (an order, a location, a consignment); ``subtype`` defaults to the
+        record's ``type``."""
+        return cls(
+            entity_type,
+            record.get("type") if subtype is None else subtype,
+            record["id"],
+            record["ref"],
+            record.get("status"),
+            retailer_id,
+            entity_type,
+            record["id"],
+            record["ref"],
+        )
+
+
+def order_subject(order: Mapping[str, Any]) -> Subject:
+    return Subject.root("ORDER", order, str(order["retailer"]))
+
+
+def entity_event(subject: Subject, *, name: str, account_id: str) -> dict[str, Any]:
+    """The event a workflow's ``SendWebhook`` posts for an entity in its current status: a new id every time."""
     return {
         "id": str(uuid.uuid4()),
         "name": name,
         "accountId": account_id,
-        "retailerId": str(order["retailer"]),
-        "entityType": "ORDER",
-        "entitySubtype": order["type"],
-        "entityId": order["id"],
-        "entityRef": order["ref"],
-        "entityStatus": order["status"],
-        "rootEntityType": "ORDER",
-        "rootEntityId": order["id"],
-        "rootEntityRef": order["ref"],
+        "retailerId": subject.retailer_id,
+        "entityType": subject.entity_type,
+        "entitySubtype": subject.entity_subtype,
+        "entityId": subject.entity_id,
+        "entityRef": subject.entity_ref,
+        "entityStatus": subject.entity_status,
+        "rootEntityType": subject.root_type,
+        "rootEntityId": subject.root_id,
+        "rootEntityRef": subject.root_ref,
         "type": "NORMAL",
         "attributes": {},
         "meta": {},
         "trailLogs": [],
         "errorLogs": [],
     }
+
+
+def order_event(order: Mapping[str, Any], *, name: str, account_id: str) -> dict[str, Any]:
+    """The event for ``order`` in its current status."""
+    return entity_event(order_subject(order), name=name, account_id=account_id)
 
 
 def encode_event(event: Mapping[str, Any]) -> bytes:
@@ -256,10 +304,14 @@ class WebhookSender:
 
     def order_status_changed(self, order: Mapping[str, Any]) -> dict[str, Any] | None:
         """Send the order's status event when a target is configured; the event, or None when nothing is sent."""
+        return self.entity_changed(order_subject(order))
+
+    def entity_changed(self, subject: Subject) -> dict[str, Any] | None:
+        """Send the event of ``subject`` when a target is configured; the event, or None when nothing is sent."""
         config = self.config
         if config.url is None:
             return None
-        event = order_event(order, name=config.event_name, account_id=self.account_id)
+        event = entity_event(subject, name=config.event_name, account_id=self.account_id)
         self.send(encode_event(event), str(event["id"]))
         return event
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any
+from functools import cache, cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -18,6 +19,9 @@ from ctfluent_sandbox.clock import Clock
 from ctfluent_sandbox.commercetools import CommercetoolsEmulator
 from ctfluent_sandbox.commercetools.auth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from ctfluent_sandbox.server import BackgroundSandbox
+
+if TYPE_CHECKING:
+    from tests.sandbox.test_commercetools_openapi import Spec
 
 PROJECT = "ctfluent-demo"
 Params = dict[str, str | Sequence[str]]
@@ -109,3 +113,12 @@ def running(emulator: CommercetoolsEmulator | None = None, **options: Any) -> It
 def error_code(response: requests.Response) -> str:
     code: str = response.json()["errors"][0]["code"]
     return code
+
+
+@cache
+def openapi_spec(shared_dir: Path) -> Spec:
+    """The official OpenAPI spec with the validation repairs of :mod:`tests.sandbox.test_commercetools_openapi`, loaded
+    once per process (it takes seconds) for every module that validates against it."""
+    from tests.sandbox.test_commercetools_openapi import Spec  # that module imports this one
+
+    return Spec(shared_dir / "commercetools-api" / "openapi.yaml")

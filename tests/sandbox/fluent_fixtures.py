@@ -1,17 +1,21 @@
 """Fixtures and helpers for the Fluent emulator tests: one real HTTP server per test module, reset before each
 test, and a small client that talks to it the way the product does (token, then GraphQL over HTTP).
 
-Test modules import the fixture functions (``fluent_fixture``, ``fluent_server_fixture``, ``real_schema_fixture``);
-the fixtures are named ``fluent``, ``fluent_server`` and ``real_schema``, so test arguments do not shadow the
-imports.
+Test modules import the fixture functions (``fluent_fixture``, ``fluent_server_fixture``, ``real_schema_fixture``,
+``webhook_receiver_fixture``); the fixtures are named ``fluent``, ``fluent_server``, ``real_schema`` and
+``webhook_receiver``, so test arguments do not shadow the imports.
 """
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
 from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -88,6 +92,27 @@ class FluentClient:
         customers: list[dict[str, Any]] = self.admin.state()["customers"]
         return customers
 
+    def admin_request(self, method: str, path: str, body: Any = None) -> requests.Response:
+        """An admin request whatever its answer (``admin.call`` raises on an error status); ``path`` below
+        ``/_admin``, each segment given as is (quoted here)."""
+        quoted = "/".join(quote(segment, safe="") for segment in path.split("/"))
+        return self.session.request(method, f"{self.base_url}/_admin{quoted}", json=body, timeout=30)
+
+    def admin_ok(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+        """The JSON answer of an admin request that must answer ``status``."""
+        response = self.admin_request(method, path, body)
+        assert response.status_code == status, response.text
+        return response.json()
+
+    def fast_webhooks(self, url: str) -> None:
+        """Send webhooks to ``url``, retrying quickly."""
+        self.admin.call("PUT", "/webhooks", {"url": url, "timeout_seconds": 2, "retry_delays_seconds": [0.05]})
+
+    def webhooks_sent(self) -> int:
+        """Events sent so far: counted when a change is answered, before any delivery."""
+        sent: int = self.admin.call("GET", "/webhooks")["counters"]["sent"]
+        return sent
+
 
 class CheckedClient:
     """The Fluent client, refusing to send a document the real schema does not validate: the tests exercise only
@@ -139,11 +164,57 @@ def fluent_server_fixture() -> Iterator[str]:
 
 @pytest.fixture(name="fluent")
 def fluent_fixture(fluent_server: str) -> FluentClient:
-    """A client of a freshly reset emulator (seeded retailers and product catalogue, nothing else, no faults,
-    clock reset)."""
+    """A client of a freshly reset emulator (seeded retailers, product catalogue and the default inventory: network
+    ``NETWORK:ONLINE``, locations ``LOC_1`` to ``LOC_3``, virtual catalogue ``VC:ATS:1`` without positions; nothing
+    else, no faults, clock reset)."""
     client = FluentClient(fluent_server)
     client.admin.reset()
     return client
+
+
+class WebhookReceiver:
+    """An HTTP endpoint on loopback recording every event POSTed to it (answering 200)."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._changed = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with receiver._changed:
+                    receiver.events.append(json.loads(body))
+                    receiver._changed.notify_all()
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/fluent/webhooks"
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+
+    def wait(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """The first ``count`` events, once they are there."""
+        with self._changed:
+            assert self._changed.wait_for(lambda: len(self.events) >= count, timeout), self.events
+            return list(self.events[:count])
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(name="webhook_receiver")
+def webhook_receiver_fixture() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()
 
 
 def error_codes(body: dict[str, Any]) -> list[str]:

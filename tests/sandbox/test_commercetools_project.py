@@ -61,7 +61,7 @@ def test_stores_create_query_and_lookup(ct: CtSandbox) -> None:
 
 def test_store_delete_and_unsupported_updates(ct: CtSandbox) -> None:
     store = ct.post("/stores", {"key": "gone-store"}).json()
-    update = ct.post(f"/stores/{store['id']}", {"version": 1, "actions": [{"action": "setName", "name": {"en": "x"}}]})
+    update = ct.post(f"/stores/{store['id']}", {"version": 1, "actions": [{"action": "setLanguages", "languages": []}]})
     assert error_code(update) == "InvalidJsonInput"
     assert ct.request("DELETE", f"/stores/{store['id']}", {"version": "1"}).status_code == 200
     assert ct.get(f"/stores/{store['id']}").status_code == 404

@@ -373,10 +373,10 @@ def test_the_environment_has_the_webhook_key_and_a_commercetools_write_client(re
         assert verifies(key, raw, request.headers["fluent-signature"])
 
         # The write client: a token with exactly its scopes, and an order update.
-        assert env["CTP_WRITE_SCOPES"] == "manage_orders view_orders"
+        assert env["CTP_WRITE_SCOPES"] == "manage_orders view_orders manage_channels manage_stores manage_products"
         assert env["CTP_WRITE_CLIENT_ID"] != env["CTP_CLIENT_ID"]
         write = ct_token(env, "CTP_WRITE_CLIENT_ID", "CTP_WRITE_CLIENT_SECRET", env["CTP_WRITE_SCOPES"])
-        assert set(write["scope"].split()) == {f"manage_orders:{PROJECT}", f"view_orders:{PROJECT}"}
+        assert set(write["scope"].split()) == {f"{scope}:{PROJECT}" for scope in env["CTP_WRITE_SCOPES"].split()}
         refused = ct_token_response(env, "CTP_WRITE_CLIENT_ID", "CTP_WRITE_CLIENT_SECRET", "view_customers")
         assert refused.status_code == 400 and refused.json()["error"] == "invalid_scope"
         read = ct_token(env, "CTP_CLIENT_ID", "CTP_CLIENT_SECRET", env["CTP_SCOPES"])

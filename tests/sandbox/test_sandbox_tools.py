@@ -205,3 +205,63 @@ def test_an_order_can_be_placed_and_completion_needs_an_order_in_fluent(
     assert order["customerEmail"] == "guest@example.org" and len(order["lineItems"]) == 1
     with pytest.raises(SystemExit):  # nothing reached Fluent here: no order to complete
         run(env_file, capsys, "complete-order")
+
+
+def test_fluent_side_commands_change_stock_fulfil_and_consign_and_say_where_to_look(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    credentials = SandboxCredentials.fresh()
+    commercetools, fluent = credentials.emulators(PROJECT)
+    commercetools.seed(customers=5, days=2, seed=1, products=4, variants=2, orders=3)
+    with BackgroundSandbox({"ct": (commercetools, 0), "fluent": (fluent, 0)}) as sandbox:
+        env = credentials.connection_env(sandbox.urls["ct"], sandbox.urls["fluent"], PROJECT)
+        env_file = tmp_path / "sandbox.env"
+        env_file.write_text("".join(f"{name}={shlex.quote(value)}\n" for name, value in env.items()))
+        admin = AdminClient(env["FLUENT_HOST"])
+        admin.call("POST", "/locations", {"ref": "LOC_9", "name": "Demo store", "network": "NETWORK:ONLINE"})
+
+        out = run(env_file, capsys, "set-stock", "SKU-DEMO", "12", "--location", "LOC_9")
+        assert "fluent_inventory_sensor" in out and f"--env-file {env_file} stock SKU-DEMO" in out
+        (position,) = [p for p in admin.state()["virtual_positions"] if p["productRef"] == "SKU-DEMO"]
+        assert (position["groupRef"], position["quantity"]) == ("LOC_9", 12)
+
+        # An order in Fluent (as the sync creates it), fulfilled in part, then shipped.
+        _order_in_fluent(_logged_in(env), "DEMO-1", ("SKU-A", "SKU-B"))
+        out = run(env_file, capsys, "fulfil-order", "--ref", "DEMO-1")
+        fulfilment = re.search(r"has fulfilment (\S+) of 1 of its 2 item", out)
+        assert fulfilment, out
+        out = run(env_file, capsys, "consign", fulfilment[1], "--tracking", "TRACK-1")
+        assert "commercetools/deliveries" in out
+        (consignment,) = admin.state()["consignments"]
+        assert (consignment["consignmentReference"], consignment["status"]) == ("TRACK-1", "IN_TRANSIT")
+
+        storefront = Storefront(env)
+        open_order = storefront.orders(where='orderState = "Open"')[0]
+        out = run(env_file, capsys, "cancel-in-commercetools", "--order", open_order["id"])
+        assert "fluent/order_cancellations" in out
+        assert storefront._get(f"orders/{open_order['id']}")["orderState"] == "Cancelled"
+
+
+def _order_in_fluent(fluent: FluentClient, ref: str, skus: tuple[str, ...]) -> None:
+    """An order of one of each SKU, with its products and customer, created in Fluent as the sync would."""
+    catalogue = {"ref": "PC:MASTER:1"}
+    product = {"catalogue": catalogue, "gtin": "4006381333931", "name": "Demo"}
+    mutation = "mutation M($input: {kind}Input!) {{ {field}(input: $input) {{ ref }} }}"
+    create_standard = mutation.format(kind="CreateStandardProduct", field="createStandardProduct")
+    create_variant = mutation.format(kind="CreateVariantProduct", field="createVariantProduct")
+    assert "errors" not in fluent.gql(create_standard, {"input": {**product, "ref": "DEMO", "type": "STANDARD"}})
+    for sku in skus:
+        variant = {**product, "ref": sku, "type": "VARIANT", "product": {"ref": "DEMO", "catalogue": catalogue}}
+        assert "errors" not in fluent.gql(create_variant, {"input": variant})
+    order = {
+        "ref": ref, "type": "HD", "retailer": {"id": "1"},
+        "customer": {"username": "1_demo@example.com", "firstName": "Demo", "primaryEmail": "demo@example.com",
+                     "timezone": "Europe/Berlin", "promotionOptIn": False, "retailer": {"id": "1"}},
+        "fulfilmentChoice": {"deliveryType": "STANDARD", "fulfilmentType": "HD_PFS",
+                             "deliveryAddress": {"ref": "DEMO-ADDRESS", "name": "Demo", "street": "Torstraße 1",
+                                                 "city": "Berlin", "postcode": "10119", "country": "DE"}},
+        "items": [{"ref": f"LI-{sku}", "productRef": sku, "productCatalogueRef": "PC:MASTER:1", "quantity": 1}
+                  for sku in skus],
+    }  # fmt: skip
+    create_order = mutation.format(kind="CreateOrderAndCustomer", field="createOrderAndCustomer")
+    assert "errors" not in fluent.gql(create_order, {"input": order})
