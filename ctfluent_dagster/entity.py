@@ -31,6 +31,7 @@ from typing import Any, ClassVar, Literal, Protocol, TypeVar
 from pydantic import BaseModel
 
 from ctfluent_dagster.commercetools.client import MAX_COUNTED, MAX_PAGE_SIZE, CommercetoolsClient, Params
+from ctfluent_dagster.fluent.changes import updated_on_version
 from ctfluent_dagster.fluent.client import FluentClient
 from ctfluent_dagster.preflight import PreflightCheck
 from ctfluent_dagster.records import EntitySync, GoneStatus, UpdatePolicy
@@ -145,6 +146,9 @@ class CommercetoolsSource:
     def key_of(self, record: Record) -> str:
         return str(record["id"])
 
+    def version_of(self, record: Record) -> int:
+        return int(record.get("version", 0))
+
     def _prepared(self, client: CommercetoolsClient, pages: Pages) -> Pages:
         for page in pages:
             scrubbed = page if self.scrub is None else [self.scrub(record) for record in page]
@@ -203,6 +207,10 @@ class FluentSource:
 
     def key_of(self, record: Record) -> str:
         return str(record[self.key_field])
+
+    def version_of(self, record: Record) -> int:
+        """Its ``updatedOn`` in epoch milliseconds (the ledger's guard: an older change never overwrites a newer)."""
+        return updated_on_version(record)
 
 
 Source = CommercetoolsSource | FluentSource

@@ -101,13 +101,31 @@ def encryption_options(
     return {"s3_additional_kwargs": arguments}
 
 
+def _commercetools_version(record: Mapping[str, Any]) -> int:
+    return int(record.get("version", 0))
+
+
+def _commercetools_id(record: Mapping[str, Any]) -> str:
+    return str(record["id"])
+
+
 class DatasetWriter:
     """Appends pages to a Parquet file, one row group per page; the file appears under its final name only when
-    complete, and not at all when the writing fails. ``staged_at``: when its records were read (default: now)."""
+    complete, and not at all when the writing fails. ``staged_at``: when its records were read (default: now).
+    ``key_of``/``version_of``: a record's key and version as the ledger knows them (default: a commercetools
+    record's ``id`` and ``version``; a Fluent record's are its ref and ``updatedOn``), kept beside it so that a
+    settled record is counted without parsing it."""
 
-    def __init__(self, path: StagingPath, staged_at: datetime | None = None) -> None:
+    def __init__(
+        self,
+        path: StagingPath,
+        staged_at: datetime | None = None,
+        key_of: Callable[[Mapping[str, Any]], str] = _commercetools_id,
+        version_of: Callable[[Mapping[str, Any]], int] = _commercetools_version,
+    ) -> None:
         self.path = path
         self.rows = 0
+        self.key_of, self.version_of = key_of, version_of
         moment = (staged_at or datetime.now(UTC)).isoformat()
         schema = _SCHEMA.with_metadata({_STAGED_AT: moment.encode()})
         self._local: Path | None = None  # local: the final name, and the file written then renamed to it
@@ -135,8 +153,8 @@ class DatasetWriter:
         if not records:
             return
         columns = {
-            "id": [r["id"] for r in records],
-            "version": [int(r.get("version", 0)) for r in records],
+            "id": [self.key_of(r) for r in records],
+            "version": [self.version_of(r) for r in records],
             "last_modified_at": [r.get("lastModifiedAt", "") for r in records],
             "record": [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in records],
         }
@@ -237,19 +255,29 @@ class DatasetStore:
     def path(self, entity: str, partition_key: str, name: str = FULL) -> StagingPath:
         return self.root / entity / partition_key / f"{name}.parquet"
 
-    def writer(self, entity: str, partition_key: str, name: str = FULL) -> DatasetWriter:
-        return DatasetWriter(self.path(entity, partition_key, name))
+    def writer(
+        self,
+        entity: str,
+        partition_key: str,
+        name: str = FULL,
+        key_of: Callable[[Mapping[str, Any]], str] = _commercetools_id,
+        version_of: Callable[[Mapping[str, Any]], int] = _commercetools_version,
+    ) -> DatasetWriter:
+        return DatasetWriter(self.path(entity, partition_key, name), key_of=key_of, version_of=version_of)
 
-    def read_chunks(self, entity: str, partition_key: str, name: str = FULL) -> Iterator[StagedChunk]:
+    def read_chunks(
+        self, entity: str, partition_key: str, name: str = FULL, source_asset: str | None = None
+    ) -> Iterator[StagedChunk]:
         """The records of a dataset, one written page (a Parquet row group) at a time; a page's JSON column is read
-        only when one of its records needs it."""
+        only when one of its records needs it. ``source_asset``: the asset that stages it (to say so when it is
+        missing)."""
         path = self.path(entity, partition_key, name)
         if not path.exists():
             raise FileNotFoundError(
                 f"no {name} dataset of {entity} for partition {partition_key} in {self.location(entity)}: it was "
-                "never staged, or was deleted staging_retention_days after it was staged. Re-run the commercetools "
-                f"step that stages it (materialize the commercetools asset first: commercetools/{entity} for "
-                f"{partition_key}, or re-execute the run from its commercetools step), then this one"
+                "never staged, or was deleted staging_retention_days after it was staged. Re-run the step that "
+                f"stages it (materialize {source_asset or 'its source asset'} for {partition_key} first, or "
+                "re-execute the run from its source step), then this one"
             )
         with ExitStack() as stack:
             parquet = stack.enter_context(pq.ParquetFile(_source(path, stack)))

@@ -26,7 +26,7 @@ CATALOGUE = [a for name in ("categories", "products") for a in ENTITY_DEFINITION
 ADDRESS = {"country": "DE", "firstName": "Ida", "lastName": "Neu", "streetName": "Weg", "streetNumber": "1",
            "postalCode": "10115", "city": "Berlin"}  # fmt: skip
 HOOKS = "tests.test_customer_identity"
-(ORDER_TARGET,) = ORDER_ENTITY.targets
+ORDER_TARGET = ORDER_ENTITY.targets[0]  # the orders (the other: their cancellations)
 
 
 def mark_source(payload: dict[str, Any], record: CtModel) -> dict[str, Any]:

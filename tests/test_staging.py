@@ -104,8 +104,8 @@ def test_a_dataset_appears_under_its_name_only_when_complete(location: Location)
     with store.writer("customers", DAY, "delta-abc") as writer:
         writer.write([customer(1)])
         assert not store.path("customers", DAY, "delta-abc").exists()
-        with pytest.raises(FileNotFoundError, match="materialize the commercetools asset first"):
-            list(store.read_chunks("customers", DAY, "delta-abc"))
+        with pytest.raises(FileNotFoundError, match="materialize commercetools/customers for .* first"):
+            list(store.read_chunks("customers", DAY, "delta-abc", source_asset="commercetools/customers"))
     assert [chunk.ids for chunk in store.read_chunks("customers", DAY, "delta-abc")] == [["id-0001"]]
 
 
@@ -209,7 +209,7 @@ def test_datasets_staged_before_the_retention_are_pruned_and_a_reader_is_told_to
     assert store.prune(now - RETENTION) == []
     # A Fluent step re-executed after its day was pruned: a clear failure naming what to run.
     with pytest.raises(FileNotFoundError) as missing:
-        list(store.read_chunks("customers", DAY))
+        list(store.read_chunks("customers", DAY, source_asset="commercetools/customers"))
     assert "deleted staging_retention_days after it was staged" in str(missing.value)
     assert f"commercetools/customers for {DAY}" in str(missing.value)
 

@@ -211,7 +211,7 @@ def _source_asset(entity: EntityDeclaration, upstream: Sequence[AssetKey]) -> As
         if config.mode == "full":
             for partition_key in context.partition_keys:
                 start, end = partition_window(partition_key)
-                with staging.writer(source.name, partition_key, FULL) as writer:
+                with staging.writer(source.name, partition_key, FULL, source.key_of, source.version_of) as writer:
                     for page in reading.between(start, end):
                         writer.write(page)
                 staging.remove_deltas(source.name, partition_key)
@@ -223,7 +223,7 @@ def _source_asset(entity: EntityDeclaration, upstream: Sequence[AssetKey]) -> As
             named = recorded.keys(entity, run.sync_context(entity))
             wanted = sorted({*_keys_to_read(entity, config, ledger), *named})
             found: set[str] = set()
-            with staging.writer(source.name, partition_key, name) as writer:
+            with staging.writer(source.name, partition_key, name, source.key_of, source.version_of) as writer:
                 for page in reading.by_keys(wanted):
                     writer.write(page)
                     found.update(source.key_of(record) for record in page)
@@ -407,11 +407,12 @@ def _target_asset(entity: EntityDeclaration, target: Target, registry: Sequence[
         staging = sync_settings.staging()
         name = config.dataset_name(context.run.root_run_id or context.run.run_id)
         reread = run.reading(entity).by_keys
+        staged_by = source_key(entity).to_user_string()
         engine = sync_engine(entity, target, run, run_id=context.run.run_id, is_alive=run_liveness(context.instance),
                              logger=context.log, dry_run=config.dry_run, registry=registry)  # fmt: skip
         with engine:
             for partition_key in context.partition_keys:
-                for chunk in staging.read_chunks(source.name, partition_key, name):
+                for chunk in staging.read_chunks(source.name, partition_key, name, staged_by):
                     engine.sync_staged(chunk, partition_key)
                 engine.retire(staging.read_gone(source.name, partition_key, name), partition_key)
             engine.resume_waiting(reread, id_of=source.key_of)

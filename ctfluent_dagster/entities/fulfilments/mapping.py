@@ -79,6 +79,9 @@ def map_delivery(fulfilment: FluentFulfilment, settings: FulfilmentSettings) -> 
     if not fulfilment.commercetools_id:
         return SkippedFulfilment("no commercetools order: not created by this project, and no order has this order "
                                  f"number ({fulfilment.order.ref})")  # fmt: skip
+    if fulfilment.truncated:
+        return SkippedFulfilment(f"more {' and '.join(fulfilment.truncated)} than one query reads (100 items, 10 "
+                                 "articles): not written, rather than a delivery of some of them")  # fmt: skip
     filled: Counter[str] = Counter()
     for item in fulfilment.items:
         if item.order_item_ref and item.filled_quantity > 0:

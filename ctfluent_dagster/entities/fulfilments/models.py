@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 def _nodes(value: Any) -> Any:
@@ -87,6 +87,17 @@ class FluentFulfilment(BaseModel):
     items: tuple[FulfilmentItem, ...] = ()
     articles: tuple[Article, ...] = ()
     commercetools_id: str | None = Field(default=None, alias="commercetoolsId")
+    # Items or articles beyond the one page a query reads of them (see Fulfilments.graphql).
+    truncated: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _truncated(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            more = [name for name in ("items", "articles")
+                    if ((values.get(name) or {}).get("pageInfo") or {}).get("hasNextPage")]  # fmt: skip
+            return {**values, "truncated": tuple(more)}
+        return values
 
     @field_validator("items", "articles", mode="before")
     @classmethod

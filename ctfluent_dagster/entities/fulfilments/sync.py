@@ -44,6 +44,10 @@ from ctfluent_dagster.sync.invalid import invalid_fluent_record_skip
 ENTITY_TYPE = "delivery"
 OPERATIONS = OperationSet(Path(__file__).with_name("operations"))
 REFS_PER_QUERY = 100
+# Fulfilments per page: each holds up to 100 items and 10 articles of 5 consignments, and a query stays within
+# Fluent's complexity limit (11,111) only so; consignments per page, each with 10 articles of 2 fulfilments.
+FULFILMENTS_PER_PAGE = 5
+CONSIGNMENTS_PER_PAGE = 50
 
 
 def with_latest_change(node: Mapping[str, Any]) -> dict[str, Any]:
@@ -64,7 +68,8 @@ class FulfilmentsReader:
     def updated_between(self, start: datetime | None, end: datetime | None) -> Pages:
         window = date_range(start, end)
         seen: set[str] = set()
-        for page in nodes(self.fluent, OPERATIONS["Fulfilments"], {"refs": None, "updatedOn": window}):
+        for page in nodes(self.fluent, OPERATIONS["Fulfilments"], {"refs": None, "updatedOn": window},
+                          page_size=FULFILMENTS_PER_PAGE):  # fmt: skip
             seen.update(str(node["ref"]) for node in page)
             yield [with_latest_change(node) for node in page]
         if window is None:  # every fulfilment was read already
@@ -80,14 +85,14 @@ class FulfilmentsReader:
         for start in range(0, len(unique), REFS_PER_QUERY):
             chunk = unique[start : start + REFS_PER_QUERY]
             for page in nodes(self.fluent, OPERATIONS["Fulfilments"], {"refs": chunk, "updatedOn": None},
-                              page_size=len(chunk)):  # fmt: skip
+                              page_size=FULFILMENTS_PER_PAGE):  # fmt: skip
                 yield [with_latest_change(node) for node in page]
 
 
 def fulfilments_of_consignments(fluent: FluentClient, variables: Mapping[str, Any]) -> set[str]:
     """The refs of the fulfilments whose articles the consignments ``variables`` select hold."""
     refs: set[str] = set()
-    for page in nodes(fluent, OPERATIONS["Consignments"], variables):
+    for page in nodes(fluent, OPERATIONS["Consignments"], variables, page_size=CONSIGNMENTS_PER_PAGE):
         for consignment in page:
             refs.update(_fulfilment_refs(consignment))
     return refs

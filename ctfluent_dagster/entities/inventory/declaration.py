@@ -23,7 +23,8 @@ def _preflight(context: SyncContext) -> list[PreflightCheck]:
 
     def catalogue() -> tuple[bool, str]:
         if not settings.virtual_catalogue_ref:
-            return False, "set inventory.virtual_catalogue_ref (the aggregate virtual catalogue of available stock)"
+            return True, ("inventory is off: set inventory.virtual_catalogue_ref (the aggregate virtual catalogue of "
+                          "available stock) to write Fluent's stock to commercetools")  # fmt: skip
         lookup = OPERATIONS["VirtualCatalogueByRef"]
         found = context.fluent.execute(lookup, {"ref": settings.virtual_catalogue_ref})[lookup.root_field]
         if not found:

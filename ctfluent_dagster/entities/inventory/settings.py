@@ -12,7 +12,7 @@ from ctfluent_dagster.fluent.changes import FluentChangesSettings
 
 class InventorySettings(FluentChangesSettings):
     # The aggregate virtual catalogue whose positions are available to sell (the connector's
-    # fluentAggregateVirtualCatalogueRef); unset: pre-flight fails and the runs read nothing.
+    # fluentAggregateVirtualCatalogueRef); unset: inventory is off (its runs read nothing; pre-flight says so).
     virtual_catalogue_ref: str | None = None
     # The commercetools channel (key) of positions whose groupRef is not a synced location (the connector's
     # ctChannelKey); it must exist with the InventorySupply role. Unset: such positions are skipped with that reason.

@@ -57,15 +57,18 @@ class PositionsReader:
     def __init__(self, context: SyncContext) -> None:
         self.fluent = context.fluent
         catalogue = context.entity_settings(InventorySettings).virtual_catalogue_ref
-        if not catalogue:
-            raise ValueError("set inventory.virtual_catalogue_ref to the aggregate virtual catalogue to read")
-        self.catalogue = {"ref": catalogue}
+        # Unset: nothing is read (pre-flight says what to set); no position of another catalogue is ever taken.
+        self.catalogue = {"ref": catalogue} if catalogue else None
 
     def updated_between(self, start: datetime | None, end: datetime | None) -> Pages:
+        if self.catalogue is None:
+            return iter(())
         variables = {"catalogue": self.catalogue, "refs": None, "updatedOn": date_range(start, end)}
         return nodes(self.fluent, OPERATIONS["VirtualPositions"], variables)
 
     def by_refs(self, refs: Sequence[str]) -> Pages:
+        if self.catalogue is None:
+            return
         unique = sorted(set(refs))
         for start in range(0, len(unique), REFS_PER_QUERY):
             chunk = unique[start : start + REFS_PER_QUERY]
