@@ -19,7 +19,7 @@ import os
 import sys
 from typing import Any
 
-from benchmarks.common import add_common_arguments, benchmark_runs, mutations
+from benchmarks.common import add_common_arguments, batched_bound, benchmark_runs, mutations, summary_line
 
 READS = ("commercetools/categories", "commercetools/products")
 PUSHES = ("fluent/categories", "fluent/standard_products", "fluent/variant_products")
@@ -31,8 +31,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--products", type=int, default=10_000)
     parser.add_argument("--variants", type=int, default=5, help="variants per product")
+    parser.add_argument("--quick", action="store_true", help="1,000 products x 3 variants over 5 days")
     add_common_arguments(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.products, args.variants, args.days = 1_000, 3, 5
 
     seed_args = ["--customers", "0", "--products", str(args.products), "--variants", str(args.variants)]
     runs = benchmark_runs(args, seed_args, ASSETS)
@@ -45,7 +48,8 @@ def report(args: argparse.Namespace, runs: dict[str, Any]) -> None:
     push = sum(initial[name]["seconds"] for name in PUSHES)
     created = sum(initial[name]["metadata"]["created"] for name in PUSHES)
     records = sum(initial[name]["metadata"]["records"] for name in READS)
-    bound = created / (args.batch_size * args.concurrency) * args.latency_ms / 1000
+    bound = batched_bound(created, args)
+    push_cpu = sum(initial[name]["cpu"] for name in PUSHES)
     requests_total = initial["fluent_requests"]["total"]
     # An initial load updates nothing but the status of what it created (activate_after_create): one per create request.
     activations = sum(n for name, n in initial["fluent_requests"]["by_target"].items() if name.startswith("update"))
@@ -77,6 +81,18 @@ def report(args: argparse.Namespace, runs: dict[str, Any]) -> None:
         f"  second run, no change (in-asset): read {again_read:.1f} s, push {again_push:.1f} s = "
         f"{again_push / again_read:.0%} of the read (aim: < 10%), {mutations(again)} mutations, "
         f"{sum(again[name]['metadata']['unchanged'] for name in PUSHES):,} unchanged",
+        summary_line(
+            "catalogue_sync",
+            args,
+            records=created,
+            push_s=push,
+            bound_s=bound,
+            ratio=push / bound,
+            sync_cpu_ms_per_record=1000 * push_cpu / created,
+            sandbox_cpu_ms_per_record=1000 * initial["sandbox_cpu"] / created,
+            peak_mb=initial["peak_rss_mb"],
+            no_change_push_of_read=again_push / again_read,
+        ),
     ]
     print("\n".join(lines), flush=True)
 

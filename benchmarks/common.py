@@ -6,12 +6,15 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import platform
 import queue
 import resource
 import signal
 import subprocess
 import tempfile
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +22,7 @@ from typing import Any
 
 import requests
 
+from ctfluent_sandbox.admin_client import AdminClient
 from ctfluent_sandbox.cli import read_env_file
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,8 +72,8 @@ def run_phases(
             k: v.value for k, v in events[0].materialization.metadata.items() if not hasattr(v.value, "records")
         }
         phases[name] = {"seconds": time.perf_counter() - wall, "cpu": own_cpu_seconds() - cpu, "metadata": metadata,
-                        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
-    phases["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                        "rss_mb": peak_rss_mb()}  # fmt: skip
+    phases["peak_rss_mb"] = peak_rss_mb()
     results.put(phases)
 
 
@@ -177,3 +181,114 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=8, help="Fluent requests in flight (threads)")
     parser.add_argument("--batch-size", type=int, default=10, help="mutations per Fluent request (1: none)")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (``VmHWM``). Not ``ru_maxrss``: a spawned child inherits its parent's
+    peak there (Linux keeps it across fork and exec), and this benchmark's parent holds the emulator's state."""
+    status = Path("/proc/self/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
+
+
+def time_requests() -> dict[str, list[float]]:
+    """Instrumentation, in the run process only: every HTTP request's wall time as the client sees it (sent, answer
+    read), by method. Changes nothing else."""
+    timings: dict[str, list[float]] = {}
+    lock = threading.Lock()
+    send = requests.Session.send
+
+    def timed(self: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        started = time.perf_counter()
+        try:
+            return send(self, request, **kwargs)
+        finally:
+            with lock:
+                timings.setdefault(str(request.method), []).append(time.perf_counter() - started)
+
+    requests.Session.send = timed  # type: ignore[method-assign]
+    return timings
+
+
+def execute_run(env: dict[str, str], run: dict[str, Any], results: Any) -> None:
+    """In a fresh child process, as the daemon launches a requested run in its own process: the run's job with its
+    config, partition and tags (the code location's definitions and resources, from the environment)."""
+    started = time.perf_counter()
+    os.environ.update(env)
+    timings = time_requests()
+    from dagster import DagsterInstance
+
+    from ctfluent_dagster.definitions import defs
+
+    instance = DagsterInstance.ephemeral()
+    job = defs.resolve_job_def(run["job_name"])
+    loaded = time.perf_counter() - started
+    cpu, wall = own_cpu_seconds(), time.perf_counter()
+    result = job.execute_in_process(run_config=run["run_config"], tags=run["tags"], instance=instance,
+                                  partition_key=run.get("partition_key"))  # fmt: skip
+    seconds, cpu = time.perf_counter() - wall, own_cpu_seconds() - cpu
+    # The job's last materialization is its target's (a staged entity's job materializes its source first).
+    event = result.get_asset_materialization_events()[-1]
+    metadata = {k: v.value for k, v in event.materialization.metadata.items() if not hasattr(v.value, "records")}
+    results.put({"seconds": seconds, "cpu": cpu, "loaded": loaded, "metadata": metadata, "peak_mb": peak_rss_mb(),
+                 "request_seconds": timings})  # fmt: skip
+
+
+def execute(
+    process: Any, env: dict[str, str], runs: list[dict[str, Any]], ct_admin: AdminClient, fluent_admin: AdminClient
+) -> dict[str, Any]:
+    """The runs one after the other, each in its own process; the sandbox's CPU and request counts meanwhile."""
+    ct_admin.clear_request_counts()
+    fluent_admin.clear_request_counts()
+    sandbox_cpu = process_cpu_seconds(process.pid)
+    context = multiprocessing.get_context("spawn")
+    started = time.perf_counter()
+    done = []
+    for run in runs:
+        results = context.Queue()
+        child = context.Process(target=execute_run, args=(env, run, results))
+        child.start()
+        while True:
+            try:
+                done.append(results.get(timeout=5))
+                break
+            except queue.Empty:
+                if not child.is_alive():
+                    raise RuntimeError(f"the run process failed (exit code {child.exitcode})") from None
+        child.join()
+    return {
+        "seconds": time.perf_counter() - started,
+        "runs": done,
+        "sandbox_cpu": process_cpu_seconds(process.pid) - sandbox_cpu,
+        "ct_requests": by_route(ct_admin.request_counts()["by_target"]),
+        "fluent_requests": fluent_admin.request_counts(),
+    }
+
+
+def by_route(by_target: dict[str, int]) -> Counter[str]:
+    """commercetools request counts with the resource ids generalised: ``GET /<project>/orders/{id}``."""
+    routes: Counter[str] = Counter()
+    for target, count in by_target.items():
+        method, _, path = target.partition(" ")
+        parts = path.split("/")
+        routes[f"{method} {'/'.join(parts[:3])}{'/{id}' if len(parts) > 3 else ''}"] += count
+    return routes
+
+
+def summary_line(benchmark: str, args: argparse.Namespace, **figures: float | int | str) -> str:
+    """One line a script can read (``key=value``, space-separated): the benchmark, the machine, the settings and
+    the figures (the bound, the ratio to it, the CPU per record, ...), floats with three significant decimals."""
+    values: dict[str, float | int | str] = {
+        "benchmark": benchmark,
+        "cpus": os.cpu_count() or 0,
+        "python": platform.python_version(),
+        "latency_ms": args.latency_ms,
+        "concurrency": args.concurrency,
+        "batch_size": getattr(args, "batch_size", 1),
+        **figures,
+    }
+    return "summary " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+
+
+def batched_bound(records: int, args: argparse.Namespace) -> float:
+    """The push's lower bound: ``records / (batch size x concurrency) x latency``, in seconds."""
+    return records / (args.batch_size * args.concurrency) * args.latency_ms / 1000

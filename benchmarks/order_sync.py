@@ -33,7 +33,16 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import add_common_arguments, measured_runs, mutations, sandbox, seeded_days, sync_once
+from benchmarks.common import (
+    add_common_arguments,
+    batched_bound,
+    measured_runs,
+    mutations,
+    sandbox,
+    seeded_days,
+    summary_line,
+    sync_once,
+)
 from ctfluent_dagster.ledger.store import Ledger
 from ctfluent_dagster.records import LedgerEntry
 from ctfluent_sandbox.admin_client import AdminClient
@@ -70,8 +79,12 @@ def main() -> None:
     parser.add_argument("--spacing", type=float, default=2.0, help="seconds between two new orders")
     parser.add_argument("--interval", type=int, default=5, help="sensor minimum interval (s)")
     parser.add_argument("--settle", type=int, default=2, help="settle delay (s)")
+    parser.add_argument("--quick", action="store_true",
+                        help="1,000 orders, 500 customers, 100 products over 5 days; no latency part")  # fmt: skip
     add_common_arguments(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.orders, args.customers, args.products, args.days, args.changes = 1_000, 500, 100, 5, 0
 
     bulk = initial_load(args)
     report_load(args, bulk)
@@ -186,7 +199,7 @@ def report_load(args: argparse.Namespace, bulk: dict[str, Any]) -> None:
     read = sum(initial[name]["seconds"] for name in READS)
     push = sum(initial[name]["seconds"] for name in PUSHES)
     in_asset_push = sum(initial[name]["metadata"]["seconds"] for name in PUSHES)
-    bound = creates / (args.batch_size * args.concurrency) * args.latency_ms / 1000
+    bound = batched_bound(creates, args)
     per_order = requests_total / max(orders["created"], 1)
     sync_cpu = sum(initial[name]["cpu"] for name in ASSETS)
     push_cpu = sum(initial[name]["cpu"] for name in PUSHES)
@@ -247,6 +260,12 @@ def report_load(args: argparse.Namespace, bulk: dict[str, Any]) -> None:
         f"{sum(child['no-change']['fluent_requests']['total'] for child in children.values()):,} Fluent requests; "
         + ", ".join(f"{name} {again[name]['metadata']['seconds']:.1f} s" for name in ASSETS),
     ]
+    lines.append(summary_line(
+        "order_sync", args, records=orders["created"], push_s=push, bound_s=bound, ratio=push / bound,
+        sync_cpu_ms_per_record=1000 * push_cpu / max(orders["created"], 1),
+        sandbox_cpu_ms_per_record=1000 * sandbox_cpu / max(orders["created"], 1), peak_mb=max(peak.values()),
+        no_change_push_of_read=again_push / again_read,
+    ))  # fmt: skip
     if bulk["code_changed"]:
         lines.append("  !! the project's code changed during the runs (someone edited it): its fingerprint is part of "
                      "the mapping's, so the no-change run mapped every record again")  # fmt: skip

@@ -23,12 +23,9 @@ new expected), and the same runs again (a re-delivery: nothing to write, the led
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
-import queue
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -39,10 +36,12 @@ import requests
 
 from benchmarks.common import (
     add_common_arguments,
+    execute,
     own_cpu_seconds,
     process_cpu_seconds,
     sandbox,
     seeded_days,
+    summary_line,
     sync_once,
 )
 from ctfluent_dagster.ledger.store import Ledger
@@ -61,8 +60,11 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=10_000, help="orders completed in Fluent")
     parser.add_argument("--customers", type=int, default=1_000, help="registered customers in the seed")
     parser.add_argument("--products", type=int, default=200)
+    parser.add_argument("--quick", action="store_true", help="1,000 orders, 200 customers, 50 products")
     add_common_arguments(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.orders, args.customers, args.products = 1_000, 200, 50
 
     settings = {
         "CTFLUENT_FLUENT_CONCURRENCY": str(args.concurrency),
@@ -208,95 +210,6 @@ def tick(defs: Any, instance: Any, cursor: str | None, process: Any, fluent_admi
     }
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory (``VmHWM``). Not ``ru_maxrss``: a spawned child inherits its parent's
-    peak there (Linux keeps it across fork and exec), and this benchmark's parent holds the emulator's state."""
-    status = Path("/proc/self/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
-
-
-def time_requests() -> dict[str, list[float]]:
-    """Instrumentation, in the run process only: every HTTP request's wall time as the client sees it (sent, answer
-    read), by method. Changes nothing else."""
-    timings: dict[str, list[float]] = {}
-    lock = threading.Lock()
-    send = requests.Session.send
-
-    def timed(self: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        started = time.perf_counter()
-        try:
-            return send(self, request, **kwargs)
-        finally:
-            with lock:
-                timings.setdefault(str(request.method), []).append(time.perf_counter() - started)
-
-    requests.Session.send = timed  # type: ignore[method-assign]
-    return timings
-
-
-def execute_run(env: dict[str, str], run: dict[str, Any], results: Any) -> None:
-    """In a fresh child process, as the daemon launches a requested run in its own process: the back-sync job with
-    the run's config (the code location's definitions and resources, from the environment)."""
-    started = time.perf_counter()
-    os.environ.update(env)
-    timings = time_requests()
-    from dagster import DagsterInstance
-
-    from ctfluent_dagster.definitions import defs
-
-    instance = DagsterInstance.ephemeral()
-    job = defs.resolve_job_def(run["job_name"])
-    loaded = time.perf_counter() - started
-    cpu, wall = own_cpu_seconds(), time.perf_counter()
-    result = job.execute_in_process(run_config=run["run_config"], tags=run["tags"], instance=instance)
-    seconds, cpu = time.perf_counter() - wall, own_cpu_seconds() - cpu
-    (event,) = result.get_asset_materialization_events()
-    metadata = {k: v.value for k, v in event.materialization.metadata.items() if not hasattr(v.value, "records")}
-    results.put({"seconds": seconds, "cpu": cpu, "loaded": loaded, "metadata": metadata, "peak_mb": peak_rss_mb(),
-                 "request_seconds": timings})  # fmt: skip
-
-
-def execute(
-    process: Any, env: dict[str, str], runs: list[dict[str, Any]], ct_admin: AdminClient, fluent_admin: AdminClient
-) -> dict[str, Any]:
-    """The runs one after the other, each in its own process; the sandbox's CPU and request counts meanwhile."""
-    ct_admin.clear_request_counts()
-    fluent_admin.clear_request_counts()
-    sandbox_cpu = process_cpu_seconds(process.pid)
-    context = multiprocessing.get_context("spawn")
-    started = time.perf_counter()
-    done = []
-    for run in runs:
-        results = context.Queue()
-        child = context.Process(target=execute_run, args=(env, run, results))
-        child.start()
-        while True:
-            try:
-                done.append(results.get(timeout=5))
-                break
-            except queue.Empty:
-                if not child.is_alive():
-                    raise RuntimeError(f"the run process failed (exit code {child.exitcode})") from None
-        child.join()
-    return {
-        "seconds": time.perf_counter() - started,
-        "runs": done,
-        "sandbox_cpu": process_cpu_seconds(process.pid) - sandbox_cpu,
-        "ct_requests": by_route(ct_admin.request_counts()["by_target"]),
-        "fluent_requests": fluent_admin.request_counts(),
-    }
-
-
-def by_route(by_target: dict[str, int]) -> Counter[str]:
-    """commercetools request counts with the resource ids generalised: ``GET /<project>/orders/{id}``."""
-    routes: Counter[str] = Counter()
-    for target, count in by_target.items():
-        method, _, path = target.partition(" ")
-        parts = path.split("/")
-        routes[f"{method} {'/'.join(parts[:3])}{'/{id}' if len(parts) > 3 else ''}"] += count
-    return routes
-
-
 # -- the report -------------------------------------------------------------------------------------------------
 
 
@@ -380,6 +293,11 @@ def report(args: argparse.Namespace, setup: dict[str, Any], result: dict[str, An
         f"{again['fluent_requests']['total']:,} Fluent requests; commercetools order versions changed: "
         f"{result['versions_changed']:,}; ledger entries changed: {result['ledger_changed']:,} (touched at all: "
         f"{result['ledger_touched']:,})",
+        summary_line("status_back_sync", args, records=n, push_s=in_asset, bound_s=bound, ratio=in_asset / bound,
+                     sync_cpu_ms_per_record=1000 * cpu / max(n, 1),
+                     sandbox_cpu_ms_per_record=1000 * written["sandbox_cpu"] / max(n, 1),
+                     peak_mb=max(run["peak_mb"] for run in written["runs"]),
+                     redelivery_in_asset_s=again_in_asset),
     ]  # fmt: skip
     print("\n".join(lines), flush=True)
 
