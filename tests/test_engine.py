@@ -127,6 +127,9 @@ class FakeFluent:
             raise error_from_graphql([{"message": "not found", "extensions": {"code": "C0120E"}}])
         return self._write(push, ref)
 
+    def prepare(self, creates: Sequence[PlannedPush[Payload]], batch_size: int) -> None:
+        pass
+
     def create_many(self, pushes: Sequence[PlannedPush[Payload]]) -> list[FluentIdentity]:
         self._request("create_many", [p.ref for p in pushes])
         for push in pushes:  # all or nothing

@@ -64,6 +64,9 @@ class RecordingWrite:
             PlannedPush(key, version, str(record["ref"]), str(record["status"]), str(record["status"]), key.source_id)
         ]
 
+    def prepare(self, creates: Sequence[PlannedPush[str]], batch_size: int) -> None:
+        pass
+
     def create(self, push: PlannedPush[str]) -> FluentIdentity:
         WRITTEN.append((push.ref, push.payload))
         return FluentIdentity(ref=push.ref, id=push.ref)

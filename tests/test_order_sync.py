@@ -5,8 +5,10 @@ failures with their reasons, re-drive; changes after creation recorded, not push
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +26,7 @@ from ctfluent_dagster.messages.poller import PollCursor
 from ctfluent_dagster.sensors.messages import build_messages_sensor
 from ctfluent_dagster.settings import MessagesSettings
 from tests.harness import Sandbox
+from tests.support import serve_sandbox
 
 
 def partitioned(*entities: str) -> list[AssetsDefinition]:
@@ -165,6 +168,33 @@ def test_guests_and_registered_customers_with_one_email_share_one_fluent_custome
     customers = {c["username"]: c for c in shop.fluent.state()["customers"]}
     guest_only = [email for email, guest_or_not in kinds.items() if guest_or_not == {False}]
     assert guest_only and all(fluent_username("1", email) in customers for email in guest_only)
+
+
+@pytest.fixture
+def busy_shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ledger_url: str) -> Iterator[Sandbox]:
+    """A hundred orders a day, many of them guests'."""
+    with serve_sandbox(tmp_path, monkeypatch, ledger_url, customers=20, days=2, seed=13, products=30,
+                       orders=240) as running:  # fmt: skip
+        yield running
+
+
+def test_the_customers_created_at_order_time_go_in_full_batches_per_day_not_per_batch_of_orders(
+    busy_shop: Sandbox,
+) -> None:
+    shop = busy_shop
+    assert sync(shop, [*CATALOGUE, *CUSTOMERS]).success
+    before = {c["username"] for c in shop.fluent.state()["customers"]}
+    shop.fluent_admin.clear_request_counts()
+    assert sync(shop, partitioned("orders")).success
+    created = {c["username"] for c in shop.fluent.state()["customers"]} - before
+    first_day: dict[str, str] = {}
+    for order in sorted(shop.ct.state()["orders"], key=lambda o: o["createdAt"]):
+        first_day.setdefault(fluent_username("1", order["customerEmail"]), order["createdAt"][:10])
+    per_day = Counter(first_day[username] for username in created)
+    requests = shop.fluent_admin.request_counts()["by_target"].get("createCustomer", 0)
+    # A day's orders are one chunk: its new customers go together, ten to a request (the batch size).
+    assert len(created) > len(per_day) and requests == sum(-(-n // 10) for n in per_day.values())
+    assert assert_orders_match(shop) > 100
 
 
 def test_money_in_every_currency_is_exact_and_click_and_collect_names_its_pickup_location(

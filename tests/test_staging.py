@@ -104,7 +104,7 @@ def test_a_dataset_appears_under_its_name_only_when_complete(location: Location)
     with store.writer("customers", DAY, "delta-abc") as writer:
         writer.write([customer(1)])
         assert not store.path("customers", DAY, "delta-abc").exists()
-        with pytest.raises(FileNotFoundError, match="materialize commercetools/customers for .* first"):
+        with pytest.raises(FileNotFoundError, match=r"materialize commercetools/customers for .* first"):
             list(store.read_chunks("customers", DAY, "delta-abc", source_asset="commercetools/customers"))
     assert [chunk.ids for chunk in store.read_chunks("customers", DAY, "delta-abc")] == [["id-0001"]]
 

@@ -159,6 +159,9 @@ class CommercetoolsEntitySync(Generic[PushT]):
         """A dry run's answer: the writes it would make (default: none known without reading)."""
         return []
 
+    def prepare(self, creates: Sequence[PlannedPush[PushT]], batch_size: int) -> None:
+        """Nothing to do before writes: each reads what it needs."""
+
     def create(self, push: PlannedPush[PushT]) -> FluentIdentity:
         return self.write(push)
 

@@ -425,6 +425,8 @@ class SyncEngine(Generic[RecordT, PushT]):
                 futures.append(self._pool.submit(self._apply_one, plan, prior, partition_key))
             else:  # decided without asking Fluent
                 futures.append(_completed([(plan, self._apply(plan, prior, partition_key))]))
+        if groups["create"]:
+            self._prepare([plan for plan, _ in groups["create"]])
         for action, items in groups.items():
             for start in range(0, len(items), self.batch_size):
                 batch = items[start : start + self.batch_size]
@@ -450,6 +452,15 @@ class SyncEngine(Generic[RecordT, PushT]):
                 [PlannedRetire(s.key, s.source_version or 0, s.label or "", s.fluent_ref, "inactive") for s in stale],
                 partition_key,
             )
+
+    def _prepare(self, creates: list[PlannedPush[PushT]]) -> None:
+        """What a chunk's creates need, once for all of them (the entity's ``prepare``). A failure costs only the
+        batching: each batch does it again for itself and records what fails, with its reason."""
+        try:
+            self.entity.prepare(creates, self.batch_size)
+        except ApiError as exc:  # the message may name a customer: the code only
+            self.log.warning("preparing %d %s creates failed (%s %s); each batch tries again", len(creates),
+                             self.entity.entity_type, type(exc).__name__, exc.code or "")  # fmt: skip
 
     def _sync_on_demand(
         self, references: Iterable[Dependency], resolved: Mapping[Dependency, FluentIdentity]

@@ -85,6 +85,9 @@ class GraphQLEntitySync(abc.ABC, Generic[PushT]):
 
     # -- EntitySync --------------------------------------------------------------------------------
 
+    def prepare(self, creates: Sequence[PlannedPush[PushT]], batch_size: int) -> None:
+        """Nothing to do before creates, unless an entity says otherwise."""
+
     def create(self, push: PlannedPush[PushT]) -> FluentIdentity:
         return self._identity(self._send(self._create, self.create_input(push), push), push.ref)
 

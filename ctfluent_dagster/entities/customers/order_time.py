@@ -21,6 +21,8 @@ from ctfluent_dagster.fluent.client import FluentAlreadyExistsError, FluentClien
 from ctfluent_dagster.records import PlannedPush
 from ctfluent_dagster.transport import ApiError, PermanentApiError, TemporaryApiError
 
+# Usernames per customers(username: [...]) query (a page of Fluent's connection).
+LOOKUP_PAGE = 100
 # The error code of a customer the customers' hooks make too long for Fluent: the order fails with it.
 CUSTOMER_TOO_LONG = "TOO_LONG"
 
@@ -58,17 +60,22 @@ class CustomersAtOrderTime:
         """The Fluent id of a customer :meth:`ensure` found or created."""
         return self._ids[username]
 
-    def ensure(self, customers: Sequence[OrderCustomer]) -> None:
-        """Every one of these customers exists in Fluent: found by username, else created (in one batch, or one by
-        one when the batch is refused)."""
+    def ensure(self, customers: Sequence[OrderCustomer], batch_size: int | None = None) -> None:
+        """Every one of these customers exists in Fluent: found by username, else created (in batches of
+        ``batch_size``, default all in one; one by one when a batch is refused)."""
         wanted: dict[str, OrderCustomer] = {}
         for customer in customers:
             if customer.username not in self._ids:
                 wanted.setdefault(customer.username, customer)
-        if not wanted:
-            return
-        self._lookup(list(wanted))
+        usernames = list(wanted)
+        for start in range(0, len(usernames), LOOKUP_PAGE):
+            self._lookup(usernames[start : start + LOOKUP_PAGE])
         absent = [customer for username, customer in wanted.items() if username not in self._ids]
+        size = batch_size or len(absent) or 1
+        for start in range(0, len(absent), size):
+            self._create_batch(absent[start : start + size])
+
+    def _create_batch(self, absent: Sequence[OrderCustomer]) -> None:
         if len(absent) > 1:
             try:
                 self._create(absent)
@@ -94,7 +101,7 @@ class CustomersAtOrderTime:
                                     code=CUSTOMER_TOO_LONG)  # fmt: skip
         return push
 
-    def _create(self, customers: list[OrderCustomer]) -> None:
+    def _create(self, customers: Sequence[OrderCustomer]) -> None:
         created = self.sync.create_many([self._push(customer) for customer in customers])
         with self._lock:
             for customer, identity in zip(customers, created, strict=True):

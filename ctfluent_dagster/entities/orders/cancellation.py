@@ -97,6 +97,9 @@ class CancellationSync:
         return [PlannedPush(key, order.version, ref, payload_fingerprint([self.settings.cancellation_event, ref]), push,
                             label, requires=(fluent_order,), lookup=label)]  # fmt: skip
 
+    def prepare(self, creates: Sequence[PlannedPush[Cancellation]], batch_size: int) -> None:
+        """Nothing to do before events: each verifies its order itself."""
+
     def create(self, push: PlannedPush[Cancellation]) -> FluentIdentity:
         lookup = OPERATIONS["OrderByRef"]
         known = push.resolved.get(push.payload.fluent_order)

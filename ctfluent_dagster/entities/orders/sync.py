@@ -130,6 +130,11 @@ class OrderSync(GraphQLEntitySync[OrderPush]):
 
     # -- Fluent ----------------------------------------------------------------------------------------
 
+    def prepare(self, creates: Sequence[PlannedPush[OrderPush]], batch_size: int) -> None:
+        """The customers of a whole chunk of orders, looked up and created in full batches, rather than a few per
+        batch of orders."""
+        self._ensure_customers(creates, batch_size)
+
     def create(self, push: PlannedPush[OrderPush]) -> FluentIdentity:
         self._ensure_customers([push])
         return super().create(push)
@@ -161,8 +166,8 @@ class OrderSync(GraphQLEntitySync[OrderPush]):
     def _customer_id(self, push: PlannedPush[OrderPush]) -> str:
         return self._known_customer(push) or self._customers.id_of(push.payload.customer["username"])
 
-    def _ensure_customers(self, pushes: Sequence[PlannedPush[OrderPush]]) -> None:
+    def _ensure_customers(self, pushes: Sequence[PlannedPush[OrderPush]], batch_size: int | None = None) -> None:
         """Every push's customer has a Fluent id: resolved by the ledger, else found by username or created from
-        the order (the customers' :class:`CustomersAtOrderTime`)."""
+        the order (the customers' :class:`CustomersAtOrderTime`), in requests of ``batch_size`` (default: all)."""
         self._customers.ensure([OrderCustomer(push.payload.customer, push.payload.source) for push in pushes
-                                if self._known_customer(push) is None])  # fmt: skip
+                                if self._known_customer(push) is None], batch_size)  # fmt: skip
