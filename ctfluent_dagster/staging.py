@@ -36,6 +36,7 @@ from types import TracebackType
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -156,7 +157,7 @@ class DatasetWriter:
             "id": [self.key_of(r) for r in records],
             "version": [self.version_of(r) for r in records],
             "last_modified_at": [r.get("lastModifiedAt", "") for r in records],
-            "record": [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in records],
+            "record": [orjson.dumps(r).decode() for r in records],
         }
         self.write_rows(pa.Table.from_pydict(columns, schema=_SCHEMA))
 
@@ -215,7 +216,7 @@ class StagedChunk:
         if all(source_id in skip for source_id in self.ids):
             return []
         raw = self.load_raw()
-        return [json.loads(text) for source_id, text in zip(self.ids, raw, strict=True) if source_id not in skip]
+        return [orjson.loads(text) for source_id, text in zip(self.ids, raw, strict=True) if source_id not in skip]
 
 
 @dataclass(frozen=True, order=True)

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 import requests
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -195,7 +196,8 @@ class CommercetoolsClient(BearerJsonApi):
 
     def get_json(self, path: str, params: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
         def parse(response: requests.Response) -> dict[str, Any]:
-            result: dict[str, Any] = response.json()
+            # orjson: a page of products is megabytes of JSON, parsed ~3x faster than by the json module.
+            result: dict[str, Any] = orjson.loads(response.content)
             return result
 
         return self.call("GET", path, params=list(params), parse=parse, retry_safe=True)
