@@ -139,11 +139,22 @@ class DagsterWebserver:
             lambda: self.backfill(backfill_id), BACKFILL_ENDED, f"backfill {backfill_id}", seconds, every=2.0
         )
 
-    def launch_run(self, job_name: str, partition: str | None, run_config: dict[str, Any] | None = None) -> str:
-        """Launch a job's run, for one partition when it is partitioned (as the Launchpad does); its run id."""
+    def launch_run(
+        self,
+        job_name: str,
+        partition: str | None,
+        run_config: dict[str, Any] | None = None,
+        assets: Sequence[Sequence[str]] | None = None,
+    ) -> str:
+        """Launch a job's run, for one partition when it is partitioned (as the Launchpad does), of some of its
+        ``assets`` (paths) when given (as Materialize does with a selection: job ``__ASSET_JOB``); its run id."""
         tags = [{"key": "dagster/partition", "value": partition}] if partition else []
+        selector: dict[str, Any] = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY,
+                                    "jobName": job_name}  # fmt: skip
+        if assets is not None:
+            selector["assetSelection"] = [{"path": list(path)} for path in assets]
         params = {
-            "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": job_name},
+            "selector": selector,
             "runConfigData": run_config or {},
             "executionMetadata": {"tags": tags},
         }

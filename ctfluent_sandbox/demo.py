@@ -16,7 +16,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ctfluent_sandbox.dagster_webserver import days_since
+from ctfluent_sandbox.dagster_webserver import days_since, synced_asset_paths
 from ctfluent_sandbox.stack import REPO, LocalStack
 from ctfluent_sandbox.storefront import command as storefront_command
 
@@ -25,8 +25,8 @@ Run the whole sync locally until Ctrl-C:
 - the commercetools and Fluent emulators, seeded with a category tree, products,
   customers and orders with payments whose history spans the last DAYS days;
 - the Dagster UI and daemon, and the Fluent webhook receiver (ctfluent-webhooks);
-- a backfill of every asset over that history: the daily partitions start on
-  its first day, so the backfill loads all of them, today's included;
+- a backfill of every asset over that history, today's partition first: the
+  daily partitions start on its first day, so the backfills load all of them;
 - the messages sensor, which brings each later change to Fluent within about
   10 seconds, and the order status sensor, which brings an order completed or
   cancelled in Fluent back to commercetools within seconds.
@@ -123,6 +123,17 @@ def main() -> None:
         "CTFLUENT_ORDER_STATUS__TICK_SECONDS": "2",
         "CTFLUENT_ORDER_STATUS__POLL_INTERVAL_SECONDS": "30",
         "CTFLUENT_ORDER_STATUS__WEBHOOK_GRACE_SECONDS": "15",  # the receiver launches the job itself
+        # The same for the entities read from Fluent: locations, stock and fulfilments into commercetools.
+        **{
+            f"CTFLUENT_{section}__{name}": value
+            for section in ("LOCATIONS", "INVENTORY", "FULFILMENTS")
+            for name, value in (
+                ("SENSOR_RUNNING", "true"),
+                ("TICK_SECONDS", "2"),
+                ("POLL_INTERVAL_SECONDS", "30"),
+                ("WEBHOOK_GRACE_SECONDS", "15"),
+            )
+        },
     }
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -138,13 +149,18 @@ def main() -> None:
         if args.fail_share:
             stack.fluent_admin.add_fault(match="POST /graphql", error_code=FAIL_CODE, share=args.fail_share)
         partitions = days_since(first_day)
-        backfill = stack.webserver.launch_backfill(partitions, title="demo: initial load")
-        print(guide(args, stack, workdir, backfill, partitions), flush=True)
+        # Today's partition first, as one run (the run queue starts it at once; a backfill waits for the backfill
+        # daemon's next pass): its records are in Fluent seconds after the UI is up. The history's backfill beside.
+        today = stack.webserver.launch_run("__ASSET_JOB", partitions[-1], assets=synced_asset_paths())
+        backfill = stack.webserver.launch_backfill(partitions[:-1], title="demo: the seeded history")
+        print(guide(args, stack, workdir, today, backfill, partitions), flush=True)
         stop.wait()
         print("stopping ...", flush=True)
 
 
-def guide(args: argparse.Namespace, stack: LocalStack, workdir: Path, backfill: str, partitions: list[str]) -> str:
+def guide(
+    args: argparse.Namespace, stack: LocalStack, workdir: Path, today: str, backfill: str, partitions: list[str]
+) -> str:
     """What the demo prints once it runs: what to change, where to look."""
     storefront, ui, fluent = storefront_command(workdir / "sandbox.env"), stack.webserver_url, stack.env["FLUENT_HOST"]
     failing = ""
@@ -157,10 +173,12 @@ no_outstanding_failures (what waits for them is listed beside), then clear the f
   Jobs > redrive_failed_<entity> > Launchpad: pick a partition (today's) > Launch Run (empty ids: every failed record)
 """
     return f"""
-The sync is running. Backfill {backfill} loads all {len(partitions)} daily partitions, {partitions[0]} to
-{partitions[-1]}: categories, then products, beside customers, then orders (created within orders.max_age_days and
-neither complete nor cancelled; the others are skipped with that reason) and their payments' successful
-transactions. The messages sensor then brings every change to Fluent within about 10 seconds.
+The sync is running. Run {today} loads today's partition ({partitions[-1]}); Backfill {backfill} loads the
+other {len(partitions) - 1} daily partitions from {partitions[0]}: categories, then products, beside customers, then
+orders (created within orders.max_age_days and neither complete nor cancelled; the others are skipped with that
+reason) and their payments' successful transactions; and from Fluent, its locations as channels, its stock as
+inventory entries, its fulfilments as deliveries. The messages sensor then brings every change to Fluent within
+about 10 seconds, and Fluent's webhooks bring its changes to commercetools.
 
 Change things the way a shop would with {storefront} <command>
 (each change command then says how to find the result in Fluent):
@@ -172,6 +190,9 @@ Change things the way a shop would with {storefront} <command>
   place-order                         a guest's order: in Fluent with its customer seconds later
   complete-order / cancel-order       in Fluent, as its workflow would: Complete / Cancelled in
                                       commercetools within seconds (webhook receiver: {stack.webhooks_url})
+  cancel-in-commercetools             the back office cancels an order: CancelOrder reaches Fluent
+  set-stock <sku> <quantity>          Fluent stock at LOC_1: the SKU's inventory entry (stock <sku> shows it)
+  fulfil-order / consign <ref>        Fluent fulfils and ships: a delivery, its parcel, the shipment state
   find <id, email, key, SKU or order> the Fluent record(s) of a commercetools record
 {failing}
 In the UI ({ui}):
