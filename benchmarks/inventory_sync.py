@@ -53,6 +53,7 @@ from ctfluent_sandbox.admin_client import AdminClient
 CATALOGUE = "VC:ATS:1"
 ASSETS = ("fluent/locations", "commercetools/channels", "fluent/virtual_positions", "commercetools/inventory")
 SENSOR = "fluent_inventory_sensor"
+COUNTS = ("records", "records_read", "created", "updated", "unchanged", "waiting", "skipped", "failed")
 
 
 def main() -> None:
@@ -236,8 +237,7 @@ def compare(ct_admin: AdminClient, fluent_admin: AdminClient, versions_before: d
 
 def asset_line(name: str, phase: dict[str, Any]) -> str:
     m = phase["metadata"]
-    counts = ", ".join(f"{m[k]:,} {k}" for k in ("records_read", "created", "updated", "unchanged", "waiting",
-                                                   "skipped", "failed") if k in m)  # fmt: skip
+    counts = ", ".join(f"{m[k]:,} {k}" for k in COUNTS if k in m)
     return f"    {name:<26} {phase['seconds']:6.1f} s   (CPU {phase['cpu']:5.1f} s; {counts})"
 
 
@@ -256,7 +256,8 @@ def run_lines(label: str, run: dict[str, Any], args: argparse.Namespace, positio
         f"    bound, commercetools requests / concurrency x latency: {total:,} / {args.concurrency} x "
         f"{args.latency_ms:g} ms = {bound:.1f} s; commercetools/inventory / bound: "
         + (f"{push['seconds'] / bound:.2f} x" if bound else "no requests")
-        + f"; push / read (fluent/virtual_positions): {push['seconds'] / read['seconds']:.0%}; sync CPU "
+        + (f"; push / read (fluent/virtual_positions): {push['seconds'] / read['seconds']:.0%}" if not total else "")
+        + "; sync CPU "
         f"{1000 * push['cpu'] / positions:.2f} ms per position in the push, {1000 * read['cpu'] / positions:.2f} ms "
         "in the read",
     ]
@@ -280,7 +281,7 @@ def report(
         f"positions into commercetools inventory entries; latency {args.latency_ms:g} ms on every Fluent and "
         f"commercetools API request, concurrency {args.concurrency}, {os.cpu_count()} CPU(s), Python "
         f"{sys.version.split()[0]}; load average {load[0]:.1f} before, {load[1]:.1f} after",
-        f"  setup (not measured): Fluent inventory seeded through the admin API in {seeded:.1f} s",
+        f"  setup (not measured): Fluent inventory seeded through the admin API in {seeded:.2f} s",
         *run_lines("initial run", runs["initial"], args, positions),
         *run_lines("no-change run", runs["no-change"], args, positions),
         f"  burst: {args.changes:,} positions changed in Fluent in {burst['burst_seconds']:.1f} s (admin API, 4 "

@@ -10,7 +10,7 @@ import os
 
 from dagster import Definitions, EnvVar, in_process_executor
 
-from ctfluent_dagster.assets import ENTITY_DEFINITIONS
+from ctfluent_dagster.assets import CHANGES_JOB, ENTITY_DEFINITIONS
 from ctfluent_dagster.assets.common import as_dagster_jobs
 from ctfluent_dagster.assets.journey import record_journey
 from ctfluent_dagster.commercetools.client import BASE_READ_SCOPES
@@ -79,7 +79,7 @@ defs = Definitions(
     assets=[a for entity in built for a in entity.assets],
     asset_checks=[c for entity in built for c in entity.checks],
     jobs=[
-        *as_dagster_jobs([j for entity in built for j in entity.jobs]),
+        *as_dagster_jobs([*(j for entity in built for j in entity.jobs), CHANGES_JOB]),
         preflight,
         sync_overview,
         prune_attempt_history,
@@ -89,7 +89,10 @@ defs = Definitions(
     ],
     sensors=[
         build_messages_sensor(
-            messages_settings, ENTITIES, jobs=[b.sync_job for b in built if not b.entity.from_fluent]
+            messages_settings,
+            ENTITIES,
+            jobs=[b.sync_job for b in built if not b.entity.from_fluent],
+            changes_job=CHANGES_JOB,
         ),
         build_waiting_sensor(messages_settings, ENTITIES, jobs=sync_jobs),
         build_retry_sensor(settings, ENTITIES, jobs=sync_jobs),

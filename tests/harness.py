@@ -11,6 +11,7 @@ from typing import Any
 
 from dagster import (
     AssetChecksDefinition,
+    AssetKey,
     AssetsDefinition,
     DagsterInstance,
     Definitions,
@@ -20,7 +21,7 @@ from dagster import (
     materialize,
 )
 
-from ctfluent_dagster.assets import ENTITY_DEFINITIONS
+from ctfluent_dagster.assets import CHANGES_JOB, ENTITY_DEFINITIONS
 from ctfluent_dagster.entities import ENTITIES
 from ctfluent_dagster.resources import (
     CommercetoolsResource,
@@ -140,7 +141,7 @@ class Sandbox:
         return Definitions(
             assets=[a for entity in built for a in entity.assets],
             asset_checks=[c for entity in built for c in entity.checks],
-            jobs=[j for entity in built for j in entity.jobs],
+            jobs=[*(j for entity in built for j in entity.jobs), CHANGES_JOB],
             executor=in_process_executor,
             resources=self.resources(),
         )
@@ -154,6 +155,7 @@ class Sandbox:
         tags: Mapping[str, str] | None = None,
         instance: DagsterInstance | None = None,
         raise_on_error: bool = True,
+        asset_selection: Sequence[AssetKey] | None = None,
     ) -> ExecuteInProcessResult:
         """Run one of the code location's jobs in process, as the daemon would launch it (a sensor's or a
         schedule's run request, or a launch from the UI); without ``run_config`` the job's own default config."""
@@ -164,13 +166,14 @@ class Sandbox:
             tags=dict(tags) if tags is not None else None,
             instance=instance,
             raise_on_error=raise_on_error,
+            asset_selection=asset_selection,
         )
 
     def run_request(self, request: RunRequest) -> ExecuteInProcessResult:
         """Run what a sensor or a schedule requested, in process, as the daemon would."""
         assert request.job_name is not None
         return self.run_job(request.job_name, request.partition_key, run_config=request.run_config,
-                            tags=request.tags)  # fmt: skip
+                            tags=request.tags, asset_selection=request.asset_selection)  # fmt: skip
 
     # -- commercetools as a storefront -----------------------------------------------------------------
 

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from dagster import AssetsDefinition, ExecuteInProcessResult, RunRequest, SensorResult, build_sensor_context
 
-from ctfluent_dagster.assets import ENTITY_DEFINITIONS
+from ctfluent_dagster.assets import CHANGES_JOB, ENTITY_DEFINITIONS
 from ctfluent_dagster.assets.keys import target_key
+from ctfluent_dagster.entities import ENTITIES
 from ctfluent_dagster.entities.categories.declaration import ENTITY as CATEGORIES
 from ctfluent_dagster.entities.categories.sync import ROOT_NOTE
 from ctfluent_dagster.entities.products.declaration import ENTITY as PRODUCTS
@@ -445,3 +446,44 @@ def test_an_order_of_a_variant_without_gtin_fails_naming_the_settings_to_change(
             "has no gtin (attribute 'gtin'): set products.gtin_attribute to the attribute that holds GTINs, or "
             "products.missing_gtin: sku" in (entry.error_message or "")
         ), entry.error_message
+
+
+# -- a change that crosses entities ------------------------------------------------------------------------------
+
+FROM_COMMERCETOOLS = [b.sync_job for b in ENTITY_DEFINITIONS.values() if not b.entity.from_fluent]
+CHANGES_SENSOR = build_messages_sensor(MessagesSettings(), ENTITIES, FROM_COMMERCETOOLS, changes_job=CHANGES_JOB)
+
+
+def test_a_new_category_and_its_new_product_arrive_in_one_run_without_waiting(
+    catalogue: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CTFLUENT_MESSAGES__SETTLE_SECONDS", "0")
+    assert sync_catalogue(catalogue).success
+    changed_at = midday_in_the_past(catalogue)
+    cursor = PollCursor(created_at=changed_at - timedelta(seconds=1)).encode()
+    base = catalogue.storefront.base
+    category = catalogue.storefront.session.post(f"{base}/categories", timeout=10, json={
+        "key": "chain", "name": {"en": "Chain"}, "slug": {"en": "chain"}}).json()  # fmt: skip
+    model = next(p for p in published(catalogue) if p.get("key") and not variants_of(p)[1:])
+    current = model["masterData"]["current"]
+    variant = current["masterVariant"]
+    attributes = [a | {"value": "4006381333931"} if a["name"] == "gtin" else a for a in variant.get("attributes", [])]
+    draft = {"key": "chain-product", "productType": model["productType"], "name": {"en": "Chained"},
+             "slug": {"en": "chained"}, "categories": [{"typeId": "category", "id": category["id"]}], "publish": True,
+             "masterVariant": {"sku": "CHAIN-1", "attributes": attributes,
+                               "prices": [{k: v for k, v in p.items() if k not in ("id", "key")}
+                                          for p in variant.get("prices", [])]}}  # fmt: skip
+    answer = catalogue.storefront.session.post(f"{base}/products", json=draft, timeout=10)
+    assert answer.status_code == 201, answer.text
+
+    with build_sensor_context(cursor=cursor, resources=catalogue.resources()) as context:
+        result = CHANGES_SENSOR(context)
+    assert isinstance(result, SensorResult)
+    (request,) = result.run_requests or []  # one run across both entities, not one each
+    assert request.job_name == CHANGES_JOB.name
+    selected = {key.path[-1] for key in request.asset_selection or ()}
+    assert {"categories", "standard_products", "variant_products"} <= selected and "customers" not in selected
+    assert catalogue.run_request(request).success
+    assert fluent_table(catalogue, "categories")["chain"]
+    assert "CHAIN-1" in {row["ref"].rsplit(":", 1)[-1] for row in fluent_table(catalogue, "variant_products").values()}
+    assert ledger(catalogue).entries("standard_product", status="waiting") == []  # found its category in the run

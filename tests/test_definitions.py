@@ -17,6 +17,7 @@ import pytest
 from dagster import Definitions, EnvVar
 
 import ctfluent_dagster.definitions
+from ctfluent_dagster.assets import CHANGES_JOB
 from ctfluent_dagster.entities import ENTITIES
 from ctfluent_dagster.sensors import messages, retry, waiting
 
@@ -88,14 +89,15 @@ def test_the_asset_graph_matches_the_snapshot(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_the_forward_sync_sensors_request_no_back_sync(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The messages sensor requests the sync jobs of the entities read from commercetools, as declared, and nothing
-    else; each entity read from Fluent has its own changes sensor, requesting its own job; the waiting and retry
-    sensors request every entity's sync job (they write waiting and failed records in either direction)."""
+    """The messages sensor requests the sync jobs of the entities read from commercetools, as declared, and their
+    changes job (a tick's changes across them), nothing else; each entity read from Fluent has its own changes
+    sensor, requesting its own job; the waiting and retry sensors request every entity's sync job (they write
+    waiting and failed records in either direction)."""
     jobs = sensor_jobs(load_definitions(monkeypatch, CTP_REGION="europe-west1.gcp"))
     forward = sorted(entity.sync_job for entity in ENTITIES if not entity.from_fluent)
     back = sorted(entity.sync_job for entity in ENTITIES if entity.from_fluent)
     assert back, "no entity read from Fluent is declared: nothing to keep apart"
-    assert jobs[messages.SENSOR_NAME] == forward
+    assert jobs[messages.SENSOR_NAME] == sorted([*forward, CHANGES_JOB.name])
     assert jobs[waiting.SENSOR_NAME] == jobs[retry.SENSOR_NAME] == sorted(forward + back)
     for entity in ENTITIES:
         if entity.from_fluent:

@@ -99,6 +99,21 @@ class EntityDefinitions:
         return [self.sync_job, self.redrive_job, *([self.webhook_job] if self.webhook_job else [])]
 
 
+CHANGES_JOB_NAME = "commercetools_changes"
+
+
+def build_changes_job(built: Sequence[EntityDefinitions]) -> AssetJob:
+    """Every partitioned entity read from commercetools in one job: the messages sensor runs the changes of a tick
+    that touch several entities on one day as one run of it, selecting their assets, so a record that references
+    another one changed beside it finds it in Fluent within the run instead of waiting for a later run."""
+    return define_asset_job(
+        CHANGES_JOB_NAME,
+        selection=[a for b in built if b.entity.partitioned and not b.entity.from_fluent for a in b.assets],
+        description="The commercetools changes of one messages-sensor tick and day, across the entities they touch "
+        "(each run selects those entities' assets); requested by commercetools_messages_sensor.",
+    )
+
+
 def build_entity(
     entity: EntityDeclaration, registry: Sequence[EntityDeclaration], messages: MessagesSettings
 ) -> EntityDefinitions:

@@ -7,12 +7,16 @@ read again next time. Once a run is requested the cursor moves on; a run that la
 ledger's failed state and the re-drive job, not by reading the messages again.
 """
 
-from collections import Counter
+import hashlib
+from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 from dagster import (
+    AssetKey,
     DefaultSensorStatus,
+    RunConfig,
     RunRequest,
     SensorDefinition,
     SensorEvaluationContext,
@@ -20,13 +24,15 @@ from dagster import (
     sensor,
 )
 
-from ctfluent_dagster.assets.common import AssetJob, as_dagster_jobs
+from ctfluent_dagster.assets.common import AssetJob, SyncScope, as_dagster_jobs
+from ctfluent_dagster.assets.keys import asset_keys, op_names
 from ctfluent_dagster.assets.runs import deletion_reconciliation_request, full_resync_requests, run_request
 from ctfluent_dagster.entity import CommercetoolsSource, EntityDeclaration
 from ctfluent_dagster.messages.handlers import DeleteHandler, SyncHandler
 from ctfluent_dagster.messages.poller import Gap, MessagePoller, PollCursor
 from ctfluent_dagster.messages.routing import HandlerRegistry, MessageHandler, RunPlan, load_routes, route_messages
 from ctfluent_dagster.partitions import daily_partitions, days_between
+from ctfluent_dagster.records import RunScope
 from ctfluent_dagster.resources import CommercetoolsResource, SyncSettingsResource
 from ctfluent_dagster.settings import MessagesSettings
 
@@ -45,6 +51,75 @@ def plan_run_request(plan: RunPlan, entities: Sequence[EntityDeclaration]) -> Ru
                          "job")  # fmt: skip
     return run_request(entity, plan.scope, run_key=plan.run_key, partition_key=plan.partition_key,
                        job_name=plan.job_name, tags={**plan.tags, "ctfluent/trigger": "messages"})  # fmt: skip
+
+
+def _delta(scope: RunScope) -> bool:
+    """A scope of named records only (not a whole day, a re-drive, a reconciliation)."""
+    return bool(scope.ids or scope.deleted_ids) and not (
+        scope.redrive or scope.reconcile_deletions or scope.webhook_events
+    )
+
+
+def _merged(scopes: Sequence[RunScope]) -> RunScope:
+    """One entity's delta scopes of a day as one."""
+    return replace(
+        scopes[0],
+        ids=tuple(sorted({i for s in scopes for i in s.ids})),
+        deleted_ids=tuple(sorted({i for s in scopes for i in s.deleted_ids})),
+        trigger="; ".join(dict.fromkeys(s.trigger for s in scopes if s.trigger)),
+    )
+
+
+def changes_run_request(
+    day: str, plans: Sequence[RunPlan], entities: Sequence[EntityDeclaration], job_name: str
+) -> RunRequest:
+    """The delta plans of several entities on one day as one run of the changes job: their assets selected, each
+    entity's ops configured with its (merged) scope; Dagster orders the steps by their dependencies."""
+    by_job = {entity.sync_job: entity for entity in entities}
+    scopes: dict[str, list[RunScope]] = defaultdict(list)
+    for plan in plans:
+        scopes[plan.job_name].append(plan.scope)
+    ops: dict[str, SyncScope] = {}
+    assets: list[AssetKey] = []
+    for job, entity_scopes in scopes.items():
+        entity = by_job[job]
+        ops |= dict.fromkeys(op_names(entity), SyncScope.of(_merged(entity_scopes)))
+        assets += asset_keys(entity)
+    keys = sorted(plan.run_key for plan in plans)
+    tags: dict[str, str] = {}
+    for plan in plans:
+        for name, value in plan.tags.items():
+            tags[name] = value if tags.get(name, value) == value else f"{tags[name]}, {value}"
+    return RunRequest(
+        run_key=f"changes:{day}:{hashlib.sha256(chr(10).join(keys).encode()).hexdigest()[:16]}",
+        job_name=job_name,
+        partition_key=day,
+        asset_selection=assets,
+        run_config=RunConfig(ops=ops),
+        tags={**tags, "ctfluent/trigger": "messages", "ctfluent/entities": ", ".join(by_job[j].name for j in scopes)},
+    )
+
+
+def plan_run_requests(
+    plans: Sequence[RunPlan], entities: Sequence[EntityDeclaration], changes_job: str | None
+) -> list[RunRequest]:
+    """The plans as runs: per day, the delta plans of two entities or more as one run of ``changes_job`` (when
+    given), the others each as a run of its own job."""
+    requests: list[RunRequest] = []
+    by_day: dict[str, list[RunPlan]] = defaultdict(list)
+    sync_jobs = {entity.sync_job for entity in entities if entity.partitioned}
+    for plan in plans:
+        if changes_job and plan.partition_key and plan.job_name in sync_jobs and _delta(plan.scope):
+            by_day[plan.partition_key].append(plan)
+        else:
+            requests.append(plan_run_request(plan, entities))
+    for day, day_plans in by_day.items():
+        if len({plan.job_name for plan in day_plans}) > 1:
+            assert changes_job is not None
+            requests.append(changes_run_request(day, day_plans, entities, changes_job))
+        else:
+            requests += [plan_run_request(plan, entities) for plan in day_plans]
+    return requests
 
 
 def commercetools_sources(entities: Sequence[EntityDeclaration]) -> list[tuple[EntityDeclaration, CommercetoolsSource]]:
@@ -79,9 +154,11 @@ def build_messages_sensor(
     settings: MessagesSettings,
     entities: Sequence[EntityDeclaration],
     jobs: Sequence[AssetJob],
+    changes_job: AssetJob | None = None,
 ) -> SensorDefinition:
     """The messages sensor for these entities (those read from commercetools): their routes (or the configured
-    routes file) and handlers."""
+    routes file) and handlers. With ``changes_job`` (assets/``CHANGES_JOB``), a tick's changes of several entities
+    on one day are one run of it."""
     shipped = shipped_handlers(entities)
     shipped_routes = [source.routes for _, source in commercetools_sources(entities)]
 
@@ -89,8 +166,9 @@ def build_messages_sensor(
         name=SENSOR_NAME,
         minimum_interval_seconds=settings.poll_interval_seconds,
         default_status=DefaultSensorStatus.RUNNING if settings.sensor_running else DefaultSensorStatus.STOPPED,
-        jobs=as_dagster_jobs(jobs),
-        description="Polls the commercetools Messages API and requests a delta run per route and day.",
+        jobs=as_dagster_jobs([*jobs, *([changes_job] if changes_job else [])]),
+        description="Polls the commercetools Messages API and requests a delta run per day (one across the "
+        "entities the changes touch) and per other route.",
     )
     def commercetools_messages_sensor(
         context: SensorEvaluationContext, commercetools: CommercetoolsResource, sync_settings: SyncSettingsResource
@@ -108,12 +186,13 @@ def build_messages_sensor(
         routes = load_routes(current.routes_file or shipped_routes)
         routing = route_messages(polled.messages, routes, registry, current.max_ids_per_run, client)
 
-        requests = []
+        plans = []
         for plan in routing.plans:
             if plan.partition_key is None or daily_partitions.has_partition_key(plan.partition_key):
-                requests.append(plan_run_request(plan, entities))
+                plans.append(plan)
             else:
                 context.log.warning(f"{plan.run_key}: day {plan.partition_key} is outside the partitions; skipped")
+        requests = plan_run_requests(plans, entities, changes_job.name if changes_job else None)
         if polled.gap:
             context.log.warning(
                 f"message retention gap: messages between {polled.gap.since:%Y-%m-%d %H:%M} and "
