@@ -70,6 +70,46 @@ def measure_latency(stack: Any, changes: int, spacing: float) -> list[float]:
     return latencies
 
 
+def measure_chains(stack: Any, chains: int, spacing: float) -> list[float]:
+    """Changes that cross entities: a new category and two new products in it, made one after the other; per chain,
+    the time from its last change until Fluent has the category and both products' variants."""
+    from ctfluent_sandbox.storefront import Storefront
+
+    storefront = Storefront(stack.env)
+    model = next(p for p in storefront.products(limit=100) if p["masterData"]["published"] and p.get("key"))
+    variant = model["masterData"]["current"]["masterVariant"]
+    prices = [{k: v for k, v in price.items() if k not in ("id", "key")} for price in variant.get("prices", [])]
+    latencies = []
+    for chain in range(chains):
+        draft = {"key": f"chain-{chain}", "name": {"en": f"Chain {chain}"}, "slug": {"en": f"chain-{chain}"}}
+        category = storefront.session.post(f"{storefront.base}/categories", json=draft, timeout=10).json()
+        skus = []
+        for n in range(2):
+            sku = f"CHAIN-{chain}-{n}"
+            gtin = f"{4006381000000 + chain * 10 + n}"
+            attributes = [a | {"value": gtin} if a["name"] == "gtin" else a for a in variant.get("attributes", [])]
+            product = {"key": f"chain-{chain}-{n}", "productType": model["productType"], "name": {"en": sku},
+                     "slug": {"en": sku.lower()}, "publish": True,
+                     "categories": [{"typeId": "category", "id": category["id"]}],
+                     "masterVariant": {"sku": sku, "attributes": attributes, "prices": prices}}  # fmt: skip
+            storefront.session.post(f"{storefront.base}/products", json=product, timeout=10).raise_for_status()
+            skus.append(sku)
+        last_change = time.monotonic()
+        deadline = last_change + 180
+        while time.monotonic() < deadline:
+            state = stack.fluent_admin.state()
+            categories = {c["ref"] for c in state["categories"]}
+            variants = {v["ref"].rsplit(":", 1)[-1] for v in state["variant_products"]}
+            if f"chain-{chain}" in categories and set(skus) <= variants:
+                latencies.append(time.monotonic() - last_change)
+                break
+            time.sleep(0.25)
+        else:
+            raise RuntimeError(f"chain {chain} never reached Fluent")
+        time.sleep(spacing)
+    return latencies
+
+
 def measure_backlog(stack: Any, backlog: int) -> list[dict[str, Any]]:
     # The code location reads its connection settings when it loads: point it at the stack first.
     os.environ.update(stack.env)
@@ -116,9 +156,13 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=50)
     parser.add_argument("--spacing", type=float, default=2.0, help="seconds between two changes")
     parser.add_argument("--backlog", type=int, default=10_000)
+    parser.add_argument("--chains", type=int, default=5, help="a new category and two products in it, each")
     parser.add_argument("--interval", type=int, default=5, help="sensor minimum interval (s)")
     parser.add_argument("--settle", type=int, default=2, help="settle delay (s)")
+    parser.add_argument("--quick", action="store_true", help="10 changes, 2 chains, a backlog of 2,000")
     args = parser.parse_args()
+    if args.quick:
+        args.changes, args.chains, args.backlog = 10, 2, 2_000
 
     from ctfluent_sandbox.dagster_webserver import recent_days
     from ctfluent_sandbox.stack import LocalStack
@@ -131,11 +175,12 @@ def main() -> None:
     }
     with (
         tempfile.TemporaryDirectory(prefix="ctfluent-delta-") as tmp,
-        LocalStack(Path(tmp), customers=1000, days=3, extra_env=settings) as stack,
+        LocalStack(Path(tmp), customers=1000, products=50, days=3, extra_env=settings) as stack,
     ):
         backfill = stack.webserver.launch_backfill(recent_days(3), title="benchmark initial load")
         stack.webserver.finished_backfill(backfill, seconds=3600)
         latencies = measure_latency(stack, args.changes, args.spacing)
+        chains = measure_chains(stack, args.chains, 10.0) if args.chains else []
         ticks = measure_backlog(stack, args.backlog)
 
     aim = args.interval + args.settle + 15
@@ -146,10 +191,16 @@ def main() -> None:
         f"  change -> visible in Fluent, {len(latencies)} changes {args.spacing:g} s apart:",
         f"    median {median:6.1f} s   p90 {statistics.quantiles(latencies, n=10)[-1]:6.1f} s   "
         f"worst {max(latencies):6.1f} s   best {min(latencies):6.1f} s   (aim: median < {aim} s)",
+        *([f"  a chain (a new category, then two new products in it) -> all in Fluent, {len(chains)} chains, from "
+           f"the last change: median {statistics.median(chains):.1f} s, worst {max(chains):.1f} s, best "
+           f"{min(chains):.1f} s (aim: median <= 15 s; a single change: median <= 8 s)"] if chains else []),
         f"  sensor ticks for a backlog of {args.backlog:,} messages:",
         *(f"    tick {n + 1}: {t['seconds']:5.1f} s, {t['runs']} run(s) requested for {t['ids']:,} customer ids"
           for n, t in enumerate(ticks)),
         f"    slowest tick {max(t['seconds'] for t in ticks):.1f} s (Dagster's limit per evaluation: 60 s)",
+        f"summary benchmark=delta_sync cpus={os.cpu_count()} interval_s={args.interval} settle_s={args.settle} "
+        f"single_median_s={median:.2f} single_worst_s={max(latencies):.2f}"
+        + (f" chain_median_s={statistics.median(chains):.2f} chain_worst_s={max(chains):.2f}" if chains else ""),
     ]  # fmt: skip
     print("\n".join(lines), flush=True)
 

@@ -13,6 +13,7 @@ from graphql import GraphQLSchema, build_schema, parse, validate
 
 import ctfluent_dagster
 from ctfluent_dagster.entities.customers.sync import OPERATIONS as CUSTOMER_OPERATIONS
+from ctfluent_dagster.entities.shared import ACTIVATION, created_then_activated
 from ctfluent_dagster.fluent.operations import CORE_OPERATIONS, Operation, OperationSet
 
 PACKAGE = Path(ctfluent_dagster.__file__).resolve().parent
@@ -67,3 +68,17 @@ def test_reselected_fields_keep_the_operation(fluent_schema: GraphQLSchema) -> N
     assert changed.name == "CreateCustomer" and changed.is_mutation and changed.retry_safe
     assert changed.root_selection() == ["id", "ref", "status", "retailer {\n  id\n}"]
     assert validate(fluent_schema, parse(changed.document)) == []
+
+
+@pytest.mark.parametrize("kind", ["Category", "StandardProduct", "VariantProduct"])
+def test_a_batch_of_creates_with_their_activations_validates_and_keeps_them_apart(
+    kind: str, fluent_schema: GraphQLSchema
+) -> None:
+    folder = "categories" if kind == "Category" else "products"
+    operations = OperationSet(PACKAGE / "entities" / folder / "operations")
+    joined = created_then_activated(operations[f"Create{kind}"], operations[f"Update{kind}"], 3)
+    assert validate(fluent_schema, parse(joined.document)) == []
+    assert joined.is_mutation and joined.retry_safe  # both keyed by ref: a replay fails as "already exists"
+    fields = [line.split(":")[0].strip() for line in joined.document.splitlines() if line.strip().startswith(
+        ("item", ACTIVATION))]  # fmt: skip
+    assert fields == ["item0", "item1", "item2", f"{ACTIVATION}0", f"{ACTIVATION}1", f"{ACTIVATION}2"]  # in order

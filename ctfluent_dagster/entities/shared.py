@@ -12,15 +12,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
 from typing import Any, TypeVar
 
-from ctfluent_dagster.commercetools.client import CommercetoolsClient
+from ctfluent_dagster.commercetools.client import IDS_PER_QUERY, CommercetoolsClient
 from ctfluent_dagster.entities.orders import ENTITY_TYPE as ORDER
 from ctfluent_dagster.entity import ContextValue, SettingsRoot, SyncContext
-from ctfluent_dagster.fluent.operations import CORE_OPERATIONS
+from ctfluent_dagster.fluent.operations import CORE_OPERATIONS, Operation
 from ctfluent_dagster.preflight import PreflightCheck, attempt
 from ctfluent_dagster.records import FluentIdentity, PlannedPush
-from ctfluent_dagster.sync.graphql_entity import GraphQLEntitySync, batched_operation
+from ctfluent_dagster.sync.graphql_entity import GraphQLEntitySync
 
 PushT = TypeVar("PushT")
 
@@ -71,10 +72,19 @@ def catalogue_checks(context: SyncContext) -> list[PreflightCheck]:
     return [attempt("Fluent product catalogue", probe)]
 
 
+ACTIVATION = "activation"  # the suffix of the status updates' aliases and variables in a create request
+
+
+@cache
+def created_then_activated(create: Operation, update: Operation, count: int) -> Operation:
+    """``count`` creates (aliases ``item0..``), then as many status updates (``activation0..``), as one mutation."""
+    return create.batched(count).then(update.batched(count, alias=ACTIVATION, suffix=ACTIVATION))
+
+
 class CatalogueEntitySync(GraphQLEntitySync[PushT]):
     """A catalogue entity (category, standard or variant product): keyed by ref in the catalogue, deactivated with a
     status, and, since Fluent's create inputs carry no status, activated after its create when ``active_status`` is
-    set: one batched update per create request, with the records that request created."""
+    set: the status updates follow the creates in the same request."""
 
     catalogue: str
     active_status: str | None  # None: a new record keeps the status Fluent gives it (CREATED) for its workflow
@@ -87,26 +97,23 @@ class CatalogueEntitySync(GraphQLEntitySync[PushT]):
         return {"ref": ref, "catalogue": self.catalogue}
 
     def create(self, push: PlannedPush[PushT]) -> FluentIdentity:
-        identity = super().create(push)
-        self._activate([identity])
-        return identity
+        return super().create(push) if self.active_status is None else self.create_many([push])[0]
 
     def create_many(self, pushes: Sequence[PlannedPush[PushT]]) -> list[FluentIdentity]:
-        identities = super().create_many(pushes)
-        self._activate(identities)
-        return identities
-
-    def _activate(self, created: Sequence[FluentIdentity]) -> None:
-        """Set the active status of records just created. If this fails, the create fails with it: a retry finds
-        the record already there and updates it, and updates carry the active status."""
+        """With ``active_status``: the creates and then their status updates in one request (twice fewer requests
+        than a create request and an update request); refused, nothing of it applies and the batch goes one by
+        one, as any refused batch."""
         if self.active_status is None:
-            return
-        update = batched_operation(self._update_operation(), len(created))
-        variables = {f"input{index}": self.status_input(identity.ref, self.active_status)
-                     for index, identity in enumerate(created)}  # fmt: skip
-        if self._check_before_send:  # a hook changed the update's document
-            self.fluent.check(update, variables)
-        self.fluent.execute(update, variables)
+            return super().create_many(pushes)
+        operation = created_then_activated(self._create, self._update_operation(), len(pushes))
+        variables = {f"{name}{index}": value for index, push in enumerate(pushes)
+                     for name, value in self._variables(self.create_input(push), push).items()}  # fmt: skip
+        variables |= {f"input{ACTIVATION}{index}": self.status_input(push.ref, self.active_status)
+                      for index, push in enumerate(pushes)}  # fmt: skip
+        if self._check_before_send:  # a hook changed a document
+            self.fluent.check(operation, variables)
+        data = self.fluent.execute(operation, variables)
+        return [self._identity(data[f"item{index}"], push.ref) for index, push in enumerate(pushes)]
 
 
 # -- customers and retailers ---------------------------------------------------------------------------------------
@@ -146,8 +153,6 @@ def retailers_served(settings: SettingsRoot, values: Mapping[str, str | None]) -
 
 # -- the commercetools order of a Fluent order -------------------------------------------------------------------
 
-ORDERS_PER_QUERY = 200
-
 
 def commercetools_orders(context: SyncContext, fluent_refs: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The commercetools order of each Fluent order ref that has one: the order the ledger holds for it (the orders
@@ -166,8 +171,8 @@ def commercetools_orders(context: SyncContext, fluent_refs: Sequence[str]) -> di
 def _orders(client: CommercetoolsClient, where: str, values: list[str]) -> dict[str, dict[str, Any]]:
     """The orders matching ``where`` (over ``:values``), by id."""
     found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(values), ORDERS_PER_QUERY):
-        chunk = values[start : start + ORDERS_PER_QUERY]
+    for start in range(0, len(values), IDS_PER_QUERY):  # more commercetools ids would make the URL too long
+        chunk = values[start : start + IDS_PER_QUERY]
         for page in client.iterate_by_id("orders", where=where, variables={"values": chunk}):
             found.update((order["id"], order) for order in page)
     return found

@@ -58,8 +58,9 @@ class Operation:
         assert isinstance(root, FieldNode) and root.selection_set is not None
         return [print_ast(selection) for selection in root.selection_set.selections]
 
-    def batched(self, count: int) -> Operation:
-        """The root field ``count`` times under aliases ``item0..``, with variables suffixed ``0..``.
+    def batched(self, count: int, alias: str = "item", suffix: str = "") -> Operation:
+        """The root field ``count`` times under aliases ``item0..`` (``<alias>0..``), with variables suffixed ``0..``
+        (``<suffix>0..``).
 
         Fluent's documented alias batching: one request, several mutations, and "partial mutations are not
         permitted", so the caller must treat a failed batch as nothing applied and retry item by item.
@@ -70,10 +71,10 @@ class Operation:
         variables: list[VariableDefinitionNode] = []
         fields: list[FieldNode] = []
         for index in range(count):
-            renamer = _SuffixVariables(str(index))
+            renamer = _SuffixVariables(f"{suffix}{index}")
             variables += [visit(v, renamer) for v in definition.variable_definitions or ()]
             aliased = visit(root, renamer)
-            aliased.alias = NameNode(value=f"item{index}")
+            aliased.alias = NameNode(value=f"{alias}{index}")
             fields.append(aliased)
         name = f"{self.name}Batch"
         batch = OperationDefinitionNode(
@@ -84,6 +85,24 @@ class Operation:
             selection_set=type(definition.selection_set)(selections=tuple(fields)),
         )
         return replace(self, name=name, document=print_ast(batch), keyed=self.retry_safe)
+
+    def then(self, other: Operation) -> Operation:
+        """This operation's fields, then ``other``'s, in one request: a mutation's root fields run one after the
+        other, and Fluent permits no partial mutation, so all of them apply or none. Variable names must differ."""
+        first, second = self._definition(), other._definition()
+        if first.operation != second.operation:
+            raise ValueError(f"{self.name} and {other.name} are not of one kind (query, mutation)")
+        name = f"{self.name}Then{other.name}"
+        joined = OperationDefinitionNode(
+            operation=first.operation,
+            name=NameNode(value=name),
+            variable_definitions=(*(first.variable_definitions or ()), *(second.variable_definitions or ())),
+            directives=(),
+            selection_set=type(first.selection_set)(
+                selections=(*first.selection_set.selections, *second.selection_set.selections)
+            ),
+        )
+        return replace(self, name=name, document=print_ast(joined), keyed=self.retry_safe and other.retry_safe)
 
     def with_root_selection(self, fields: Sequence[str]) -> Operation:
         """The same operation selecting ``fields`` (each a field, optionally with a sub-selection)."""
