@@ -3,7 +3,7 @@ have no ``endCursor``), until ``hasNextPage`` says there is no more; and the ``D
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +11,7 @@ from ctfluent_dagster.fluent.client import FluentClient
 from ctfluent_dagster.fluent.operations import Operation
 
 PAGE_SIZE = 200
+REFS_PER_QUERY = 200
 
 
 def nodes(
@@ -27,6 +28,22 @@ def nodes(
         if not edges or not connection["pageInfo"]["hasNextPage"]:
             return
         after = edges[-1]["cursor"]
+
+
+def nodes_by_refs(
+    fluent: FluentClient,
+    operation: Operation,
+    refs: Sequence[str],
+    variables: Mapping[str, Any] | None = None,
+    per_query: int = REFS_PER_QUERY,
+    page_size: int | None = None,
+) -> Iterator[list[dict[str, Any]]]:
+    """The nodes of these refs (``$refs``, each once), ``per_query`` refs a query, a page at a time (default: the
+    query's refs in one page); ``variables``: the document's others."""
+    unique = sorted(set(refs))
+    for start in range(0, len(unique), per_query):
+        chunk = unique[start : start + per_query]
+        yield from nodes(fluent, operation, {**(variables or {}), "refs": chunk}, page_size=page_size or len(chunk))
 
 
 def date_range(start: datetime | None, end: datetime | None) -> dict[str, str] | None:

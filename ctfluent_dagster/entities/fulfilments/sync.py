@@ -36,7 +36,7 @@ from ctfluent_dagster.entity import Pages, SyncContext
 from ctfluent_dagster.fluent.changes import parse_time, updated_on_version
 from ctfluent_dagster.fluent.client import FluentClient
 from ctfluent_dagster.fluent.operations import OperationSet
-from ctfluent_dagster.fluent.paging import date_range, nodes
+from ctfluent_dagster.fluent.paging import date_range, nodes, nodes_by_refs
 from ctfluent_dagster.records import FluentIdentity, LedgerKey, PlannedPush, PlannedSkip, payload_fingerprint
 from ctfluent_dagster.sync.commercetools_entity import CommercetoolsEntitySync, VersionedWrites, describe_actions
 from ctfluent_dagster.sync.invalid import invalid_fluent_record_skip
@@ -78,24 +78,25 @@ class FulfilmentsReader:
         yield from self.by_refs(shipped)
 
     def _fulfilments_of_consignments(self, window: Mapping[str, str]) -> set[str]:
-        return fulfilments_of_consignments(self.fluent, {"refs": None, "updatedOn": window})
+        return fulfilments_of_consignments(
+            nodes(
+                self.fluent,
+                OPERATIONS["Consignments"],
+                {"refs": None, "updatedOn": window},
+                page_size=CONSIGNMENTS_PER_PAGE,
+            )
+        )
 
     def by_refs(self, refs: Sequence[str]) -> Pages:
-        unique = sorted(set(refs))
-        for start in range(0, len(unique), REFS_PER_QUERY):
-            chunk = unique[start : start + REFS_PER_QUERY]
-            for page in nodes(self.fluent, OPERATIONS["Fulfilments"], {"refs": chunk, "updatedOn": None},
-                              page_size=FULFILMENTS_PER_PAGE):  # fmt: skip
-                yield [with_latest_change(node) for node in page]
+        pages = nodes_by_refs(self.fluent, OPERATIONS["Fulfilments"], refs, {"updatedOn": None},
+                              per_query=REFS_PER_QUERY, page_size=FULFILMENTS_PER_PAGE)  # fmt: skip
+        for page in pages:
+            yield [with_latest_change(node) for node in page]
 
 
-def fulfilments_of_consignments(fluent: FluentClient, variables: Mapping[str, Any]) -> set[str]:
-    """The refs of the fulfilments whose articles the consignments ``variables`` select hold."""
-    refs: set[str] = set()
-    for page in nodes(fluent, OPERATIONS["Consignments"], variables, page_size=CONSIGNMENTS_PER_PAGE):
-        for consignment in page:
-            refs.update(_fulfilment_refs(consignment))
-    return refs
+def fulfilments_of_consignments(pages: Pages) -> set[str]:
+    """The refs of the fulfilments whose articles these pages of consignments hold."""
+    return {ref for page in pages for consignment in page for ref in _fulfilment_refs(consignment)}
 
 
 def fulfilments_of_events(context: SyncContext, entity_type: str, refs: Sequence[str]) -> set[str]:
@@ -103,12 +104,9 @@ def fulfilments_of_events(context: SyncContext, entity_type: str, refs: Sequence
     the fulfilments of the consignment's articles."""
     if entity_type != "CONSIGNMENT":
         return set(refs)
-    found: set[str] = set()
-    unique = sorted(set(refs))
-    for start in range(0, len(unique), REFS_PER_QUERY):
-        found |= fulfilments_of_consignments(context.fluent, {"refs": unique[start : start + REFS_PER_QUERY],
-                                                              "updatedOn": None})  # fmt: skip
-    return found
+    return fulfilments_of_consignments(nodes_by_refs(context.fluent, OPERATIONS["Consignments"], refs,
+                                                     {"updatedOn": None}, per_query=REFS_PER_QUERY,
+                                                     page_size=CONSIGNMENTS_PER_PAGE))  # fmt: skip
 
 
 def _fulfilment_refs(consignment: Mapping[str, Any]) -> Iterator[str]:

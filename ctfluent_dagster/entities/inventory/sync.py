@@ -29,7 +29,7 @@ from ctfluent_dagster.entities.locations import CHANNEL, LocationSettings, chann
 from ctfluent_dagster.entity import Pages, SyncContext
 from ctfluent_dagster.fluent.changes import updated_on_version
 from ctfluent_dagster.fluent.operations import OperationSet
-from ctfluent_dagster.fluent.paging import date_range, nodes
+from ctfluent_dagster.fluent.paging import date_range, nodes, nodes_by_refs
 from ctfluent_dagster.records import (
     Dependency,
     FluentIdentity,
@@ -48,7 +48,6 @@ from ctfluent_dagster.sync.invalid import invalid_fluent_record_skip
 
 ENTITY_TYPE = "inventory_entry"
 OPERATIONS = OperationSet(Path(__file__).with_name("operations"))
-REFS_PER_QUERY = 200
 
 
 class PositionsReader:
@@ -69,11 +68,8 @@ class PositionsReader:
     def by_refs(self, refs: Sequence[str]) -> Pages:
         if self.catalogue is None:
             return
-        unique = sorted(set(refs))
-        for start in range(0, len(unique), REFS_PER_QUERY):
-            chunk = unique[start : start + REFS_PER_QUERY]
-            variables = {"catalogue": self.catalogue, "refs": chunk, "updatedOn": None}
-            yield from nodes(self.fluent, OPERATIONS["VirtualPositions"], variables, page_size=len(chunk))
+        variables = {"catalogue": self.catalogue, "updatedOn": None}
+        yield from nodes_by_refs(self.fluent, OPERATIONS["VirtualPositions"], refs, variables)
 
 
 def with_location_channels(context: SyncContext, page: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -34,7 +34,7 @@ from ctfluent_dagster.entity import Pages, SyncContext
 from ctfluent_dagster.fluent.changes import updated_on_version
 from ctfluent_dagster.fluent.client import FluentClient
 from ctfluent_dagster.fluent.operations import OperationSet
-from ctfluent_dagster.fluent.paging import date_range, nodes
+from ctfluent_dagster.fluent.paging import date_range, nodes, nodes_by_refs
 from ctfluent_dagster.records import (
     Dependency,
     FluentIdentity,
@@ -53,7 +53,6 @@ from ctfluent_dagster.sync.invalid import invalid_fluent_record_skip
 
 STORE = "store"
 OPERATIONS = OperationSet(Path(__file__).with_name("operations"))
-REFS_PER_QUERY = 200
 
 
 class LocationsReader:
@@ -68,11 +67,7 @@ class LocationsReader:
                                        {"refs": None, "updatedOn": date_range(start, end)}))  # fmt: skip
 
     def by_refs(self, refs: Sequence[str]) -> Pages:
-        unique = sorted(set(refs))
-        for start in range(0, len(unique), REFS_PER_QUERY):
-            chunk = unique[start : start + REFS_PER_QUERY]
-            yield from self._of_networks(nodes(self.fluent, OPERATIONS["Locations"], {"refs": chunk, "updatedOn": None},
-                                               page_size=len(chunk)))  # fmt: skip
+        return self._of_networks(nodes_by_refs(self.fluent, OPERATIONS["Locations"], refs, {"updatedOn": None}))
 
     def _of_networks(self, pages: Pages) -> Pages:
         for page in pages:

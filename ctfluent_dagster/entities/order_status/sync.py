@@ -34,14 +34,13 @@ from ctfluent_dagster.entities.shared import commercetools_orders
 from ctfluent_dagster.entity import Pages, SyncContext
 from ctfluent_dagster.fluent.changes import updated_on_version
 from ctfluent_dagster.fluent.operations import OperationSet
-from ctfluent_dagster.fluent.paging import date_range, nodes
+from ctfluent_dagster.fluent.paging import date_range, nodes, nodes_by_refs
 from ctfluent_dagster.records import FluentIdentity, LedgerKey, PlannedPush, PlannedSkip
 from ctfluent_dagster.sync.commercetools_entity import CommercetoolsEntitySync, VersionedWrites, describe_actions
 from ctfluent_dagster.sync.invalid import invalid_fluent_record_skip
 
 ENTITY_TYPE = "order_status"
 OPERATIONS = OperationSet(Path(__file__).with_name("operations"))
-REFS_PER_QUERY = 200
 
 
 class OrderStatusReader:
@@ -56,10 +55,7 @@ class OrderStatusReader:
         return nodes(self.fluent, OPERATIONS["OrdersUpdatedBetween"], variables)
 
     def by_refs(self, refs: Sequence[str]) -> Pages:
-        unique = sorted(set(refs))
-        for start in range(0, len(unique), REFS_PER_QUERY):
-            chunk = unique[start : start + REFS_PER_QUERY]
-            yield from nodes(self.fluent, OPERATIONS["OrdersByRef"], {"refs": chunk}, page_size=len(chunk))
+        return nodes_by_refs(self.fluent, OPERATIONS["OrdersByRef"], refs)
 
 
 def locate_orders(context: SyncContext, page: list[dict[str, Any]]) -> list[dict[str, Any]]:
