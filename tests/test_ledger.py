@@ -112,9 +112,11 @@ def test_stale_problems_of_other_targets_can_be_retired(ledger: Ledger) -> None:
     ledger.record(
         [synced(key("a", "1"), 1), Outcome(key("a", "2"), "failed", 1, error_code="X")], owner="r1", run_id="r1"
     )
-    later = ledger.claim([Claim(key("a", "1"), 2)], owner="r2", lease_seconds=60)
-    assert [s.key for s in later.siblings] == [key("a", "2")]
-    ledger.record([synced(key("a", "1"), 2)], owner="r2", run_id="r2", retire=[s.key for s in later.siblings])
+    known = ledger.known(ENTITY, ["a"])
+    ledger.claim([Claim(key("a", "1"), 2)], owner="r2", lease_seconds=60)
+    siblings = known.siblings([key("a", "1")])
+    assert [s.key for s in siblings] == [key("a", "2")]
+    ledger.record([synced(key("a", "1"), 2)], owner="r2", run_id="r2", retire=[s.key for s in siblings])
     assert [e.key for e in ledger.entries(ENTITY)] == [key("a", "1")]
 
 
@@ -196,8 +198,9 @@ def test_unchanged_finds_only_synced_records_with_the_same_version_and_hash(ledg
         (key("d"), 1, "h"),
         (key("a", "2"), 1, "h"),
     ]
-    assert ledger.unchanged(ENTITY, candidates) == {key("a")}
-    assert ledger.unchanged(ENTITY, [(key("a"), 1, "other")]) == set()
+    known = ledger.known(ENTITY, ["a", "b", "c", "d"])
+    assert known.unchanged(candidates) == {key("a")}
+    assert known.unchanged([(key("a"), 1, "other")]) == set()
 
 
 def test_references_resolve_to_records_in_fluent_and_waiting_records_keep_what_they_wait_for(ledger: Ledger) -> None:

@@ -39,7 +39,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
-    bindparam,
     case,
     create_engine,
     event,
@@ -97,8 +96,47 @@ class ClaimResult:
     claimed: list[tuple[Claim, LedgerEntry]]  # leased to us; the entry is the state before this run
     superseded: list[tuple[Claim, LedgerEntry]]  # the ledger holds a newer version, or the record was deleted
     busy: list[Busy]  # leased by another live run
-    siblings: list[LedgerEntry]  # other targets of the same source records, not claimed
     taken_over: dict[str, int] = field(default_factory=dict)  # dead runs whose leases we took, with counts
+
+
+@dataclass(frozen=True)
+class References:
+    resolved: dict[Dependency, FluentIdentity]  # in Fluent
+    unavailable: dict[Dependency, str]  # not coming to Fluent, and why
+
+
+class KnownRecords:
+    """The ledger's rows of some commercetools records, as read at one moment (:meth:`Ledger.known`)."""
+
+    def __init__(self, rows: Mapping[str, Sequence[Any]]) -> None:
+        self._rows = rows
+
+    def settled(self, versions: Iterable[tuple[str, int]], config_hash: str) -> dict[str, Counter[str]]:
+        """Of these (commercetools id, version), the sources with nothing to do: every Fluent record of theirs is
+        synced or skipped at this version with this mapping fingerprint (others are only deactivated targets), so
+        mapping them again would give the same. Returns their record counts by status."""
+        settled: dict[str, Counter[str]] = {}
+        for source_id, version in versions:
+            live = [r for r in self._rows.get(source_id, ()) if r.status not in ("inactive", "deleted")]
+            if live and all(r.status in ("synced", "skipped") and r.source_version == version
+                            and r.config_hash == config_hash for r in live):  # fmt: skip
+                settled[source_id] = Counter(r.status for r in live)
+        return settled
+
+    def unchanged(self, candidates: Iterable[tuple[LedgerKey, int, str]]) -> set[LedgerKey]:
+        """Of these (key, commercetools version, payload hash), the ones the ledger holds as synced with the same
+        version and hash: nothing to do for them, and no need to claim or record them."""
+        synced = {(r.source_id, r.target_key): (r.source_version, r.payload_hash)
+                  for rows in self._rows.values() for r in rows if r.status == "synced"}  # fmt: skip
+        return {key for key, version, payload_hash in candidates
+                if synced.get((key.source_id, key.target_key)) == (version, payload_hash)}  # fmt: skip
+
+    def siblings(self, keys: Collection[LedgerKey]) -> list[LedgerEntry]:
+        """The other Fluent records of the sources of ``keys``: targets that are not among them."""
+        wanted = {(key.source_id, key.target_key) for key in keys}
+        sources = sorted({key.source_id for key in keys})
+        return [_entry(r) for source_id in sources for r in self._rows.get(source_id, ())
+                if (r.source_id, r.target_key) not in wanted]  # fmt: skip
 
 
 # Up to this many records named by one identifier, their history is read by lists of their ids (see attempts()).
@@ -246,7 +284,7 @@ class Ledger:
         run has ended; otherwise it is respected until it expires.
         """
         if not claims:
-            return ClaimResult([], [], [], [])
+            return ClaimResult([], [], [])
         entity_types = {c.key.entity_type for c in claims}
         if len(entity_types) != 1:
             raise ValueError("claim one entity type at a time")
@@ -265,61 +303,93 @@ class Ledger:
     def _claim_once(
         self, entity_type: str, claims: Sequence[Claim], owner: str, lease_seconds: float, is_alive: Liveness | None
     ) -> ClaimResult:
+        """One upsert leases every record that is free (or ours, or its lease lapsed) and not superseded, inserting
+        the new ones, and returns their rows; only the records it left alone (busy or superseded: rare) are read
+        again, in the same transaction, to tell which and to take over leases of runs that ended."""
         now = datetime.now(UTC)
-        dead: dict[str, bool] = {}
-
-        def ended(row: Any) -> bool:
-            if row.lease_owner not in dead:
-                dead[row.lease_owner] = _holder_is_dead(row.lease_holder) or (
-                    is_alive is not None and is_alive(row.lease_owner) is False
-                )
-            return dead[row.lease_owner]
-
-        source_ids = sorted({c.key.source_id for c in claims})
+        lease = {"lease_owner": owner, "lease_expires_at": now + timedelta(seconds=lease_seconds),
+                 "lease_holder": current_holder()}  # fmt: skip
+        ordered = sorted(claims, key=lambda c: (c.key.source_id, c.key.target_key))  # one lock order for every run
         with self.engine.begin() as conn:
-            self._insert_missing(conn, claims, now)
-            query = (
-                select(sync_state)
-                .where(sync_state.c.entity_type == entity_type, sync_state.c.source_id.in_(source_ids))
-                .order_by(sync_state.c.source_id, sync_state.c.target_key)  # one lock order for every run
-                .with_for_update()
-            )
-            rows = {(r.source_id, r.target_key): r for r in conn.execute(query)}
-            claimed: list[tuple[Claim, LedgerEntry]] = []
-            superseded: list[tuple[Claim, LedgerEntry]] = []
-            busy: list[Busy] = []
-            taken_over: dict[str, int] = defaultdict(int)
-            for claim in claims:
-                row = rows.pop((claim.key.source_id, claim.key.target_key))
-                entry = _entry(row)
-                lease_expiry = as_utc(row.lease_expires_at)
-                live_lease = row.lease_owner not in (None, owner) and lease_expiry is not None and lease_expiry > now
-                if live_lease and lease_expiry is not None and not ended(row):
-                    busy.append(Busy(claim, row.lease_owner, lease_expiry))
+            upsert = _insert(conn)(sync_state)
+            statement = upsert.on_conflict_do_update(
+                index_elements=list(sync_state.primary_key.columns),
+                set_={name: upsert.excluded[name] for name in lease},
+                where=and_(
+                    or_(sync_state.c.lease_owner.is_(None), sync_state.c.lease_owner == owner,
+                        sync_state.c.lease_expires_at <= now),
+                    sync_state.c.status != "deleted",
+                    func.coalesce(sync_state.c.source_version, 0) <= upsert.excluded.source_version,
+                ),
+            ).returning(*sync_state.c)  # fmt: skip
+            # A new row carries the version being pushed: an older copy of the record claimed later is superseded.
+            values = [{"entity_type": entity_type, "source_id": c.key.source_id, "target_key": c.key.target_key,
+                       "status": "pending", "attempts": 0, "source_version": c.version, "updated_at": now, **lease}
+                      for c in ordered]  # fmt: skip
+            rows = {(r.source_id, r.target_key): r for r in conn.execute(statement, values)}
+            left = [c for c in ordered if (c.key.source_id, c.key.target_key) not in rows]
+            superseded, busy, taken_over = self._held_elsewhere(conn, entity_type, left, owner, lease, now, is_alive,
+                                                                 rows)  # fmt: skip
+        claimed = [(c, _entry(rows[c.key.source_id, c.key.target_key])) for c in claims
+                   if (c.key.source_id, c.key.target_key) in rows]  # fmt: skip
+        return ClaimResult(claimed, superseded, busy, taken_over)
+
+    @staticmethod
+    def _held_elsewhere(
+        conn: Connection,
+        entity_type: str,
+        claims: Sequence[Claim],
+        owner: str,
+        lease: Mapping[str, Any],
+        now: datetime,
+        is_alive: Liveness | None,
+        rows: dict[tuple[str, str], Any],
+    ) -> tuple[list[tuple[Claim, LedgerEntry]], list[Busy], dict[str, int]]:
+        """The claims the upsert left alone: superseded, busy (another live run holds them) or held by a run that
+        has ended, whose leases are taken over here (their rows are added to ``rows``)."""
+        if not claims:
+            return [], [], {}
+        keys = [(c.key.source_id, c.key.target_key) for c in claims]
+        query = (
+            select(sync_state)
+            .where(sync_state.c.entity_type == entity_type,
+                   tuple_(sync_state.c.source_id, sync_state.c.target_key).in_(keys))
+            .order_by(sync_state.c.source_id, sync_state.c.target_key)
+            .with_for_update()
+        )  # fmt: skip
+        current = {(r.source_id, r.target_key): r for r in conn.execute(query)}
+        dead: dict[str, bool] = {}
+        superseded: list[tuple[Claim, LedgerEntry]] = []
+        busy: list[Busy] = []
+        take: list[Claim] = []
+        taken_over: dict[str, int] = defaultdict(int)
+        for claim in claims:
+            row = current[claim.key.source_id, claim.key.target_key]
+            if row.status == "deleted" or (row.source_version or 0) > claim.version:
+                superseded.append((claim, _entry(row)))
+                continue
+            expiry = as_utc(row.lease_expires_at)
+            if row.lease_owner not in (None, owner) and expiry is not None and expiry > now:
+                if row.lease_owner not in dead:
+                    dead[row.lease_owner] = _holder_is_dead(row.lease_holder) or (
+                        is_alive is not None and is_alive(row.lease_owner) is False
+                    )
+                if not dead[row.lease_owner]:
+                    busy.append(Busy(claim, row.lease_owner, expiry))
                     continue
-                if live_lease:
-                    taken_over[row.lease_owner] += 1
-                if row.status == "deleted" or (row.source_version or 0) > claim.version:
-                    superseded.append((claim, entry))
-                else:
-                    claimed.append((claim, entry))
-            if claimed:
-                conn.execute(
-                    sync_state.update()
-                    .where(
-                        sync_state.c.entity_type == entity_type,
-                        tuple_(sync_state.c.source_id, sync_state.c.target_key).in_(
-                            [(c.key.source_id, c.key.target_key) for c, _ in claimed]
-                        ),
-                    )
-                    .values(
-                        lease_owner=owner,
-                        lease_expires_at=now + timedelta(seconds=lease_seconds),
-                        lease_holder=current_holder(),
-                    )
-                )
-        siblings = [_entry(r) for r in rows.values()]
-        return ClaimResult(claimed, superseded, busy, siblings, dict(taken_over))
+                taken_over[row.lease_owner] += 1
+            take.append(claim)  # its holder ended, or it was let go since the upsert
+        if take:
+            taken = conn.execute(
+                sync_state.update()
+                .where(sync_state.c.entity_type == entity_type,
+                       tuple_(sync_state.c.source_id, sync_state.c.target_key).in_(
+                           [(c.key.source_id, c.key.target_key) for c in take]))
+                .values(**lease)
+                .returning(*sync_state.c)
+            )  # fmt: skip
+            rows.update({(r.source_id, r.target_key): r for r in taken})
+        return superseded, busy, dict(taken_over)
 
     def renew(self, owner: str, lease_seconds: float) -> int:
         """Extend every lease ``owner`` holds (the run's heartbeat); returns how many."""
@@ -331,30 +401,17 @@ class Ledger:
             )
         return int(result.rowcount)
 
-    def _insert_missing(self, conn: Connection, claims: Sequence[Claim], now: datetime) -> None:
-        values = [
-            {
-                "entity_type": c.key.entity_type,
-                "source_id": c.key.source_id,
-                "target_key": c.key.target_key,
-                "status": "pending",
-                "attempts": 0,
-                "updated_at": now,
-            }
-            for c in sorted(claims, key=lambda claim: (claim.key.source_id, claim.key.target_key))
-        ]
-        dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        conn.execute(dialect_insert(sync_state).on_conflict_do_nothing(), values)
-
     def record(self, outcomes: Sequence[Outcome], owner: str, run_id: str, retire: Iterable[LedgerKey] = ()) -> int:
         """Write outcomes of leased records and release them; delete ``retire`` (rows of targets
         the source no longer maps to, that need nothing in Fluent).
 
         Returns how many outcomes were written: fewer than given means a lease had expired and another run took
-        the record over (its outcome wins).
+        the record over (its outcome wins). Two statements: the attempt history, and one upsert of the outcomes
+        (an outcome is written only where ``owner`` still holds the lease).
         """
         now = datetime.now(UTC)
         written = 0
+        retired = sorted((key.source_id, key.target_key, key.entity_type) for key in retire)
         with self.engine.begin() as conn:
             if outcomes:
                 conn.execute(
@@ -371,66 +428,51 @@ class Ledger:
                         for o in outcomes
                     ],
                 )  # fmt: skip
-                statement = (
-                    sync_state.update()
-                    .where(
-                        sync_state.c.entity_type == bindparam("k_entity_type"),
-                        sync_state.c.source_id == bindparam("k_source_id"),
-                        sync_state.c.target_key == bindparam("k_target_key"),
-                        sync_state.c.lease_owner == owner,
-                    )
-                    .values(
-                        status=bindparam("status"),
-                        label=bindparam("label"),
-                        source_version=bindparam("version"),
-                        fluent_ref=func.coalesce(bindparam("fluent_ref"), sync_state.c.fluent_ref),
-                        fluent_id=func.coalesce(bindparam("fluent_id"), sync_state.c.fluent_id),
-                        payload_hash=case(
-                            (bindparam("status") == "synced", bindparam("payload_hash")),
-                            else_=sync_state.c.payload_hash,
-                        ),
-                        error_code=bindparam("error_code"),
-                        error_message=bindparam("error_message"),
-                        attempts=case((bindparam("status") == "failed", sync_state.c.attempts + 1), else_=0),
-                        run_id=run_id,
-                        partition_key=bindparam("partition_key"),
-                        waiting_for=bindparam("waiting_for"),
-                        config_hash=bindparam("config_hash"),
-                        lease_owner=None,
-                        lease_expires_at=None,
-                        lease_holder=None,
-                        updated_at=now,
-                    )
-                )
-                result = conn.execute(
+                upsert = _insert(conn)(sync_state)
+                new = upsert.excluded
+                statement = upsert.on_conflict_do_update(
+                    index_elements=list(sync_state.primary_key.columns),
+                    set_={
+                        **{name: new[name] for name in _OUTCOME_COLUMNS},
+                        "fluent_ref": func.coalesce(new.fluent_ref, sync_state.c.fluent_ref),
+                        "fluent_id": func.coalesce(new.fluent_id, sync_state.c.fluent_id),
+                        "payload_hash": case((new.status == "synced", new.payload_hash),
+                                             else_=sync_state.c.payload_hash),
+                        "attempts": case((new.status == "failed", sync_state.c.attempts + 1), else_=0),
+                        "lease_owner": None, "lease_expires_at": None, "lease_holder": None,
+                    },
+                    where=sync_state.c.lease_owner == owner,
+                ).returning(sync_state.c.source_id)  # fmt: skip
+                rows = conn.execute(
                     statement,
                     [
                         {
-                            "k_entity_type": o.key.entity_type,
-                            "k_source_id": o.key.source_id,
-                            "k_target_key": o.key.target_key,
+                            "entity_type": o.key.entity_type,
+                            "source_id": o.key.source_id,
+                            "target_key": o.key.target_key,
                             "status": o.status,
                             "label": o.label,
-                            "version": o.version,
+                            "source_version": o.version,
                             "fluent_ref": o.fluent_ref,
                             "fluent_id": o.fluent_id,
-                            "payload_hash": o.payload_hash,
+                            "payload_hash": o.payload_hash if o.status == "synced" else None,
                             "error_code": o.error_code,
                             "error_message": o.error_message,
+                            "attempts": 1 if o.status == "failed" else 0,
+                            "run_id": run_id,
                             "partition_key": o.partition_key,
                             "waiting_for": json.dumps([d.to_json() for d in o.waiting_for]) if o.waiting_for else None,
                             "config_hash": o.config_hash,
+                            "updated_at": now,
                         }
-                        for o in outcomes
+                        for o in sorted(outcomes, key=lambda o: (o.key.source_id, o.key.target_key))
                     ],
                 )
-                written = result.rowcount
-            for key in retire:
+                written = len(rows.all())
+            if retired:
                 conn.execute(
                     sync_state.delete().where(
-                        sync_state.c.entity_type == key.entity_type,
-                        sync_state.c.source_id == key.source_id,
-                        sync_state.c.target_key == key.target_key,
+                        tuple_(sync_state.c.source_id, sync_state.c.target_key, sync_state.c.entity_type).in_(retired),
                         sync_state.c.status.in_(["pending", "skipped", "waiting", "failed", "inactive"]),
                         (sync_state.c.lease_owner.is_(None)) | (sync_state.c.lease_expires_at < now),
                     )
@@ -454,126 +496,51 @@ class Ledger:
 
     # -- the cheap no-change path and references ---------------------------------------------------
 
-    def unchanged(self, entity_type: str, candidates: Sequence[tuple[LedgerKey, int, str]]) -> set[LedgerKey]:
-        """Of these (key, commercetools version, payload hash), the ones the ledger holds as synced with the same
-        version and hash: nothing to do for them, and no need to claim or record them."""
-        if not candidates:
-            return set()
-        # By primary key only (the status is filtered here): a status condition lets SQLite pick the status index,
-        # a scan of every record in that status, which grows with the ledger.
-        query = select(
-            sync_state.c.source_id, sync_state.c.target_key, sync_state.c.source_version, sync_state.c.payload_hash,
-            sync_state.c.status,
-        ).where(
-            sync_state.c.entity_type == entity_type,
-            sync_state.c.source_id.in_(sorted({key.source_id for key, _, _ in candidates})),
-        )  # fmt: skip
-        with self.engine.connect() as conn:
-            known = {(r.source_id, r.target_key): (r.source_version, r.payload_hash) for r in conn.execute(query)
-                     if r.status == "synced"}  # fmt: skip
-        return {
-            key
-            for key, version, payload_hash in candidates
-            if known.get((key.source_id, key.target_key)) == (version, payload_hash)
-        }
-
-    def settled(
-        self, entity_type: str, versions: Sequence[tuple[str, int]], config_hash: str
-    ) -> dict[str, Counter[str]]:
-        """Of these (commercetools id, version), the sources with nothing to do: every Fluent record of theirs is
-        synced or skipped at this version with this mapping fingerprint (others are only deactivated targets), so
-        mapping them again would give the same. Returns their record counts by status."""
-        if not versions:
-            return {}
-        wanted = dict(versions)
-        query = select(
-            sync_state.c.source_id, sync_state.c.status, sync_state.c.source_version, sync_state.c.config_hash
-        ).where(sync_state.c.entity_type == entity_type, sync_state.c.source_id.in_(sorted(wanted)))
+    def known(self, entity_type: str, source_ids: Collection[str]) -> KnownRecords:
+        """The ledger's rows of these commercetools records, in one query: what a chunk's no-change checks and its
+        dropped-target check compare with."""
+        if not source_ids:
+            return KnownRecords({})
+        query = select(sync_state).where(
+            sync_state.c.entity_type == entity_type, sync_state.c.source_id.in_(sorted(set(source_ids)))
+        )
         rows: dict[str, list[Any]] = defaultdict(list)
         with self.engine.connect() as conn:
             for row in conn.execute(query):
                 rows[row.source_id].append(row)
-        settled: dict[str, Counter[str]] = {}
-        for source_id, source_rows in rows.items():
-            live = [r for r in source_rows if r.status not in ("inactive", "deleted")]
-            if live and all(
-                r.status in ("synced", "skipped")
-                and r.source_version == wanted[source_id]
-                and r.config_hash == config_hash
-                for r in live
-            ):
-                settled[source_id] = Counter(r.status for r in live)
-        return settled
+        return KnownRecords(rows)
 
     def resolve(self, dependencies: Iterable[Dependency]) -> dict[Dependency, FluentIdentity]:
         """The referenced records that are in Fluent, by the ledger (created, and not deleted since)."""
-        by_source: dict[str, set[str]] = defaultdict(set)
-        by_ref: dict[str, set[str]] = defaultdict(set)
+        return self.references(dependencies).resolved
+
+    def references(self, dependencies: Iterable[Dependency]) -> References:
+        """Where these referenced records stand, in one query per entity type: in Fluent (created, and not deleted
+        since), or not coming to Fluent, with why: skipped (the mapping's reason), or gone from commercetools
+        (deleted, or inactive in Fluent). Found by commercetools id, by Fluent ref, or by the target key of a
+        reference by ref (a variant product by ``<catalogue>:<sku>``)."""
         wanted = set(dependencies)
         if not wanted:  # most chunks reference nothing: no connection taken
-            return {}
-        for dependency in wanted:
-            if dependency.source_id is not None:
-                by_source[dependency.entity_type].add(dependency.source_id)
-            elif dependency.ref is not None:
-                by_ref[dependency.entity_type].add(dependency.ref)
-        columns = (sync_state.c.entity_type, sync_state.c.source_id, sync_state.c.target_key,
-                   sync_state.c.fluent_ref, sync_state.c.fluent_id, sync_state.c.status)  # fmt: skip
-        rows: list[Any] = []
-        with self.engine.connect() as conn:
-            # By key (commercetools id, or Fluent ref) only; "in Fluent" is filtered here, so that the database
-            # looks the keys up instead of scanning an index of every record with a ref or a status.
-            for column, wanted_values in ((sync_state.c.source_id, by_source), (sync_state.c.fluent_ref, by_ref)):
-                for entity_type, values in wanted_values.items():
-                    where = (sync_state.c.entity_type == entity_type, column.in_(sorted(values)))
-                    rows += conn.execute(select(*columns).where(*where)).all()
-        in_fluent = [row for row in rows if row.fluent_ref is not None and row.status != "deleted"]
-        found: dict[Dependency, FluentIdentity] = {}
-        for row in sorted(in_fluent, key=lambda r: (r.entity_type, r.source_id, r.target_key)):
-            record = FluentIdentity(row.fluent_ref, row.fluent_id)
-            for candidate in (
-                Dependency(row.entity_type, source_id=row.source_id),
-                Dependency(row.entity_type, source_id=row.source_id, target_key=row.target_key),
-                Dependency(row.entity_type, ref=row.fluent_ref),
-                Dependency(row.entity_type, ref=row.fluent_ref, target_key=row.target_key),
-            ):
-                if candidate in wanted:
-                    found.setdefault(candidate, record)
-        return found
-
-    def unavailable(self, dependencies: Iterable[Dependency]) -> dict[Dependency, str]:
-        """The referenced records the ledger holds as not coming to Fluent, with why: skipped (the mapping's reason),
-        or gone from commercetools (deleted, or inactive in Fluent). Found by commercetools id, or by the target key
-        of a reference by ref (a variant product by ``<catalogue>:<sku>``)."""
-        wanted = [d for d in dependencies if d.source_id is not None or d.target_key is not None]
-        if not wanted:
-            return {}
+            return References({}, {})
         by_type: dict[str, list[Dependency]] = defaultdict(list)
         for dependency in wanted:
             by_type[dependency.entity_type].append(dependency)
-        columns = (sync_state.c.source_id, sync_state.c.target_key, sync_state.c.status, sync_state.c.error_message,
-                   sync_state.c.fluent_ref)  # fmt: skip
-        found: dict[Dependency, str] = {}
+        columns = (sync_state.c.entity_type, sync_state.c.source_id, sync_state.c.target_key, sync_state.c.status,
+                   sync_state.c.fluent_ref, sync_state.c.fluent_id, sync_state.c.error_message)  # fmt: skip
+        rows: list[Any] = []
         with self.engine.connect() as conn:
+            # By key (commercetools id, Fluent ref, target key) only; the status is filtered here, so that the
+            # database looks the keys up instead of scanning an index of every record with a ref or a status.
             for entity_type, group in by_type.items():
                 ids = sorted({d.source_id for d in group if d.source_id is not None})
+                refs = sorted({d.ref for d in group if d.source_id is None and d.ref is not None})
                 targets = sorted({d.target_key for d in group if d.source_id is None and d.target_key is not None})
-                matches = or_(sync_state.c.source_id.in_(ids), sync_state.c.target_key.in_(targets))
-                everything = conn.execute(select(*columns).where(sync_state.c.entity_type == entity_type, matches))
-                # Not coming to Fluent; but a record skipped now and created before is still there: referencing it
-                # is fine.
-                rows = [row for row in everything if row.status in _UNAVAILABLE
-                        and not (row.status == "skipped" and row.fluent_ref is not None)]  # fmt: skip
-                by_source = {row.source_id: row for row in rows}
-                by_target = {row.target_key: row for row in rows}
-                for dependency in group:
-                    row = (by_source.get(dependency.source_id) if dependency.source_id is not None
-                           else by_target.get(dependency.target_key))  # fmt: skip
-                    if row is not None:
-                        found[dependency] = _UNAVAILABLE[row.status].format(reason=row.error_message or "no reason")
-        return found
-
-    # -- reading -----------------------------------------------------------------------------------
+                matches = [column.in_(values) for column, values in ((sync_state.c.source_id, ids),
+                           (sync_state.c.fluent_ref, refs), (sync_state.c.target_key, targets)) if values]  # fmt: skip
+                if matches:
+                    rows += conn.execute(select(*columns).where(sync_state.c.entity_type == entity_type,
+                                                                or_(*matches))).all()  # fmt: skip
+        return References(_resolved(wanted, rows), _unavailable(wanted, rows))
 
     def sources_by_fluent_ref(self, entity_type: str, refs: Sequence[str]) -> dict[str, str]:
         """The commercetools id of each of these Fluent refs the ledger knows (records this project created)."""
@@ -859,6 +826,51 @@ class Ledger:
                 updated_at=now,
             )
         )  # fmt: skip
+
+
+# What an outcome overwrites as it is (the identity, hash and attempts are merged with what the row holds).
+_OUTCOME_COLUMNS = ("status", "label", "source_version", "error_code", "error_message", "run_id", "partition_key",
+                    "waiting_for", "config_hash", "updated_at")  # fmt: skip
+
+
+def _insert(conn: Connection) -> Callable[[Any], Any]:
+    """The dialect's INSERT, which has ON CONFLICT (PostgreSQL and SQLite alike)."""
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def _resolved(wanted: Collection[Dependency], rows: Iterable[Any]) -> dict[Dependency, FluentIdentity]:
+    in_fluent = [row for row in rows if row.fluent_ref is not None and row.status != "deleted"]
+    found: dict[Dependency, FluentIdentity] = {}
+    for row in sorted(in_fluent, key=lambda r: (r.entity_type, r.source_id, r.target_key)):
+        record = FluentIdentity(row.fluent_ref, row.fluent_id)
+        for candidate in (
+            Dependency(row.entity_type, source_id=row.source_id),
+            Dependency(row.entity_type, source_id=row.source_id, target_key=row.target_key),
+            Dependency(row.entity_type, ref=row.fluent_ref),
+            Dependency(row.entity_type, ref=row.fluent_ref, target_key=row.target_key),
+        ):
+            if candidate in wanted:
+                found.setdefault(candidate, record)
+    return found
+
+
+def _unavailable(wanted: Collection[Dependency], rows: Iterable[Any]) -> dict[Dependency, str]:
+    # Not coming to Fluent; but a record skipped now and created before is still there: referencing it is fine.
+    stopped = [row for row in rows if row.status in _UNAVAILABLE
+               and not (row.status == "skipped" and row.fluent_ref is not None)]  # fmt: skip
+    by_source = {(row.entity_type, row.source_id): row for row in stopped}
+    by_target = {(row.entity_type, row.target_key): row for row in stopped}
+    found: dict[Dependency, str] = {}
+    for dependency in wanted:
+        if dependency.source_id is not None:
+            row = by_source.get((dependency.entity_type, dependency.source_id))
+        elif dependency.target_key is not None:
+            row = by_target.get((dependency.entity_type, dependency.target_key))
+        else:
+            continue
+        if row is not None:
+            found[dependency] = _UNAVAILABLE[row.status].format(reason=row.error_message or "no reason")
+    return found
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar, cast
 
 from ctfluent_dagster.fluent.client import FluentAlreadyExistsError, FluentNotFoundError
-from ctfluent_dagster.ledger.store import Busy, Claim, Ledger, Liveness
+from ctfluent_dagster.ledger.store import Busy, Claim, KnownRecords, Ledger, Liveness
 from ctfluent_dagster.records import (
     Change,
     Dependency,
@@ -63,6 +63,9 @@ UNAVAILABLE_CODE = "REFERENCE_UNAVAILABLE"
 RETIRED_STATUSES: tuple[Status, ...] = ("deleted", "inactive")
 # Rounds of references within one chunk (a category tree's depth); deeper ones wait for resume_waiting.
 _MAX_LEVELS = 8
+# References of other entities found in Fluent, remembered for the rest of a run (bounded: a run of a million orders
+# references as many customers).
+_REMEMBERED_REFERENCES = 20_000
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,17 @@ class _Result:
 
 
 Done = list[tuple[Plan[PushT], _Result]]
+
+
+@dataclass(frozen=True)
+class _BusyPlans(Generic[PushT]):
+    """Records another live run held when this run claimed them: claimed again once that run lets them go."""
+
+    plans: list[Plan[PushT]]
+    partition_key: str | None
+    mapped: Mapping[str, set[str]] | None
+    known: KnownRecords | None
+    busy: list[Busy]
 
 
 @dataclass
@@ -205,7 +219,8 @@ class SyncEngine(Generic[RecordT, PushT]):
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"sync-{entity.entity_type}")
         self._in_flight: deque[_Chunk[PushT]] = deque()
         self._waited: set[LedgerKey] = set()  # records that ended waiting in this run (they may move on later)
-        self._busy: list[tuple[list[Plan[PushT]], str | None, Mapping[str, set[str]] | None, list[Busy]]] = []
+        self._busy: list[_BusyPlans[PushT]] = []
+        self._in_fluent: dict[Dependency, FluentIdentity] = {}  # references of other entities, found in Fluent
         self._stop_heartbeat = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name=f"lease-heartbeat-{run_id[:8]}", daemon=True)
         self._heartbeat.start()
@@ -244,26 +259,32 @@ class SyncEngine(Generic[RecordT, PushT]):
     def sync_staged(self, chunk: StagedChunk, partition_key: str | None = None) -> None:
         """A staged chunk: sources settled at their version (nothing changed, same mapping) are counted with one
         bulk comparison and never parsed or mapped; the others are synced."""
+        known = self.ledger.known(self.entity.entity_type, chunk.ids)
         settled = (
-            self.ledger.settled(self.entity.entity_type, list(zip(chunk.ids, chunk.versions, strict=True)),
-                                self.config_hash)
-            if self.config_hash else {}
-        )  # fmt: skip
+            known.settled(zip(chunk.ids, chunk.versions, strict=True), self.config_hash) if self.config_hash else {}
+        )
         for counts in settled.values():
             self._count("unchanged", counts["synced"], partition_key)
             self._count("skipped", counts["skipped"], partition_key)
         self.report.records_read += len(settled)
-        self.sync_chunk(cast(list[RecordT], chunk.records(skip=settled)), partition_key)
+        self.sync_chunk(cast(list[RecordT], chunk.records(skip=settled)), partition_key, known)
 
-    def sync_chunk(self, records: Sequence[RecordT], partition_key: str | None = None) -> None:
+    def sync_chunk(
+        self, records: Sequence[RecordT], partition_key: str | None = None, known: KnownRecords | None = None
+    ) -> None:
+        """``known``: the ledger's rows of these records, when the caller has read them already."""
         self.report.records_read += len(records)
         plans: list[Plan[PushT]] = [plan for record in records for plan in self.entity.plan(record)]
+        if not plans:
+            return
+        if known is None:
+            known = self.ledger.known(self.entity.entity_type, {plan.key.source_id for plan in plans})
         mapped = mapped_targets(plans)
-        levels = self._levels(self._drop_unchanged(plans, partition_key))
+        levels = self._levels(self._drop_unchanged(plans, partition_key, known))
         for level, level_plans in enumerate(levels):
             if level:  # references within the chunk (a parent category): recorded before what references them
                 self._record_chunks(keep_in_flight=0)
-            self._claim_and_submit(level_plans, partition_key, mapped)
+            self._claim_and_submit(level_plans, partition_key, mapped, known)
         self._record_chunks(keep_in_flight=1)
 
     def _levels(self, plans: list[Plan[PushT]]) -> list[list[Plan[PushT]]]:
@@ -370,20 +391,25 @@ class SyncEngine(Generic[RecordT, PushT]):
         if partition_key is not None:
             self.report.by_partition[partition_key][change] += count
 
-    def _drop_unchanged(self, plans: list[Plan[PushT]], partition_key: str | None) -> list[Plan[PushT]]:
+    def _drop_unchanged(
+        self, plans: list[Plan[PushT]], partition_key: str | None, known: KnownRecords
+    ) -> list[Plan[PushT]]:
         """Records the ledger holds as synced at this version with this payload: counted, not claimed."""
-        pushes = [p for p in plans if isinstance(p, PlannedPush)]
-        same = self.ledger.unchanged(self.entity.entity_type, [(p.key, p.version, p.payload_hash) for p in pushes])
+        same = known.unchanged((p.key, p.version, p.payload_hash) for p in plans if isinstance(p, PlannedPush))
         if not same:
             return plans
         self._count("unchanged", len(same), partition_key)
         return [plan for plan in plans if not (isinstance(plan, PlannedPush) and plan.key in same)]
 
     def _claim_and_submit(
-        self, plans: list[Plan[PushT]], partition_key: str | None, mapped: Mapping[str, set[str]] | None = None
+        self,
+        plans: list[Plan[PushT]],
+        partition_key: str | None,
+        mapped: Mapping[str, set[str]] | None = None,
+        known: KnownRecords | None = None,
     ) -> None:
         """``mapped``: every Fluent target each source record maps to now (also those not in ``plans``, e.g.
-        unchanged): the ledger's other targets of those sources are ones the source dropped."""
+        unchanged): the ledger's other targets of those sources (in ``known``) are ones the source dropped."""
         if not plans:
             return
         if self.dry_run:
@@ -400,14 +426,14 @@ class SyncEngine(Generic[RecordT, PushT]):
             self.log.warning("took over %d record(s) leased by run %s, which is no longer running", count, owner)
         self.report.counts["superseded"] += len(claims.superseded)
         if claims.busy:
-            self._busy.append(([by_key[b.claim.key] for b in claims.busy], partition_key, mapped, claims.busy))
+            self._busy.append(_BusyPlans([by_key[b.claim.key] for b in claims.busy], partition_key, mapped, known,
+                                         claims.busy))  # fmt: skip
         references = {d for claim, _ in claims.claimed if isinstance(p := by_key[claim.key], PlannedPush)
                       for d in p.requires}  # fmt: skip
-        resolved = self.ledger.resolve(references)
+        resolved, blocked = self._references(references)
         failed_on_demand = self._sync_on_demand(references, resolved)
-        if failed_on_demand is not None:  # something was synced: resolve again
-            resolved = self.ledger.resolve(references)
-        blocked = self.ledger.unavailable(d for d in references if d.unavailable != "wait")
+        if failed_on_demand is not None:  # something was synced: look again
+            resolved, blocked = self._references(references)
         futures: list[Future[Done[PushT]]] = []
         groups: dict[Action, list[tuple[PlannedPush[PushT], LedgerEntry]]] = {"create": [], "update": []}
         for claim, prior in claims.claimed:
@@ -431,9 +457,10 @@ class SyncEngine(Generic[RecordT, PushT]):
             for start in range(0, len(items), self.batch_size):
                 batch = items[start : start + self.batch_size]
                 futures.append(self._pool.submit(self._push_batch, action, batch, partition_key))
+        siblings = known.siblings(list(by_key)) if known is not None and mapped is not None else []
         dropped = [  # Fluent records the source had before and no longer maps to (a removed variant, a store left)
             sibling
-            for sibling in claims.siblings
+            for sibling in siblings
             if mapped is not None
             and sibling.key.source_id in mapped
             and sibling.key.target_key not in mapped[sibling.key.source_id]
@@ -452,6 +479,21 @@ class SyncEngine(Generic[RecordT, PushT]):
                 [PlannedRetire(s.key, s.source_version or 0, s.label or "", s.fluent_ref, "inactive") for s in stale],
                 partition_key,
             )
+
+    def _references(
+        self, dependencies: set[Dependency]
+    ) -> tuple[dict[Dependency, FluentIdentity], dict[Dependency, str]]:
+        """Which references are in Fluent, and which will not come (of those that do not wait), in one ledger query;
+        references of other entities found in Fluent earlier in this run are not looked up again (this run does not
+        change them; a record of its own entity may be deactivated by it)."""
+        found = self.ledger.references(d for d in dependencies if d not in self._in_fluent)
+        if len(self._in_fluent) > _REMEMBERED_REFERENCES:
+            self._in_fluent.clear()
+        self._in_fluent.update((d, identity) for d, identity in found.resolved.items()
+                               if d.entity_type != self.entity.entity_type)  # fmt: skip
+        resolved = {**found.resolved, **{d: self._in_fluent[d] for d in dependencies if d in self._in_fluent}}
+        blocked = {d: why for d, why in found.unavailable.items() if d.unavailable != "wait"}
+        return resolved, blocked
 
     def _prepare(self, creates: list[PlannedPush[PushT]]) -> None:
         """What a chunk's creates need, once for all of them (the entity's ``prepare``). A failure costs only the
@@ -494,8 +536,7 @@ class SyncEngine(Generic[RecordT, PushT]):
         ids = sorted({p.key.source_id for p in plans})
         known = {e.key: e for e in self.ledger.entries(self.entity.entity_type, source_ids=ids)}
         references = {d for p in plans if isinstance(p, PlannedPush) for d in p.requires}
-        resolved = self.ledger.resolve(references)
-        blocked = self.ledger.unavailable(d for d in references if d.unavailable != "wait")
+        resolved, blocked = self._references(references)
         for plan in plans:
             prior = known.get(plan.key)
             change, detail = self._foresee(plan, prior, resolved, blocked)
@@ -596,8 +637,8 @@ class SyncEngine(Generic[RecordT, PushT]):
         if not self.wait_for_busy:
             self._busy = []
         while self._busy:
-            holders: Counter[str] = Counter(b.owner for *_, busy in self._busy for b in busy)
-            until = max(b.until for *_, busy in self._busy for b in busy)
+            holders: Counter[str] = Counter(b.owner for held in self._busy for b in held.busy)
+            until = max(b.until for held in self._busy for b in held.busy)
             self.log.info(
                 "%d %s record(s) are being synced by other run(s) (%s); waiting for their leases, at the latest "
                 "until %s UTC unless those runs keep running",
@@ -607,8 +648,8 @@ class SyncEngine(Generic[RecordT, PushT]):
             )  # fmt: skip
             time.sleep(self.busy_poll_seconds)
             busy, self._busy = self._busy, []
-            for plans, partition_key, mapped, _ in busy:
-                self._claim_and_submit(plans, partition_key, mapped)
+            for held in busy:
+                self._claim_and_submit(held.plans, held.partition_key, held.mapped, held.known)
             self._record_chunks(keep_in_flight=0)
 
     def _note(self, plan: PlannedPush[PushT], partition_key: str | None) -> None:
