@@ -19,7 +19,14 @@ import os
 import sys
 from typing import Any
 
-from benchmarks.common import add_common_arguments, batched_bound, benchmark_runs, mutations, summary_line
+from benchmarks.common import (
+    add_common_arguments,
+    batched_bound,
+    benchmark_runs,
+    mutations,
+    push_processes,
+    summary_line,
+)
 
 READS = ("commercetools/categories", "commercetools/products")
 PUSHES = ("fluent/categories", "fluent/standard_products", "fluent/variant_products")
@@ -62,6 +69,7 @@ def report(args: argparse.Namespace, runs: dict[str, Any]) -> None:
     lines = [
         f"catalogue sync benchmark: {args.products:,} products x {args.variants} variants over {args.days} days, "
         f"Fluent latency {args.latency_ms:g} ms, concurrency {args.concurrency}, batch size {args.batch_size}, "
+        f"ledger {args.ledger}, "
         f"{os.cpu_count()} CPU(s), Python {sys.version.split()[0]}",
     ]
     for name in ASSETS:
@@ -79,7 +87,8 @@ def report(args: argparse.Namespace, runs: dict[str, Any]) -> None:
         f"  Fluent requests per record:      {requests_total / created:8.3f}     ({requests_total:,} requests)",
         f"  create requests that also activate what they create: {activating:,}; update requests of their own: "
         f"{apart:,} (activate_after_create)",
-        f"  peak memory of the sync process: {initial['peak_rss_mb']:8.0f} MB   (aim: < 400 MB)",
+        f"  processes of each push:          {push_processes(initial, PUSHES)}",
+        f"  peak memory per sync process: {initial['peak_rss_mb']:8.0f} MB   (aim: < 400 MB)",
         f"  CPU of the sync process:         {sum(initial[n]['cpu'] for n in ASSETS):8.1f} s",
         f"  CPU of the sandbox process:      {initial['sandbox_cpu']:8.1f} s",
         f"  second run, no change (in-asset): read {again_read:.1f} s, push {again_push:.1f} s = "

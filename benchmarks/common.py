@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,13 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 
+from ctfluent_dagster.sync.processes import peak_memory_mb
 from ctfluent_sandbox.admin_client import AdminClient
 from ctfluent_sandbox.cli import read_env_file
 
 REPO = Path(__file__).resolve().parent.parent
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+POSTGRES_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -36,8 +41,9 @@ def process_cpu_seconds(pid: int) -> float:
 
 
 def own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """This process's CPU, and its children's that have ended (a push's shard processes)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def run_phases(
@@ -73,7 +79,10 @@ def run_phases(
         }
         phases[name] = {"seconds": time.perf_counter() - wall, "cpu": own_cpu_seconds() - cpu, "metadata": metadata,
                         "rss_mb": peak_rss_mb()}  # fmt: skip
-    phases["peak_rss_mb"] = peak_rss_mb()
+    # Per process: this one's, or a push process's (each push reports its processes' peaks).
+    pushes = [float(peak) for phase in phases.values()
+              for peak in str(phase["metadata"].get("push_peak_memory_mb", "")).split(", ") if peak]  # fmt: skip
+    phases["peak_rss_mb"] = max([peak_rss_mb(), *pushes])
     results.put(phases)
 
 
@@ -100,11 +109,39 @@ def sync_once(
 
 
 @contextmanager
+def ledger_database(kind: str, work: Path) -> Iterator[str]:
+    """The ledger's URL: a fresh PostgreSQL database on the local server (production's ledger; dropped afterwards),
+    or a SQLite file under ``work`` (the demo's)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{work / 'ledger.sqlite'}"
+        return
+    server = make_url(os.environ.get("CTFLUENT_BENCH_POSTGRES_URL", POSTGRES_SERVER))
+    name = f"ctfluent_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield server.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
+
+
+@contextmanager
 def sandbox(
-    work: Path, seed_args: Sequence[str], settings: dict[str, str], latency_ms: float
+    work: Path, seed_args: Sequence[str], settings: dict[str, str], latency_ms: float, ledger: str = "postgresql"
 ) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, str]]]:
     """The sandbox (``ctfluent-sandbox`` with ``seed_args``) with ``latency_ms`` on every Fluent request, and the
-    code location's environment for it (``settings`` added, state under ``work``)."""
+    code location's environment for it (``settings`` added, state under ``work``, the ledger on ``ledger``:
+    ``postgresql`` or ``sqlite``)."""
+    with ledger_database(ledger, work) as ledger_url:
+        yield from _sandbox(work, seed_args, settings, latency_ms, ledger_url)
+
+
+def _sandbox(
+    work: Path, seed_args: Sequence[str], settings: dict[str, str], latency_ms: float, ledger_url: str
+) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, str]]]:
     env_file = work / "sandbox.env"
     command = [str(REPO / ".venv" / "bin" / "ctfluent-sandbox"), "--ct-port", "0", "--fluent-port", "0",
                "--seed", "1", "--env-file", str(env_file), *seed_args]  # fmt: skip
@@ -117,7 +154,7 @@ def sandbox(
             time.sleep(0.2)
         env = read_env_file(env_file) | {
             "CTFLUENT_STAGING_DIR": str(work / "staging"),
-            "CTFLUENT_LEDGER_URL": f"sqlite:///{work / 'ledger.sqlite'}",
+            "CTFLUENT_LEDGER_URL": ledger_url,
             "CTFLUENT_START_DATE": "2020-01-01",
             **settings,
         }
@@ -165,14 +202,11 @@ def mutations(run: dict[str, Any]) -> int:
 def benchmark_runs(args: argparse.Namespace, seed_args: Sequence[str], assets: Sequence[str]) -> dict[str, Any]:
     """Seed a sandbox with ``seed_args``, then sync ``assets`` twice (initial, no change) with the benchmark's
     Fluent latency, concurrency and batch size."""
-    settings = {
-        "CTFLUENT_FLUENT_CONCURRENCY": str(args.concurrency),
-        "CTFLUENT_FLUENT_BATCH_SIZE": str(args.batch_size),
-    }
     with (
         tempfile.TemporaryDirectory(prefix="ctfluent-bench-") as tmp,
-        sandbox(Path(tmp), [*seed_args, "--days", str(args.days)], settings, args.latency_ms) as (process, env),
-    ):
+        sandbox(Path(tmp), [*seed_args, "--days", str(args.days)], push_settings(args), args.latency_ms,
+                args.ledger) as (process, env),
+    ):  # fmt: skip
         return measured_runs(process, env, args.days, assets)
 
 
@@ -181,13 +215,34 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=8, help="Fluent requests in flight (threads)")
     parser.add_argument("--batch-size", type=int, default=10, help="mutations per Fluent request (1: none)")
+    parser.add_argument(
+        "--ledger",
+        choices=("postgresql", "sqlite"),
+        default="postgresql",
+        help="the ledger's database (postgresql: production's, a fresh database on the local server)",
+    )
+    parser.add_argument(
+        "--push-processes",
+        type=int,
+        default=None,
+        help="processes per push (default: the code location's: the CPUs available, 1 on SQLite)",
+    )
+
+
+def push_settings(args: argparse.Namespace) -> dict[str, str]:
+    """The code location's settings of a push, as the benchmark's arguments give them."""
+    settings = {
+        "CTFLUENT_FLUENT_CONCURRENCY": str(args.concurrency),
+        "CTFLUENT_FLUENT_BATCH_SIZE": str(args.batch_size),
+    }
+    if args.push_processes is not None:
+        settings["CTFLUENT_PUSH_PROCESSES"] = str(args.push_processes)
+    return settings
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory (``VmHWM``). Not ``ru_maxrss``: a spawned child inherits its parent's
-    peak there (Linux keeps it across fork and exec), and this benchmark's parent holds the emulator's state."""
-    status = Path("/proc/self/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
+    """This process's peak resident memory (``VmHWM``, see ``peak_memory_mb``)."""
+    return peak_memory_mb() or 0.0
 
 
 def time_requests() -> dict[str, list[float]]:
@@ -284,9 +339,15 @@ def summary_line(benchmark: str, args: argparse.Namespace, **figures: float | in
         "latency_ms": args.latency_ms,
         "concurrency": args.concurrency,
         "batch_size": getattr(args, "batch_size", 1),
+        "ledger": getattr(args, "ledger", "sqlite"),
         **figures,
     }
     return "summary " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+
+
+def push_processes(phases: dict[str, Any], names: Sequence[str]) -> str:
+    """The processes each push ran in, as its metadata says (e.g. "2, 2, 1")."""
+    return ", ".join(str(phases[name]["metadata"].get("push_processes", 1)) for name in names)
 
 
 def batched_bound(records: int, args: argparse.Namespace) -> float:

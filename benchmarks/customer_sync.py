@@ -47,6 +47,7 @@ def report(args: argparse.Namespace, runs: dict[str, Any]) -> None:
     lines = [
         f"customer sync benchmark: {args.customers:,} customers over {args.days} days, Fluent latency "
         f"{args.latency_ms:g} ms, concurrency {args.concurrency}, batch size {args.batch_size}, "
+        f"ledger {args.ledger}, "
         f"{os.cpu_count()} CPU(s), Python {sys.version.split()[0]}",
         f"  stage (commercetools -> Parquet): {stage['seconds']:8.1f} s   {n / stage['seconds']:8.0f} customers/s",
         f"  push  (Parquet -> Fluent):        {push['seconds']:8.1f} s   {n / push['seconds']:8.0f} customers/s "
@@ -54,9 +55,10 @@ def report(args: argparse.Namespace, runs: dict[str, Any]) -> None:
         f"  batched bound N/(batch x conc.) x latency: {bound:6.1f} s   (N = {created:,} Fluent customers created)",
         f"  push time / bound:                {push['seconds'] / bound:8.2f} x   (aim: <= 1.5)",
         f"  Fluent requests per customer:     {requests_total / n:8.3f}     ({requests_total:,} requests incl. login)",
-        f"  peak memory of the sync process:  {initial['peak_rss_mb']:8.0f} MB   (after the stage: "
+        f"  processes of the push:            {push['metadata'].get('push_processes', 1)}",
+        f"  peak memory per sync process:  {initial['peak_rss_mb']:8.0f} MB   (after the stage: "
         f"{stage['rss_mb']:.0f} MB)",
-        f"  CPU of the sync process:          {stage['cpu'] + push['cpu']:8.1f} s   (push: {push['cpu']:.1f} s = "
+        f"  CPU of the sync processes:        {stage['cpu'] + push['cpu']:8.1f} s   (push: {push['cpu']:.1f} s = "
         f"{push['cpu'] / push['seconds']:.0%} of one core, {1000 * push['cpu'] / n:.2f} ms per customer)",
         f"  CPU of the sandbox process:       {initial['sandbox_cpu']:8.1f} s   "
         f"({1000 * initial['sandbox_cpu'] / n:.2f} ms per customer)",

@@ -43,6 +43,7 @@ from benchmarks.common import (
     execute,
     own_cpu_seconds,
     process_cpu_seconds,
+    push_settings,
     sandbox,
     summary_line,
     sync_once,
@@ -67,9 +68,7 @@ def main() -> None:
     if args.quick:
         args.skus, args.changes = 2_000, 200
 
-    settings = {
-        "CTFLUENT_FLUENT_CONCURRENCY": str(args.concurrency),
-        "CTFLUENT_FLUENT_BATCH_SIZE": str(args.batch_size),
+    settings = push_settings(args) | {
         "CTFLUENT_INVENTORY__VIRTUAL_CATALOGUE_REF": CATALOGUE,
         # The sensor's first tick takes nothing from before it, and the tick after the burst does not poll: the
         # burst arrives by webhook events alone.
@@ -78,7 +77,9 @@ def main() -> None:
     }
     with (
         tempfile.TemporaryDirectory(prefix="ctfluent-bench-") as tmp,
-        sandbox(Path(tmp), ["--customers", "0", "--products", "1", "--days", "1"], settings, args.latency_ms) as (
+        sandbox(
+            Path(tmp), ["--customers", "0", "--products", "1", "--days", "1"], settings, args.latency_ms, args.ledger
+        ) as (
             process,
             env,
         ),

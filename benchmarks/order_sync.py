@@ -38,6 +38,7 @@ from benchmarks.common import (
     batched_bound,
     measured_runs,
     mutations,
+    push_settings,
     sandbox,
     seeded_days,
     summary_line,
@@ -93,10 +94,7 @@ def main() -> None:
 
 
 def sync_settings(args: argparse.Namespace) -> dict[str, str]:
-    settings = {
-        "CTFLUENT_FLUENT_CONCURRENCY": str(args.concurrency),
-        "CTFLUENT_FLUENT_BATCH_SIZE": str(args.batch_size),
-    }
+    settings = push_settings(args)
     if not args.product_filters:
         settings |= {"CTFLUENT_ORDERS__MAX_AGE_DAYS": "0", "CTFLUENT_ORDERS__SKIP_ORDER_STATES": "[]"}
     return settings
@@ -145,7 +143,7 @@ def initial_load(args: argparse.Namespace) -> dict[str, Any]:
     seed_args = ["--customers", "0", "--days", str(args.days)]  # seeded through the admin API below, timed
     with (
         tempfile.TemporaryDirectory(prefix="ctfluent-bench-") as tmp,
-        sandbox(Path(tmp), seed_args, sync_settings(args), args.latency_ms) as (process, env),
+        sandbox(Path(tmp), seed_args, sync_settings(args), args.latency_ms, args.ledger) as (process, env),
     ):
         started = time.perf_counter()
         seeded: dict[str, Any] = AdminClient(env["CTP_API_URL"], timeout=3600).call("POST", "/seed", {
@@ -215,6 +213,7 @@ def report_load(args: argparse.Namespace, bulk: dict[str, Any]) -> None:
         f"order sync benchmark: {args.orders:,} orders x {args.items} items, a payment each, {args.customers:,} "
         f"customers, {args.products:,} products x {args.variants} variants over {args.days} days, {filters}, Fluent "
         f"latency {args.latency_ms:g} ms, concurrency {args.concurrency}, batch size {args.batch_size}, "
+        f"ledger {args.ledger}, "
         f"{os.cpu_count()} CPU(s), Python {sys.version.split()[0]}; load average {bulk['load']}",
         f"  seeding the commercetools emulator: {seeded['wall_seconds']:6.1f} s   ({seeded['orders']:,} orders, "
         f"{seeded['payments']:,} payments, {seeded['customers']:,} customers, {seeded['products']:,} products; "

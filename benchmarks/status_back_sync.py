@@ -39,6 +39,7 @@ from benchmarks.common import (
     execute,
     own_cpu_seconds,
     process_cpu_seconds,
+    push_settings,
     sandbox,
     seeded_days,
     summary_line,
@@ -66,9 +67,7 @@ def main() -> None:
     if args.quick:
         args.orders, args.customers, args.products = 1_000, 200, 50
 
-    settings = {
-        "CTFLUENT_FLUENT_CONCURRENCY": str(args.concurrency),
-        "CTFLUENT_FLUENT_BATCH_SIZE": str(args.batch_size),
+    settings = push_settings(args) | {
         "CTFLUENT_ORDERS__MAX_AGE_DAYS": "0",
         "CTFLUENT_ORDERS__SKIP_ORDER_STATES": "[]",
         "CTFLUENT_PRODUCTS__MISSING_GTIN": "sku",
@@ -76,7 +75,7 @@ def main() -> None:
     }
     with (
         tempfile.TemporaryDirectory(prefix="ctfluent-bench-") as tmp,
-        sandbox(Path(tmp), ["--customers", "0", "--days", str(args.days)], settings, args.latency_ms) as (
+        sandbox(Path(tmp), ["--customers", "0", "--days", str(args.days)], settings, args.latency_ms, args.ledger) as (
             process,
             env,
         ),

@@ -60,24 +60,26 @@ class CommercetoolsResource(ApiResource):
     auth_url: str | None = None
     _client: CommercetoolsClient | None = PrivateAttr(default=None)
 
+    def client_settings(self) -> CommercetoolsSettings:
+        """What the client is built from (a push shard process builds its own from it)."""
+        return CommercetoolsSettings(
+            project_key=self.project_key,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            scopes=self.scopes,  # split by the settings validator
+            region=self.region or None,
+            api_url=self.api_url or None,
+            auth_url=self.auth_url or None,
+            requests_per_second=self.requests_per_second,
+            rate_limit_url=self.rate_limit_state(),
+            max_connections=self.max_connections,
+            timeouts=self.timeouts(),
+            retry=self.retry_policy(),
+        )
+
     def get_client(self) -> CommercetoolsClient:
         if self._client is None:
-            self._client = CommercetoolsClient(
-                CommercetoolsSettings(
-                    project_key=self.project_key,
-                    client_id=self.client_id,
-                    client_secret=self.client_secret,
-                    scopes=self.scopes,  # split by the settings validator
-                    region=self.region or None,
-                    api_url=self.api_url or None,
-                    auth_url=self.auth_url or None,
-                    requests_per_second=self.requests_per_second,
-                    rate_limit_url=self.rate_limit_state(),
-                    max_connections=self.max_connections,
-                    timeouts=self.timeouts(),
-                    retry=self.retry_policy(),
-                )
-            )
+            self._client = CommercetoolsClient(self.client_settings())
         return self._client
 
 
@@ -104,22 +106,24 @@ class FluentResource(ApiResource):
     password: str
     _client: FluentClient | None = PrivateAttr(default=None)
 
+    def client_settings(self) -> FluentSettings:
+        """What the client is built from (a push shard process builds its own from it)."""
+        return FluentSettings(
+            host=self.host,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            username=self.username,
+            password=self.password,
+            requests_per_second=self.requests_per_second,
+            rate_limit_url=self.rate_limit_state(),
+            max_connections=self.max_connections,
+            timeouts=self.timeouts(),
+            retry=self.retry_policy(),
+        )
+
     def get_client(self) -> FluentClient:
         if self._client is None:
-            self._client = FluentClient(
-                FluentSettings(
-                    host=self.host,
-                    client_id=self.client_id,
-                    client_secret=self.client_secret,
-                    username=self.username,
-                    password=self.password,
-                    requests_per_second=self.requests_per_second,
-                    rate_limit_url=self.rate_limit_state(),
-                    max_connections=self.max_connections,
-                    timeouts=self.timeouts(),
-                    retry=self.retry_policy(),
-                )
-            )
+            self._client = FluentClient(self.client_settings())
         return self._client
 
 

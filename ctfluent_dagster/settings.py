@@ -64,6 +64,10 @@ class SyncSettings(BaseSettings):
     backfill_partitions_per_run: int = 31
     # Fluent requests in flight at once within one run (threads).
     fluent_concurrency: int = 8
+    # Processes one asset's push runs in, each with its share of fluent_concurrency and of the staged pages (whole
+    # pages: every record is in one of them). Unset: the CPUs available to the process (its CPU affinity and
+    # container CPU limit), 1 on a SQLite ledger, and then a push of fewer than 1,000 records a process takes fewer.
+    push_processes: int | None = Field(default=None, ge=1)
     # Mutations per Fluent request (alias batching; 1 = one request per record). A failed batch is retried record
     # by record, so one bad record costs its batch one extra request.
     fluent_batch_size: int = 10

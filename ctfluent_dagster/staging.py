@@ -292,6 +292,15 @@ class DatasetStore:
 
                 yield StagedChunk(ids, versions, load_raw)
 
+    def size(self, entity: str, partition_key: str, name: str = FULL) -> tuple[int, int]:
+        """A dataset's pages and records, from its Parquet footer; (0, 0) when it is missing (reading it says why)."""
+        path = self.path(entity, partition_key, name)
+        if not path.exists():
+            return 0, 0
+        with ExitStack() as stack:
+            metadata = pq.ParquetFile(_source(path, stack)).metadata
+            return metadata.num_row_groups, metadata.num_rows
+
     def write_gone(self, entity: str, partition_key: str, name: str, ids: Sequence[str]) -> None:
         path = self.path(entity, partition_key, name).with_suffix(".gone.json")
         text = json.dumps(sorted(set(ids)))

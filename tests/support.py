@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -209,19 +211,54 @@ def materialize_in_this_process(env: dict[str, str], asset_paths: list[str], fir
     materialize(assets, resources=defs.resources, tags={RANGE_START: first, RANGE_END: last})
 
 
-def leased_records(ledger_url: str, entity_type: str) -> int:
-    """How many records of the entity type a run holds a lease on now (0 before the run has created the ledger)."""
+def kill_mid_push(
+    env: dict[str, str], asset_paths: list[str], days: tuple[str, str], entity_type: str, leased: int, processes: int
+) -> None:
+    """Run these assets over the days in a child process (with ``env``) and SIGKILL it once it holds ``leased`` leases
+    of ``entity_type`` in each of its ``processes`` push processes; then wait until every one of them has ended
+    (a killed run leaves none pushing)."""
+    ledger_url = env["CTFLUENT_LEDGER_URL"]
+    child = multiprocessing.get_context("spawn").Process(target=materialize_in_this_process,
+                                                         args=({**env, "CTFLUENT_PUSH_PROCESSES": str(processes)},
+                                                               asset_paths, *days))  # fmt: skip
+    child.start()
+    deadline = time.monotonic() + 120
+    while len(set(holders := lease_holders(ledger_url, entity_type))) < processes or len(holders) < leased:
+        assert child.is_alive() and time.monotonic() < deadline, "the first run ended before it could be killed"
+        time.sleep(0.05)
+    os.kill(child.pid or 0, signal.SIGKILL)
+    child.join()
+    held = set(lease_holders(ledger_url, entity_type))
+    assert held  # the dead run left leases behind
+    while not all(process_gone(holder) for holder in held):
+        assert time.monotonic() < deadline, f"push processes outlived their killed run: {held}"
+        time.sleep(0.05)
+
+
+def lease_holders(ledger_url: str, entity_type: str) -> list[str]:
+    """The holder ("host:pid") of each record of the entity type a run holds a lease on now (none before the run has
+    created the ledger)."""
     store = Ledger(ledger_url)
-    query = select(sync_state.c.source_id).where(
+    query = select(sync_state.c.lease_holder).where(
         sync_state.c.entity_type == entity_type, sync_state.c.lease_owner.is_not(None)
     )
     try:
         with store.engine.connect() as conn:
             if not inspect(conn).has_table(sync_state.name):
-                return 0
-            return len(conn.execute(query).all())
+                return []
+            return [str(holder) for (holder,) in conn.execute(query)]
     finally:
         store.engine.dispose()
+
+
+def process_gone(holder: str) -> bool:
+    """Whether the lease holder's process (of this host) has ended."""
+    pid = int(holder.rpartition(":")[2])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 # -- end to end (the stack as real processes, the UI in headless Chromium) ---------------------------------------

@@ -4,10 +4,7 @@ dead run's records at once instead of waiting for their leases."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +17,7 @@ from ctfluent_dagster.assets import ENTITY_DEFINITIONS
 from ctfluent_dagster.ledger.store import Ledger
 from tests.harness import RANGE_END, RANGE_START, Sandbox
 from tests.sandbox.catalogue_fixtures import selected_prices
-from tests.support import leased_records, materialize_in_this_process, serve_sandbox
+from tests.support import kill_mid_push, serve_sandbox
 
 CATALOGUE_ASSETS = [*ENTITY_DEFINITIONS["categories"].assets, *ENTITY_DEFINITIONS["products"].assets]
 # About one Fluent request in ten fails: rate limited, unavailable, or the connection drops before or after the write.
@@ -49,31 +46,30 @@ def run_catalogue(sandbox: Sandbox, instance: DagsterInstance | None = None) -> 
                        tags={RANGE_START: first, RANGE_END: last})  # fmt: skip
 
 
+@pytest.mark.parametrize("processes", [1, 2], ids=["1-process", "2-processes"])
 def test_faults_and_a_killed_run_end_with_every_product_exactly_once(
-    catalogue: Sandbox, monkeypatch: pytest.MonkeyPatch
+    catalogue: Sandbox, monkeypatch: pytest.MonkeyPatch, processes: int
 ) -> None:
+    if processes > 1 and catalogue.ledger_url.startswith("sqlite"):
+        pytest.skip("a push on a SQLite ledger runs in one process (one writer at a time); see the PostgreSQL run")
     monkeypatch.setenv("CTFLUENT_FLUENT_BATCH_SIZE", "1")  # slow enough to be killed mid-push
-    catalogue.fluent_admin.add_fault(match="POST /graphql", latency_ms=15)
+    monkeypatch.setenv("CTFLUENT_PUSH_PROCESSES", str(processes))
+    # Slow enough to be killed mid-push: with two processes, while both push (the second starts in seconds).
+    catalogue.fluent_admin.add_fault(match="POST /graphql", latency_ms=15 * processes * processes)
     for rule in FAULTS:
         catalogue.fluent_admin.add_fault(**rule)
     first, last = days(catalogue)
     child_env = {**catalogue.env, "CTFLUENT_STAGING_DIR": os.environ["CTFLUENT_STAGING_DIR"],
                  "CTFLUENT_FLUENT_BATCH_SIZE": "1", "CTFLUENT_LEDGER_URL": catalogue.ledger_url}  # fmt: skip
     paths = ["/".join(key.path) for a in CATALOGUE_ASSETS for key in a.keys]
-    child = multiprocessing.get_context("spawn").Process(target=materialize_in_this_process,
-                                                         args=(child_env, paths, first, last))  # fmt: skip
-    child.start()
-    deadline = time.monotonic() + 120
-    while leased_records(catalogue.ledger_url, "variant_product") < 20:  # kill it while it pushes variants
-        assert child.is_alive() and time.monotonic() < deadline, "the first run ended before it could be killed"
-        time.sleep(0.05)
-    os.kill(child.pid or 0, signal.SIGKILL)
-    child.join()
-    assert leased_records(catalogue.ledger_url, "variant_product") > 0  # the dead run left leases behind
+    # Killed while it pushes variants, in every process it pushes them in.
+    kill_mid_push(child_env, paths, (first, last), "variant_product", leased=20, processes=processes)
 
     instance = DagsterInstance.ephemeral()
     result = run_catalogue(catalogue, instance)
     assert result.success
+    variants = result.asset_materializations_for_node("fluent__variant_products")
+    assert variants and {m.metadata["push_processes"].value for m in variants} == {processes}
     messages = [e.message for e in instance.all_logs(result.run_id) if e.message]
     assert any("took over" in m and "no longer running" in m for m in messages)
     assert not any("being synced by other run" in m for m in messages)  # no wait for the dead run's leases

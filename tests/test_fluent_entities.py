@@ -5,10 +5,7 @@ by webhook events; and a commercetools cancellation reaches Fluent exactly once.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
-import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +29,7 @@ from ctfluent_dagster.settings import MessagesSettings
 from ctfluent_dagster.sync.commercetools_entity import commercetools_key
 from ctfluent_dagster.webhooks.events import FluentEvent, FluentEventStore
 from tests.harness import ALL_CHECKS, Sandbox
-from tests.support import leased_records, materialize_in_this_process, serve_sandbox
+from tests.support import kill_mid_push, serve_sandbox
 from tests.test_order_sync import EVERYTHING, fluent_orders, sync
 
 CATALOGUE = "VC:ATS:1"
@@ -321,31 +318,27 @@ def big_stock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ledger_url: str) 
         yield running
 
 
+@pytest.mark.parametrize("processes", [1, 2], ids=["1-process", "2-processes"])
 def test_faults_and_a_killed_run_end_with_every_position_exactly_once(
-    big_stock: Sandbox, monkeypatch: pytest.MonkeyPatch
+    big_stock: Sandbox, monkeypatch: pytest.MonkeyPatch, processes: int
 ) -> None:
     stock = big_stock
+    if processes > 1 and stock.ledger_url.startswith("sqlite"):
+        pytest.skip("a push on a SQLite ledger runs in one process (one writer at a time); see the PostgreSQL run")
+    monkeypatch.setenv("CTFLUENT_PUSH_PROCESSES", str(processes))
     wanted = positions(stock)
     day = today_of(list(wanted.values()))
     assert materialize(stock, LOCATIONS, day).success
     monkeypatch.setenv("CTFLUENT_FLUENT_BATCH_SIZE", "1")  # slow enough to be killed mid-push
-    stock.ct_admin.add_fault(match="POST /ctfluent-demo/inventory*", latency_ms=10)
+    # Slow enough to be killed mid-push: with two processes, while both push (the second starts in seconds).
+    stock.ct_admin.add_fault(match="POST /ctfluent-demo/inventory*", latency_ms=10 * processes * processes)
     for rule in CT_WRITE_FAULTS:
         stock.ct_admin.add_fault(**rule)
     child_env = {**stock.env, "CTFLUENT_STAGING_DIR": os.environ["CTFLUENT_STAGING_DIR"],
                  "CTFLUENT_FLUENT_BATCH_SIZE": "1", "CTFLUENT_LEDGER_URL": stock.ledger_url,
                  "CTFLUENT_INVENTORY__VIRTUAL_CATALOGUE_REF": CATALOGUE}  # fmt: skip
     paths = ["/".join(key.path) for asset in assets_of(INVENTORY) for key in asset.keys]
-    child = multiprocessing.get_context("spawn").Process(target=materialize_in_this_process,
-                                                         args=(child_env, paths, day, day))  # fmt: skip
-    child.start()
-    deadline = time.monotonic() + 120
-    while leased_records(stock.ledger_url, "inventory_entry") < 20:  # kill it while it writes
-        assert child.is_alive() and time.monotonic() < deadline, "the first run ended before it could be killed"
-        time.sleep(0.05)
-    os.kill(child.pid or 0, signal.SIGKILL)
-    child.join()
-    assert leased_records(stock.ledger_url, "inventory_entry") > 0  # the dead run left leases behind
+    kill_mid_push(child_env, paths, (day, day), "inventory_entry", leased=20, processes=processes)  # while it writes
 
     assert materialize(stock, INVENTORY, day).success  # takes over the dead run's records, under the faults
     # Stock moves in Fluent; the changes are written under the same faults (versions read, 409s, dropped answers).

@@ -18,7 +18,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from dagster import (
@@ -46,15 +45,13 @@ from ctfluent_dagster.entity import (
     SourceReading,
     SyncContext,
     Target,
-    mapping_fingerprint,
 )
-from ctfluent_dagster.fluent.changes import parse_time
 from ctfluent_dagster.ledger.store import Ledger, Liveness
 from ctfluent_dagster.partitions import (
-    partition_for,
     partition_window,
     partitioned_asset,
 )
+from ctfluent_dagster.pushing import ShardClients, ShardJob, StagedPush, push_in_processes, sync_engine
 from ctfluent_dagster.records import RunScope, Status
 from ctfluent_dagster.resources import (
     CommercetoolsResource,
@@ -64,10 +61,10 @@ from ctfluent_dagster.resources import (
     LedgerResource,
     SyncSettingsResource,
 )
-from ctfluent_dagster.settings import MessagesSettings
+from ctfluent_dagster.settings import MessagesSettings, SyncSettings
 from ctfluent_dagster.staging import FULL
 from ctfluent_dagster.sync.engine import RETIRED_STATUSES, SyncEngine
-from ctfluent_dagster.sync.on_demand import TargetOnDemand
+from ctfluent_dagster.sync.processes import PageCounter, peak_memory_mb
 from ctfluent_dagster.webhooks.events import FluentEventStore
 
 
@@ -167,6 +164,20 @@ class SyncResources:
     ledger: LedgerResource
     sync_settings: SyncSettingsResource
     context: ContextResource
+
+    @property
+    def settings(self) -> SyncSettings:
+        return self.sync_settings.settings
+
+    def get_ledger(self) -> Ledger:
+        return self.ledger.get_ledger()
+
+    def shard_clients(self) -> ShardClients:
+        """The clients as settings, for a push shard process to build its own."""
+        write = self.commercetools_write
+        writer = write.client_settings() if write.configured else None
+        return ShardClients.of(self.commercetools.client_settings(), writer, self.fluent.client_settings(),
+                               self.get_ledger().url, self.settings, self.context.by_name())  # fmt: skip
 
     def sync_context(self, entity: EntityDeclaration) -> SyncContext:
         writer = self.commercetools_write.get_client() if self.commercetools_write.configured else None
@@ -329,62 +340,6 @@ def pending_events(
 # -- the targets -------------------------------------------------------------------------------------------
 
 
-def sync_engine(
-    entity: EntityDeclaration,
-    target: Target,
-    run: SyncResources,
-    *,
-    run_id: str,
-    is_alive: Liveness | None = None,
-    logger: Any = None,
-    dry_run: bool = False,
-    registry: Sequence[EntityDeclaration] = (),
-    wait_for_busy: bool = True,
-) -> SyncEngine[Record, Any]:
-    """The engine of one target. ``registry``: the entities whose on-demand targets (``Target.on_demand``) this
-    engine may sync when its records reference them (never in a dry run)."""
-    settings = run.sync_settings.settings
-    section = settings.entity(entity.name)
-    context = run.sync_context(entity)
-    fingerprint = mapping_fingerprint(target.name, entity.settings_sections(settings), context.values)
-
-    def on_demand(owner: EntityDeclaration, wanted: Target) -> TargetOnDemand:
-        def engine() -> SyncEngine[Record, Any]:
-            return sync_engine(owner, wanted, run, run_id=run_id, is_alive=is_alive, logger=logger,
-                               wait_for_busy=False)  # fmt: skip
-
-        return TargetOnDemand(run.reading(owner).by_keys, partial(record_partition, owner), engine)
-
-    providers = {} if dry_run else {
-        other.entity_type: on_demand(owner, other)
-        for owner in registry for other in owner.targets if other.on_demand and other is not target
-    }  # fmt: skip
-    return SyncEngine(
-        run.ledger.get_ledger(),
-        target.build(context),
-        run_id=run_id,
-        concurrency=settings.fluent_concurrency,
-        batch_size=settings.fluent_batch_size,
-        policy=entity.update_policy(section),
-        gone_status=target.gone_status,
-        deactivate_dropped=target.deactivate_dropped,
-        deactivate_gone=target.deactivate_gone,
-        lease_seconds=settings.lease_seconds,
-        is_alive=is_alive,
-        config_hash=fingerprint,
-        logger=logger,
-        dry_run=dry_run,
-        on_demand=providers,
-        wait_for_busy=wait_for_busy,
-    )
-
-
-def record_partition(entity: EntityDeclaration, record: Record) -> str | None:
-    """The daily partition a record belongs to, by its source's partition field."""
-    moment = record.get(entity.source.partition_field)
-    return partition_for(parse_time(moment)) if moment else None
-
-
 def _upstream_of(entity: EntityDeclaration, target: Target, registry: Sequence[EntityDeclaration]) -> list[AssetKey]:
     """The targets (of any entity, on the same side) whose records this one's reference."""
     known = {target_key(e, t) for e in registry for t in e.targets}
@@ -422,19 +377,34 @@ def _target_asset(entity: EntityDeclaration, target: Target, registry: Sequence[
         staging = sync_settings.staging()
         name = config.dataset_name(context.run.root_run_id or context.run.run_id)
         reread = run.reading(entity).by_keys
-        staged_by = source_key(entity).to_user_string()
+        staged = StagedPush(source.name, context.partition_keys, name, source_key(entity).to_user_string())
+        settings = sync_settings.settings
+        dialect = run.get_ledger().engine.dialect.name
+        shards = 1 if config.dry_run else staged.processes(staging, settings.push_processes, dialect)
+        concurrency = max(1, settings.fluent_concurrency // shards)
         engine = sync_engine(entity, target, run, run_id=context.run.run_id, is_alive=run_liveness(context.instance),
-                             logger=context.log, dry_run=config.dry_run, registry=registry)  # fmt: skip
+                             logger=context.log, dry_run=config.dry_run, registry=registry,
+                             concurrency=concurrency)  # fmt: skip
+        peaks: list[float | None] = []  # of the shard processes
         with engine:
-            for partition_key in context.partition_keys:
-                for chunk in staging.read_chunks(source.name, partition_key, name, staged_by):
-                    engine.sync_staged(chunk, partition_key)
-                engine.retire(staging.read_gone(source.name, partition_key, name), partition_key)
+            if shards > 1:
+                job = ShardJob(entity.name, target.name, run.shard_clients(), context.run.run_id, staged, PageCounter(),
+                               concurrency)  # fmt: skip
+                for shard in push_in_processes(engine, staging, job, shards,
+                                               at_once=settings.push_processes is not None):  # fmt: skip
+                    engine.absorb(shard.report, shard.waited)
+                    peaks.append(shard.peak_memory_mb)
+                if peaks:
+                    context.log.info(f"pushed in {len(peaks) + 1} processes, {concurrency} Fluent requests in flight "
+                                     "each")  # fmt: skip
+            else:
+                staged.push(engine, staging)
             engine.resume_waiting(reread, id_of=source.key_of)
-            settings = sync_settings.settings
             engine.retry_failed(reread, source.key_of, settings.automatic_retry_attempts,
                                 settings.retry_backoff_seconds)  # fmt: skip
-        return _materialization(context, target, engine, config, config.mode, context.partition_keys)
+        # Per pushing process, the run's own first: the most memory each needed (a sizing figure).
+        peaks = [peak_memory_mb(), *peaks]
+        return _materialization(context, target, engine, config, config.mode, context.partition_keys, peaks)
 
     return push_target
 
@@ -503,8 +473,10 @@ def _materialization(
     config: SyncScope,
     mode: str,
     partitions: Sequence[str],
+    peaks: Sequence[float | None] = (),
 ) -> MaterializeResult:
-    """The run's tags and the asset's metadata: what the engine did to the target's records."""
+    """The run's tags and the asset's metadata: what the engine did to the target's records (``peaks``: the peak
+    memory of each process that pushed them, when several did or a staged push ran)."""
     report = engine.report
     if not config.dry_run:
         tag_run_with_problems(context, target.name, report.counts)
@@ -515,6 +487,9 @@ def _materialization(
     )
     metadata = report_metadata(report, mode=mode, run_id=context.run.run_id, partitions=partitions)
     metadata["trigger"] = config.trigger or ("manual/backfill" if partitions else "manual")
+    if peaks:
+        metadata["push_processes"] = len(peaks)
+        metadata["push_peak_memory_mb"] = ", ".join(f"{peak:.0f}" for peak in peaks if peak is not None)
     if config.dry_run:
         metadata["dry_run"] = MetadataValue.text("nothing was written: `planned` says what a real run would do")
     metadata["ids_requested"] = len(config.ids)

@@ -19,12 +19,13 @@ from dagster import DefaultSensorStatus, RunRequest, SensorDefinition, SensorEva
 from pydantic import BaseModel
 
 from ctfluent_dagster.assets.common import AssetJob, as_dagster_jobs
-from ctfluent_dagster.assets.factory import SyncResources, off_reason, pending_events, record_partition
+from ctfluent_dagster.assets.factory import SyncResources, off_reason, pending_events
 from ctfluent_dagster.assets.runs import run_request
 from ctfluent_dagster.configuration import load_settings
 from ctfluent_dagster.entity import EntityDeclaration, FluentSource
 from ctfluent_dagster.fluent.changes import FluentChangesSettings, PollCursor
 from ctfluent_dagster.partitions import partition_for
+from ctfluent_dagster.pushing import record_partition
 from ctfluent_dagster.records import RunScope
 from ctfluent_dagster.resources import (
     CommercetoolsResource,

@@ -108,6 +108,16 @@ class SyncReport:
     def records_per_second(self) -> float:
         return self.records_read / self.seconds if self.seconds > 0 else 0.0
 
+    def absorb(self, other: SyncReport) -> None:
+        """Add what another shard of the same push did (another process's report)."""
+        self.counts.update(other.counts)
+        self.records_read += other.records_read
+        for partition_key, counts in other.by_partition.items():
+            self.by_partition[partition_key].update(counts)
+        for rows, more in ((self.failures, other.failures), (self.skips, other.skips), (self.waiting, other.waiting),
+                           (self.notes, other.notes), (self.planned, other.planned)):  # fmt: skip
+            rows.extend(more[: max(0, self.max_rows - len(rows))])
+
     def add(self, change: Change, row: ProblemRow | None = None, partition_key: str | None = None) -> None:
         self.counts[change] += 1
         if partition_key is not None:
@@ -246,6 +256,17 @@ class SyncEngine(Generic[RecordT, PushT]):
                 self.ledger.release(unrecorded, owner=self.run_id)
             self.report.finished = time.monotonic()
 
+    @property
+    def waited(self) -> frozenset[LedgerKey]:
+        """The records that ended waiting in this run so far (they may still move on in it)."""
+        return frozenset(self._waited)
+
+    def absorb(self, report: SyncReport, waited: Iterable[LedgerKey]) -> None:
+        """Count what another shard of this push did in its own process (its report, and what ended waiting there:
+        a record that moves on here later counts once, with its latest outcome)."""
+        self.report.absorb(report)
+        self._waited.update(waited)
+
     def _beat(self) -> None:
         """Renew this run's leases well before they lapse: a run that dies stops renewing, so they lapse soon."""
         while not self._stop_heartbeat.wait(self.lease_seconds / 4):
@@ -256,9 +277,9 @@ class SyncEngine(Generic[RecordT, PushT]):
 
     # -- the pipeline ------------------------------------------------------------------------------
 
-    def sync_staged(self, chunk: StagedChunk, partition_key: str | None = None) -> None:
+    def sync_staged(self, chunk: StagedChunk, partition_key: str | None = None) -> int:
         """A staged chunk: sources settled at their version (nothing changed, same mapping) are counted with one
-        bulk comparison and never parsed or mapped; the others are synced."""
+        bulk comparison and never parsed or mapped; the others are synced. Returns how many were."""
         known = self.ledger.known(self.entity.entity_type, chunk.ids)
         settled = (
             known.settled(zip(chunk.ids, chunk.versions, strict=True), self.config_hash) if self.config_hash else {}
@@ -267,7 +288,9 @@ class SyncEngine(Generic[RecordT, PushT]):
             self._count("unchanged", counts["synced"], partition_key)
             self._count("skipped", counts["skipped"], partition_key)
         self.report.records_read += len(settled)
-        self.sync_chunk(cast(list[RecordT], chunk.records(skip=settled)), partition_key, known)
+        records = cast(list[RecordT], chunk.records(skip=settled))
+        self.sync_chunk(records, partition_key, known)
+        return len(records)
 
     def sync_chunk(
         self, records: Sequence[RecordT], partition_key: str | None = None, known: KnownRecords | None = None

@@ -153,11 +153,16 @@ def select_price(prices: Sequence[Price], currency: str, country: str | None, sc
     """The price commercetools selects for a cart in ``currency`` (and ``country``, ``scope``'s channel and customer
     group) at ``scope.at``: currency and validity filter; then the first fallback level with a price wins, and within
     it a price whose validity window holds the moment beats one without dates."""
-    eligible = [p for p in prices if p.value.currency_code == currency and p.valid_at(scope.at)]
+    by_scope: dict[tuple[str | None, str | None, str | None], list[Price]] = {}
+    for price in prices:
+        if price.value.currency_code == currency and price.valid_at(scope.at):
+            by_scope.setdefault(price.scope, []).append(price)
+    if not by_scope:
+        return None
     wanted = scope.wanted(country)
     for level in _FALLBACK:
-        scope_of_level = tuple(value if used else None for value, used in zip(wanted, level, strict=True))
-        matches = [p for p in eligible if p.scope == scope_of_level]
+        matches = by_scope.get((wanted[0] if level[0] else None, wanted[1] if level[1] else None,
+                                wanted[2] if level[2] else None))  # fmt: skip
         if matches:
             return max(matches, key=lambda p: p.dated)  # the first dated one, else the first
     return None
