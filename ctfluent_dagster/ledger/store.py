@@ -28,6 +28,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -106,10 +107,17 @@ class References:
 
 
 class KnownRecords:
-    """The ledger's rows of some commercetools records, as read at one moment (:meth:`Ledger.known`)."""
+    """The ledger's rows of some commercetools records, as read at one moment (:meth:`Ledger.known`): the columns
+    the no-change checks compare; the whole rows of dropped targets are read when asked for (rare)."""
 
-    def __init__(self, rows: Mapping[str, Sequence[Any]]) -> None:
+    def __init__(
+        self,
+        rows: Mapping[str, Sequence[Any]],
+        entries: Callable[[Sequence[tuple[str, str]]], list[LedgerEntry]] = lambda keys: [],
+    ) -> None:
+        """``entries``: the whole rows of these (commercetools id, target key)."""
         self._rows = rows
+        self._entries = entries
 
     def settled(self, versions: Iterable[tuple[str, int]], config_hash: str) -> dict[str, Counter[str]]:
         """Of these (commercetools id, version), the sources with nothing to do: every Fluent record of theirs is
@@ -135,8 +143,9 @@ class KnownRecords:
         """The other Fluent records of the sources of ``keys``: targets that are not among them."""
         wanted = {(key.source_id, key.target_key) for key in keys}
         sources = sorted({key.source_id for key in keys})
-        return [_entry(r) for source_id in sources for r in self._rows.get(source_id, ())
-                if (r.source_id, r.target_key) not in wanted]  # fmt: skip
+        others = [(r.source_id, r.target_key) for source_id in sources for r in self._rows.get(source_id, ())
+                  if (r.source_id, r.target_key) not in wanted]  # fmt: skip
+        return self._entries(others) if others else []
 
 
 # Up to this many records named by one identifier, their history is read by lists of their ids (see attempts()).
@@ -501,14 +510,24 @@ class Ledger:
         dropped-target check compare with."""
         if not source_ids:
             return KnownRecords({})
-        query = select(sync_state).where(
+        query = select(*_KNOWN_COLUMNS).where(
             sync_state.c.entity_type == entity_type, sync_state.c.source_id.in_(sorted(set(source_ids)))
         )
         rows: dict[str, list[Any]] = defaultdict(list)
         with self.engine.connect() as conn:
             for row in conn.execute(query):
                 rows[row.source_id].append(row)
-        return KnownRecords(rows)
+        return KnownRecords(rows, partial(self._entries_by_key, entity_type))
+
+    def _entries_by_key(self, entity_type: str, keys: Sequence[tuple[str, str]]) -> list[LedgerEntry]:
+        query = (
+            select(sync_state)
+            .where(sync_state.c.entity_type == entity_type,
+                   tuple_(sync_state.c.source_id, sync_state.c.target_key).in_(sorted(keys)))
+            .order_by(sync_state.c.source_id, sync_state.c.target_key)
+        )  # fmt: skip
+        with self.engine.connect() as conn:
+            return [_entry(row) for row in conn.execute(query)]
 
     def resolve(self, dependencies: Iterable[Dependency]) -> dict[Dependency, FluentIdentity]:
         """The referenced records that are in Fluent, by the ledger (created, and not deleted since)."""
@@ -828,6 +847,9 @@ class Ledger:
         )  # fmt: skip
 
 
+# What the no-change checks compare (KnownRecords).
+_KNOWN_COLUMNS = (sync_state.c.source_id, sync_state.c.target_key, sync_state.c.status, sync_state.c.source_version,
+                  sync_state.c.config_hash, sync_state.c.payload_hash)  # fmt: skip
 # What an outcome overwrites as it is (the identity, hash and attempts are merged with what the row holds).
 _OUTCOME_COLUMNS = ("status", "label", "source_version", "error_code", "error_message", "run_id", "partition_key",
                     "waiting_for", "config_hash", "updated_at")  # fmt: skip
