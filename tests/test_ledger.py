@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import event
 
 from ctfluent_dagster.ledger.schema import VERSION_TABLE, metadata, sync_state
-from ctfluent_dagster.ledger.store import HISTORY_RECORDS_LISTED, Claim, ClaimResult, Ledger
+from ctfluent_dagster.ledger.store import HISTORY_RECORDS_LISTED, Claim, ClaimResult, Ledger, current_holder
 from ctfluent_dagster.records import Dependency, FluentIdentity, LedgerKey, Outcome
 from tests.support import dead_lease_holder
 
@@ -185,6 +185,33 @@ def test_the_heartbeat_renews_exactly_the_owners_leases(ledger: Ledger) -> None:
     result = ledger.claim([Claim(key("a"), 1), Claim(key("b"), 1)], owner="run-3", lease_seconds=60)
     assert [b.claim.key for b in result.busy] == [key("a")]
     assert timedelta(seconds=590) < result.busy[0].until - datetime.now(UTC) <= timedelta(seconds=600)
+
+
+def test_each_process_of_a_push_renews_only_its_own_leases(ledger: Ledger) -> None:
+    ledger.claim([Claim(key("a"), 1), Claim(key("b"), 1)], owner="run-1", lease_seconds=-1)
+    with ledger.engine.begin() as conn:  # b: held by another process of the same run (a push shard)
+        conn.execute(sync_state.update().where(sync_state.c.source_id == "b").values(lease_holder="host:12345"))
+    assert ledger.renew("run-1", 600, holder=current_holder()) == 1
+    result = ledger.claim([Claim(key("a"), 1), Claim(key("b"), 1)], owner="run-2", lease_seconds=60)
+    assert [b.claim.key for b in result.busy] == [key("a")]  # b's lease lapsed: its holder did not renew it
+
+
+def test_the_heartbeat_skips_a_lease_being_recorded_instead_of_waiting_for_it(ledger: Ledger) -> None:
+    if ledger.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite locks the whole database, not rows: a heartbeat waits its turn and cannot deadlock")
+    ledger.claim([Claim(key("a"), 1), Claim(key("b"), 1)], owner="run-1", lease_seconds=60)
+    with ledger.engine.connect() as other:
+        transaction = other.begin()  # a record under way in another process: a's row is locked
+        other.execute(sync_state.select().where(sync_state.c.source_id == "a").with_for_update())
+        renewed: list[int] = []
+        heartbeat = threading.Thread(target=lambda: renewed.append(ledger.renew("run-1", 600)))
+        heartbeat.start()
+        heartbeat.join(timeout=30)
+        waiting = heartbeat.is_alive()  # it would wait until the record's transaction ends
+        transaction.rollback()
+        heartbeat.join()
+    assert not waiting and renewed == [1]  # b alone, without waiting for a
+    assert ledger.renew("run-1", 600) == 2
 
 
 def test_unchanged_finds_only_synced_records_with_the_same_version_and_hash(ledger: Ledger) -> None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -59,6 +59,7 @@ from ctfluent_dagster.privacy import email_digest, id_digest, redact
 from ctfluent_dagster.records import Dependency, FluentIdentity, LedgerEntry, LedgerKey, Outcome, Status
 
 log = logging.getLogger(__name__)
+ResultT = TypeVar("ResultT")
 
 # Whether a lease owner (a run id) is still running: True/False, or None when it cannot be told.
 Liveness = Callable[[str], bool | None]
@@ -298,16 +299,8 @@ class Ledger:
         if len(entity_types) != 1:
             raise ValueError("claim one entity type at a time")
         (entity_type,) = entity_types
-        for attempt in range(_DEADLOCK_RETRIES):
-            try:
-                return self._claim_once(entity_type, claims, owner, lease_seconds, is_alive)
-            except OperationalError as exc:
-                # Racing claims lock rows in one key order, but PostgreSQL may still pick one as a deadlock
-                # victim (e.g. against a concurrent insert); the victim's transaction rolled back: try again.
-                if getattr(exc.orig, "pgcode", None) != _PG_DEADLOCK or attempt == _DEADLOCK_RETRIES - 1:
-                    raise
-                log.info("ledger claim chosen as a deadlock victim; retrying")
-        raise AssertionError("unreachable")
+        return _retrying_deadlocks("claim", partial(self._claim_once, entity_type, claims, owner, lease_seconds,
+                                                    is_alive))  # fmt: skip
 
     def _claim_once(
         self, entity_type: str, claims: Sequence[Claim], owner: str, lease_seconds: float, is_alive: Liveness | None
@@ -400,12 +393,19 @@ class Ledger:
             rows.update({(r.source_id, r.target_key): r for r in taken})
         return superseded, busy, dict(taken_over)
 
-    def renew(self, owner: str, lease_seconds: float) -> int:
-        """Extend every lease ``owner`` holds (the run's heartbeat); returns how many."""
+    def renew(self, owner: str, lease_seconds: float, holder: str | None = None) -> int:
+        """Extend the leases ``owner`` holds (the run's heartbeat), those of process ``holder`` only when given (each
+        process of a push renews its own); returns how many. Rows another transaction has locked are skipped, not
+        waited for: they are being recorded, which ends their lease (a heartbeat that waited could deadlock with
+        that record, locking the same rows in another order)."""
+        held = select(sync_state.c.entity_type, sync_state.c.source_id, sync_state.c.target_key).where(
+            sync_state.c.lease_owner == owner, *([sync_state.c.lease_holder == holder] if holder else [])
+        )
+        locked = held.order_by(sync_state.c.source_id, sync_state.c.target_key).with_for_update(skip_locked=True)
         with self.engine.begin() as conn:
             result = conn.execute(
                 sync_state.update()
-                .where(sync_state.c.lease_owner == owner)
+                .where(tuple_(sync_state.c.entity_type, sync_state.c.source_id, sync_state.c.target_key).in_(locked))
                 .values(lease_expires_at=datetime.now(UTC) + timedelta(seconds=lease_seconds))
             )
         return int(result.rowcount)
@@ -418,6 +418,9 @@ class Ledger:
         the record over (its outcome wins). Two statements: the attempt history, and one upsert of the outcomes
         (an outcome is written only where ``owner`` still holds the lease).
         """
+        return _retrying_deadlocks("record", partial(self._record_once, outcomes, owner, run_id, list(retire)))
+
+    def _record_once(self, outcomes: Sequence[Outcome], owner: str, run_id: str, retire: Iterable[LedgerKey]) -> int:
         now = datetime.now(UTC)
         written = 0
         retired = sorted((key.source_id, key.target_key, key.entity_type) for key in retire)
@@ -853,6 +856,19 @@ _KNOWN_COLUMNS = (sync_state.c.source_id, sync_state.c.target_key, sync_state.c.
 # What an outcome overwrites as it is (the identity, hash and attempts are merged with what the row holds).
 _OUTCOME_COLUMNS = ("status", "label", "source_version", "error_code", "error_message", "run_id", "partition_key",
                     "waiting_for", "config_hash", "updated_at")  # fmt: skip
+
+
+def _retrying_deadlocks(what: str, transaction: Callable[[], ResultT]) -> ResultT:
+    """Run ``transaction`` again when PostgreSQL picked it as a deadlock victim (it was rolled back as a whole): racing
+    claims and records lock rows in one key order, but may still meet a concurrent insert's locks."""
+    for attempt in range(_DEADLOCK_RETRIES):
+        try:
+            return transaction()
+        except OperationalError as exc:
+            if getattr(exc.orig, "pgcode", None) != _PG_DEADLOCK or attempt == _DEADLOCK_RETRIES - 1:
+                raise
+            log.info("ledger %s chosen as a deadlock victim; retrying", what)
+    raise AssertionError("unreachable")
 
 
 def _insert(conn: Connection) -> Callable[[Any], Any]:

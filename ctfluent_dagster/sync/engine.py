@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar, cast
 
 from ctfluent_dagster.fluent.client import FluentAlreadyExistsError, FluentNotFoundError
-from ctfluent_dagster.ledger.store import Busy, Claim, KnownRecords, Ledger, Liveness
+from ctfluent_dagster.ledger.store import Busy, Claim, KnownRecords, Ledger, Liveness, current_holder
 from ctfluent_dagster.records import (
     Change,
     Dependency,
@@ -271,7 +271,7 @@ class SyncEngine(Generic[RecordT, PushT]):
         """Renew this run's leases well before they lapse: a run that dies stops renewing, so they lapse soon."""
         while not self._stop_heartbeat.wait(self.lease_seconds / 4):
             try:
-                self.ledger.renew(self.run_id, self.lease_seconds)
+                self.ledger.renew(self.run_id, self.lease_seconds, holder=current_holder())
             except Exception:  # a missed beat is retried at the next one; the lease is 4 beats long
                 log.warning("renewing the leases of run %s failed", self.run_id, exc_info=True)
 
