@@ -397,15 +397,21 @@ class Ledger:
         """Extend the leases ``owner`` holds (the run's heartbeat), those of process ``holder`` only when given (each
         process of a push renews its own); returns how many. Rows another transaction has locked are skipped, not
         waited for: they are being recorded, which ends their lease (a heartbeat that waited could deadlock with
-        that record, locking the same rows in another order)."""
-        held = select(sync_state.c.entity_type, sync_state.c.source_id, sync_state.c.target_key).where(
-            sync_state.c.lease_owner == owner, *([sync_state.c.lease_holder == holder] if holder else [])
+        that record, locking the same rows in another order). Two statements by index: the leased rows (a run holds
+        a few chunks), then those rows by primary key."""
+        held = (
+            select(sync_state.c.entity_type, sync_state.c.source_id, sync_state.c.target_key)
+            .where(sync_state.c.lease_owner == owner, *([sync_state.c.lease_holder == holder] if holder else []))
+            .order_by(sync_state.c.entity_type, sync_state.c.source_id, sync_state.c.target_key)
+            .with_for_update(skip_locked=True)
         )
-        locked = held.order_by(sync_state.c.source_id, sync_state.c.target_key).with_for_update(skip_locked=True)
         with self.engine.begin() as conn:
+            keys = [tuple(row) for row in conn.execute(held)]
+            if not keys:
+                return 0
             result = conn.execute(
                 sync_state.update()
-                .where(tuple_(sync_state.c.entity_type, sync_state.c.source_id, sync_state.c.target_key).in_(locked))
+                .where(tuple_(sync_state.c.entity_type, sync_state.c.source_id, sync_state.c.target_key).in_(keys))
                 .values(lease_expires_at=datetime.now(UTC) + timedelta(seconds=lease_seconds))
             )
         return int(result.rowcount)
